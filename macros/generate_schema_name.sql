@@ -1,0 +1,5 @@
+{#- A custom schema is used as given (`raw`, not `main_raw`): the input contract promises the
+    raw tables live in a schema called raw, whatever the target. -#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}{{ target.schema }}{%- else -%}{{ custom_schema_name | trim }}{%- endif -%}
+{%- endmacro %}

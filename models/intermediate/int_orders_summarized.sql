@@ -1,0 +1,27 @@
+-- One row per order with its value. A returned order was paid and then refunded, so it adds
+-- nothing to net spend; a cancelled order was never paid.
+with order_lines as (
+
+    select
+        order_id,
+        count(*) as line_count,
+        sum(quantity) as units,
+        sum(line_amount) as order_amount
+    from {{ ref('stg_shop__order_items') }}
+    group by order_id
+
+)
+
+select
+    orders.order_id,
+    orders.user_id,
+    orders.ordered_at,
+    orders.ordered_on,
+    orders.status,
+    coalesce(order_lines.line_count, 0) as line_count,
+    coalesce(order_lines.units, 0) as units,
+    coalesce(order_lines.order_amount, 0) as order_amount,
+    case when orders.status = 'completed' then coalesce(order_lines.order_amount, 0) else 0 end as net_amount
+from {{ ref('stg_shop__orders') }} as orders
+left join order_lines
+    on orders.order_id = order_lines.order_id

@@ -1,0 +1,12 @@
+-- The message is the original text and may hold personal data: it stays in staging;
+-- int_texts_masked is the only way it reaches anything downstream.
+select
+    conversation_id,
+    user_id,
+    opened_at,
+    first_response_at,
+    date_diff('second', opened_at, first_response_at) / 3600.0 as response_hours,
+    message,
+    satisfaction_rating
+from {{ ref('base_shop__support_conversations') }}
+where quarantine_reason is null
