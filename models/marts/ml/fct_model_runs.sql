@@ -1,0 +1,31 @@
+-- The run registry as BI reads it: one row per fit or evaluation of any model, across builds.
+-- The storage (registry.model_run_log) is append-only and never dropped by dbt; this table is a
+-- typed copy with the common metrics pulled out of the JSON. It must build after every model
+-- that writes to the log, hence the explicit dependencies:
+-- depends_on: {{ ref('ml_user_value', v=1) }}
+-- depends_on: {{ ref('ml_user_value', v=2) }}
+-- depends_on: {{ ref('ml_user_value', v=3) }}
+{%- set metric_columns = [
+    'rmse', 'mae', 'spearman', 'normalized_gini', 'top20_capture', 'predicted_total', 'actual_total',
+    'baseline_rmse', 'precision_at_10', 'recall_at_10', 'ndcg_at_10', 'map_at_10', 'catalogue_coverage',
+    'auc_positive_vs_negative', 'spearman_with_rating', 'mse', 'r2'] %}
+
+select
+    run_id,
+    model_name,
+    model_version,
+    method,
+    status,
+    message,
+    invocation_id,
+    trained_at,
+    cutoff_date,
+    horizon_days,
+    train_rows,
+    holdout_rows,
+    parameters_json,
+    metrics_json,
+    {%- for metric in metric_columns %}
+    try_cast(json_extract_string(metrics_json, '$.{{ metric }}') as double) as {{ metric }}{{ "," if not loop.last }}
+    {%- endfor %}
+from {{ source('registry', 'model_run_log') }}

@@ -1,0 +1,12 @@
+from ltv.dbt_entrypoints import user_value
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    return user_value(
+        session,
+        features_at_cutoff=dbt.ref("int_user_features_at_cutoff").df(),
+        features_latest=dbt.ref("int_user_features_latest").df(),
+        settings_frame=dbt.ref("int_model_settings").df(),
+        version=3,
+    )
