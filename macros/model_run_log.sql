@@ -20,6 +20,16 @@
         parameters_json json,
         metrics_json json
     );
+    -- Fitted text models by the fingerprint of their training data, so a rebuild reuses the model
+    -- instead of retraining when the training data did not change.
+    create table if not exists registry.text_models (
+        model_name varchar not null,
+        model_version varchar not null,
+        training_fingerprint varchar not null,
+        trained_at timestamp not null,
+        model_bytes blob not null,
+        primary key (model_name, model_version, training_fingerprint)
+    );
     create table if not exists registry.dbt_invocations (
         invocation_id varchar not null primary key,
         started_at timestamp not null

@@ -15,19 +15,23 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(chosen_command: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ltv", description="Long-term customer value analytics on dbt + DuckDB.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         subparser = subparsers.add_parser(name, help=help_text, description=help_text)
-        module = importlib.import_module(module_name)
-        module.add_arguments(subparser)
-        subparser.set_defaults(handler=module.run)
+        # Only the chosen subcommand's module is imported: `ltv generate` must not pay for dbt.
+        if name == chosen_command:
+            module = importlib.import_module(module_name)
+            module.add_arguments(subparser)
+            subparser.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen_command = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    args = build_parser(chosen_command).parse_args(argv)
     return int(args.handler(args) or 0)
 
 

@@ -59,3 +59,266 @@ def user_value(connection, features_at_cutoff: pd.DataFrame, features_latest: pd
     predictions["scored_at"] = pd.Timestamp(scoring_date) if scoring_date is not None else pd.NaT
     predictions["scored_at"] = predictions["scored_at"].astype("datetime64[us]")
     return predictions
+
+
+# --------------------------------------------------------------------------------------------------
+# Recommendations
+
+SIMILARITY_METHODS = {1: "cosine", 2: "bm25"}
+# r(u, i) is transformed the way the similarity was built: binary incidence for plain cosine,
+# log-damped counts for BM25, so that repeat purchases of one item do not dominate.
+INTERACTION_TRANSFORMS = {1: "binary", 2: "log1p"}
+
+
+def _weighted_interactions(interactions: pd.DataFrame, weight_column: str) -> pd.DataFrame:
+    frame = interactions.loc[interactions[weight_column] > 0, ["user_id", "item_id", weight_column]]
+    return frame.rename(columns={weight_column: "weight"})
+
+
+def item_similarity(interactions: pd.DataFrame, items: pd.DataFrame, settings_frame: pd.DataFrame,
+                    version: int) -> pd.DataFrame:
+    """ml_item_similarities vN: behaviour similarity, top-K neighbours per item."""
+    from ltv.similarity import item_similarities
+
+    settings = model_settings(settings_frame) if len(settings_frame) else {}
+    similarities = item_similarities(
+        _weighted_interactions(interactions, "interaction_weight"),
+        method=SIMILARITY_METHODS[version],
+        top_k=int(settings.get("similarity_top_k", 50)),
+        bm25_k1=float(settings.get("bm25_k1", 1.2)),
+        bm25_b=float(settings.get("bm25_b", 0.75)),
+        item_ids=items["item_id"],
+    )
+    similarities["source"] = "behaviour"
+    similarities["model_version"] = version
+    return similarities
+
+
+def content_similarity(items: pd.DataFrame, settings_frame: pd.DataFrame) -> pd.DataFrame:
+    """ml_item_content_similarities: attribute and text similarity, for new items and 'similar items'."""
+    from ltv.similarity import content_similarities
+
+    settings = model_settings(settings_frame) if len(settings_frame) else {}
+    similarities = content_similarities(items, top_k=int(settings.get("similarity_top_k", 50)))
+    similarities["source"] = "content"
+    return similarities
+
+
+def _popularity(interactions: pd.DataFrame, purchase_column: str) -> pd.DataFrame:
+    """Distinct buyers per item: the fallback list for users with no history."""
+    buyers = interactions.loc[interactions[purchase_column] > 0]
+    return buyers.groupby("item_id").size().rename("popularity_score").reset_index()
+
+
+def user_recommendations(interactions: pd.DataFrame, similarities: pd.DataFrame, users: pd.DataFrame,
+                         settings_frame: pd.DataFrame) -> pd.DataFrame:
+    """ml_user_recommendations: top-N per user from the latest behaviour similarity version."""
+    from ltv.recommend import recommend_items
+
+    settings = model_settings(settings_frame) if len(settings_frame) else {}
+    version = int(similarities["model_version"].iloc[0]) if len(similarities) else max(SIMILARITY_METHODS)
+    owned = interactions.loc[interactions["purchases_total"] > 0, ["user_id", "item_id"]]
+    recommendations = recommend_items(
+        _weighted_interactions(interactions, "interaction_weight"),
+        similarities[["item_id", "similar_item_id", "similarity"]],
+        top_n=int(settings.get("recommendations_top_n", 10)),
+        owned=owned,
+        popularity=_popularity(interactions, "purchases_total"),
+        all_user_ids=users["user_id"],
+        interaction_transform=INTERACTION_TRANSFORMS[version],
+    )
+    recommendations["similarity_version"] = version
+    return recommendations
+
+
+def recommendation_evaluation(connection, interactions: pd.DataFrame, items: pd.DataFrame,
+                              settings_frame: pd.DataFrame) -> pd.DataFrame:
+    """ml_recommendation_evaluation: train on interactions up to the cut-off, test on the items each
+    user bought for the first time after it; one row (and one registry run) per method."""
+    from ltv.ranking_metrics import offline_evaluation
+
+    settings = model_settings(settings_frame) if len(settings_frame) else {}
+    train = _weighted_interactions(interactions, "interaction_weight_before_cutoff")
+    # An item already bought before the cut-off is never recommended, so buying it again after the
+    # cut-off cannot count as a hit or a miss.
+    new_purchases = interactions.loc[
+        (interactions["purchases_after_cutoff"] > 0) & (interactions["purchases_before_cutoff"] == 0),
+        ["user_id", "item_id"],
+    ]
+    runs = offline_evaluation(
+        train,
+        new_purchases,
+        items,
+        top_k=int(settings.get("similarity_top_k", 50)),
+        top_n=int(settings.get("recommendations_top_n", 10)),
+    )
+    rows = []
+    for run in runs:
+        if len(settings_frame):
+            record_run(connection, run, cutoff_date=_as_date(settings["cutoff_date"]),
+                       horizon_days=settings["horizon_days"])
+        rows.append({
+            "model_name": run["model_name"],
+            "model_version": str(run["model_version"]),
+            "method": run.get("method"),
+            "train_rows": run.get("train_rows"),
+            "holdout_rows": run.get("holdout_rows"),
+            **{name: float(value) for name, value in run.get("metrics", {}).items()},
+        })
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------------
+# Text: masking, sentiment, experience
+
+TEXT_MODELS_TABLE = "registry.text_models"
+TEXTBLOB_FINGERPRINT = "textblob-0.20.1-pattern-analyzer"
+
+
+def texts_masked(reviews: pd.DataFrame, conversations: pd.DataFrame, settings_frame: pd.DataFrame) -> pd.DataFrame:
+    """int_texts_masked: every review comment and support message, HTML stripped, personal data
+    masked, cut to ltv_max_text_characters, with the hash that keys sentiment scores. Empty and
+    whitespace-only texts stay as rows with a null text and hash (they are not scored)."""
+    from ltv.sentiment import text_hash
+    from ltv.text_privacy import clean_text, mask_personal_data
+
+    settings = model_settings(settings_frame) if len(settings_frame) else {}
+    max_characters = int(settings.get("max_text_characters", 5000))
+    review_texts = pd.DataFrame({
+        "text_source": "review",
+        "source_id": reviews["review_id"].astype("string"),
+        "user_id": reviews["user_id"].astype("string"),
+        "written_at": pd.to_datetime(reviews["created_at"]),
+        "rating": pd.to_numeric(reviews["rating"]).astype("Int64"),
+        "original_text": reviews["comment"],
+    })
+    support_texts = pd.DataFrame({
+        "text_source": "support_message",
+        "source_id": conversations["conversation_id"].astype("string"),
+        "user_id": conversations["user_id"].astype("string"),
+        "written_at": pd.to_datetime(conversations["opened_at"]),
+        "rating": pd.Series(pd.NA, index=conversations.index, dtype="Int64"),
+        "original_text": conversations["message"],
+    })
+    texts = pd.concat([review_texts, support_texts], ignore_index=True)
+    masked = mask_personal_data(clean_text(texts["original_text"]))
+    texts["is_truncated"] = masked.str.len().fillna(0) > max_characters
+    texts["masked_text"] = masked.str.slice(0, max_characters)
+    texts["text_hash"] = pd.Series(pd.NA, index=texts.index, dtype="string")
+    present = texts["masked_text"].notna()
+    texts.loc[present, "text_hash"] = text_hash(texts.loc[present, "masked_text"]).to_numpy()
+    texts["written_at"] = texts["written_at"].astype("datetime64[us]")
+    return texts.drop(columns="original_text").sort_values(["text_source", "source_id"], kind="stable").reset_index(drop=True)
+
+
+def _previously_scored(connection, previous_relation: str | None) -> pd.DataFrame:
+    if previous_relation is None:
+        return pd.DataFrame({"text_hash": pd.Series(dtype="string"), "model_fingerprint": pd.Series(dtype="string")})
+    return connection.sql(f"select text_hash, model_fingerprint from {previous_relation}").df()
+
+
+def _stored_text_model(connection, version: int, fingerprint: str):
+    from ltv.sentiment import deserialize_model
+
+    rows = connection.execute(
+        f"select model_bytes from {TEXT_MODELS_TABLE} where model_name = 'text_sentiment' "
+        "and model_version = ? and training_fingerprint = ?",
+        [str(version), fingerprint],
+    ).fetchall()
+    return deserialize_model(bytes(rows[0][0])) if rows else None
+
+
+def _store_text_model(connection, version: int, fingerprint: str, model) -> None:
+    import datetime as dt
+
+    from ltv.sentiment import serialize_model
+
+    connection.execute(
+        f"insert or replace into {TEXT_MODELS_TABLE} values ('text_sentiment', ?, ?, ?, ?)",
+        [str(version), fingerprint, dt.datetime.now(dt.UTC).replace(tzinfo=None), serialize_model(model)],
+    ).fetchall()
+
+
+def text_sentiment(connection, texts: pd.DataFrame, settings_frame: pd.DataFrame, version: int,
+                   previous_relation: str | None = None) -> pd.DataFrame:
+    """ml_text_sentiment vN (incremental on text_hash): score each distinct text not scored before
+    by this version. v1 is TextBlob as it is. v2 is trained on the shop's own rated reviews; it is
+    retrained only when that training data changed, and then every text is scored again so that
+    the table never mixes two models."""
+    from ltv.sentiment import score_texts, train_sentiment_model, training_data_fingerprint
+
+    _limit_native_threads()
+    distinct_texts = (texts.loc[texts["text_hash"].notna(), ["text_hash", "masked_text"]]
+                      .drop_duplicates("text_hash").rename(columns={"masked_text": "text"})
+                      .sort_values("text_hash", kind="stable").reset_index(drop=True))
+    previous = _previously_scored(connection, previous_relation)
+    model = None
+    if version == 1:
+        fingerprint = TEXTBLOB_FINGERPRINT
+    else:
+        training = texts.loc[(texts["text_source"] == "review") & texts["text_hash"].notna() & texts["rating"].notna()]
+        fingerprint = training_data_fingerprint(training["masked_text"], training["rating"].astype(int))
+        model = _stored_text_model(connection, version, fingerprint)
+        if model is None:
+            settings = model_settings(settings_frame) if len(settings_frame) else {}
+            model, cross_validation = train_sentiment_model(
+                training["masked_text"].tolist(), training["rating"].astype(int).to_numpy(),
+                seed=int(settings.get("random_seed", 42)))
+            _store_text_model(connection, version, fingerprint, model)
+            record_run(connection, {
+                "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge",
+                "status": "fitted", "train_rows": len(training), "holdout_rows": len(training),
+                "message": "5-fold cross-validated: metrics are out-of-fold",
+                "parameters": {"training_fingerprint": fingerprint}, "metrics": cross_validation,
+            }, cutoff_date=_as_date(settings.get("cutoff_date")), horizon_days=settings.get("horizon_days"))
+    still_valid = previous.loc[previous["model_fingerprint"] == fingerprint, "text_hash"]
+    to_score = distinct_texts.loc[~distinct_texts["text_hash"].isin(set(still_valid))]
+    scores = score_texts(to_score, version=version, model=model)
+    scores["model_fingerprint"] = fingerprint
+    return scores[["text_hash", "model_version", "polarity", "subjectivity", "model_fingerprint"]]
+
+
+def sentiment_evaluation_runs(connection, texts: pd.DataFrame, scores_v1: pd.DataFrame,
+                              settings_frame: pd.DataFrame) -> pd.DataFrame:
+    """ml_sentiment_evaluation: TextBlob (v1) is not fitted, so each build measures it against the
+    stars of every rated review and records that as v1's run (v2 records its out-of-fold metrics
+    when it is trained)."""
+    from ltv.sentiment import sentiment_evaluation
+
+    settings = model_settings(settings_frame) if len(settings_frame) else {}
+    rated = texts.loc[(texts["text_source"] == "review") & texts["text_hash"].notna() & texts["rating"].notna()]
+    joined = rated.merge(scores_v1[["text_hash", "polarity"]], on="text_hash", how="inner")
+    metrics = sentiment_evaluation(joined["polarity"].to_numpy(), joined["rating"].astype(int).to_numpy())
+    run = {"model_name": "text_sentiment", "model_version": 1, "method": "textblob", "status": "fitted",
+           "message": "not fitted: evaluated against the stars of every rated review",
+           "train_rows": 0, "holdout_rows": len(joined), "parameters": {"analyzer": TEXTBLOB_FINGERPRINT},
+           "metrics": metrics}
+    if len(settings_frame):
+        record_run(connection, run, cutoff_date=_as_date(settings.get("cutoff_date")),
+                   horizon_days=settings.get("horizon_days"))
+    return pd.DataFrame([{"model_version": 1, **{key: float(value) for key, value in metrics.items()}}])
+
+
+def conversation_experience(connection, conversations: pd.DataFrame, texts: pd.DataFrame,
+                            sentiment_scores: pd.DataFrame, settings_frame: pd.DataFrame,
+                            version: int) -> pd.DataFrame:
+    """ml_conversation_experience vN: experience score per support conversation from the message's
+    sentiment (sentiment version N) and the response time; v1 the published fixed weights, v2
+    weights fitted against satisfaction. Both measured on the same holdout conversations."""
+    from ltv.experience import fit_experience
+
+    _limit_native_threads()
+    settings = model_settings(settings_frame) if len(settings_frame) else {}
+    message_hashes = texts.loc[texts["text_source"] == "support_message", ["source_id", "text_hash"]]
+    frame = conversations[["conversation_id", "user_id", "response_hours", "satisfaction_rating"]].merge(
+        message_hashes.rename(columns={"source_id": "conversation_id"}), on="conversation_id", how="left")
+    frame = frame.merge(sentiment_scores[["text_hash", "polarity"]], on="text_hash", how="left")
+    frame = frame.rename(columns={"polarity": "sentiment"})
+    scores, run = fit_experience(
+        frame[["conversation_id", "response_hours", "sentiment", "satisfaction_rating"]],
+        version=version, seed=int(settings.get("random_seed", 42)))
+    if len(settings_frame):
+        record_run(connection, run, cutoff_date=_as_date(settings.get("cutoff_date")),
+                   horizon_days=settings.get("horizon_days"))
+    return frame[["conversation_id", "user_id", "response_hours", "sentiment", "satisfaction_rating"]].merge(
+        scores, on="conversation_id", how="inner")

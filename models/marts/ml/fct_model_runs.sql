@@ -5,6 +5,11 @@
 -- depends_on: {{ ref('ml_user_value', v=1) }}
 -- depends_on: {{ ref('ml_user_value', v=2) }}
 -- depends_on: {{ ref('ml_user_value', v=3) }}
+-- depends_on: {{ ref('ml_recommendation_evaluation') }}
+-- depends_on: {{ ref('ml_text_sentiment', v=2) }}
+-- depends_on: {{ ref('ml_sentiment_evaluation') }}
+-- depends_on: {{ ref('ml_conversation_experience', v=1) }}
+-- depends_on: {{ ref('ml_conversation_experience', v=2) }}
 {%- set metric_columns = [
     'rmse', 'mae', 'spearman', 'normalized_gini', 'top20_capture', 'predicted_total', 'actual_total',
     'baseline_rmse', 'precision_at_10', 'recall_at_10', 'ndcg_at_10', 'map_at_10', 'catalogue_coverage',

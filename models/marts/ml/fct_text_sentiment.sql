@@ -1,0 +1,44 @@
+-- One row per text (review comment or support message) and sentiment version. Texts are masked
+-- (no e-mail, phone or card numbers reach this table); empty texts keep their row with null scores.
+{%- set versions = [1, 2] %}
+
+with texts as (
+
+    select text_source, source_id, user_id, written_at, rating, masked_text, text_hash, is_truncated
+    from {{ ref('int_texts_masked') }}
+
+),
+
+scores as (
+    {%- for version in versions %}
+
+    select {{ version }} as model_version, text_hash, polarity, subjectivity
+    from {{ ref('ml_text_sentiment', v=version) }}
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+
+),
+
+versions as (
+
+    select unnest([{{ versions | join(', ') }}]) as model_version
+
+)
+
+select
+    cast(texts.text_source as varchar) as text_source,
+    cast(texts.source_id as varchar) as source_id,
+    cast(texts.user_id as varchar) as user_id,
+    cast(versions.model_version as integer) as model_version,
+    cast(texts.written_at as timestamp) as written_at,
+    cast(texts.rating as integer) as rating,
+    cast(texts.masked_text as varchar) as masked_text,
+    cast(texts.text_hash as varchar) as text_hash,
+    cast(texts.is_truncated as boolean) as is_truncated,
+    cast(scores.polarity as double) as polarity,
+    cast(scores.subjectivity as double) as subjectivity
+from texts
+cross join versions
+left join scores
+    on texts.text_hash = scores.text_hash
+   and versions.model_version = scores.model_version

@@ -1,0 +1,11 @@
+from ltv.dbt_entrypoints import recommendation_evaluation
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    return recommendation_evaluation(
+        session,
+        interactions=dbt.ref("int_user_item_interactions_aggregated").df(),
+        items=dbt.ref("stg_shop__items").df(),
+        settings_frame=dbt.ref("int_model_settings").df(),
+    )

@@ -1,0 +1,12 @@
+from ltv.dbt_entrypoints import text_sentiment
+
+
+def model(dbt, session):
+    dbt.config(materialized="incremental", unique_key="text_hash", incremental_strategy="delete+insert")
+    return text_sentiment(
+        session,
+        texts=dbt.ref("int_texts_masked").df(),
+        settings_frame=dbt.ref("int_model_settings").df(),
+        version=1,
+        previous_relation=str(dbt.this) if dbt.is_incremental else None,
+    )

@@ -1,0 +1,68 @@
+"""Shared fixtures: run dbt against throw-away warehouse files, never the served one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SEEDS_DIR = PROJECT_DIR / "seeds"
+
+
+def dbt_executable() -> str:
+    return str(Path(sys.executable).with_name("dbt"))
+
+
+def dbt_environment(warehouse_path: Path, work_dir: Path, raw_dir: Path | None = None) -> dict:
+    """Environment for one dbt invocation: its own warehouse, target and log folders, so tests
+    never touch warehouse/ltv.duckdb and parallel invocations do not share target/."""
+    environment = dict(os.environ)
+    environment.update({
+        "LTV_TARGET": "ci",
+        "LTV_DUCKDB_PATH": str(warehouse_path),
+        "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"),
+        "DBT_TARGET_PATH": str(work_dir / "target"),
+        "DBT_LOG_PATH": str(work_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    })
+    environment.pop("LTV_RAW_DIR", None)
+    environment.pop("LTV_RAW_SOURCE", None)
+    if raw_dir is not None:
+        environment["LTV_RAW_DIR"] = str(raw_dir)
+    return environment
+
+
+def run_dbt(arguments: list[str], environment: dict, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([dbt_executable(), *arguments], cwd=PROJECT_DIR, env=environment,
+                            capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(arguments)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def build_warehouse(work_dir: Path, raw_dir: Path | None = None, extra_arguments: list[str] | None = None,
+                    check: bool = True) -> tuple[Path, subprocess.CompletedProcess]:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    warehouse_path = work_dir / "warehouse.duckdb"
+    environment = dbt_environment(warehouse_path, work_dir, raw_dir)
+    result = run_dbt(["build", *(extra_arguments or [])], environment, check=check)
+    return warehouse_path, result
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory) -> Path:
+    """The bundled demo built once into a fresh file with `dbt build` (models and data tests)."""
+    warehouse_path, _ = build_warehouse(tmp_path_factory.mktemp("demo_build"))
+    return warehouse_path
+
+
+@pytest.fixture
+def demo_connection(demo_warehouse):
+    connection = duckdb.connect(str(demo_warehouse), read_only=True)
+    yield connection
+    connection.close()
