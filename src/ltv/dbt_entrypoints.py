@@ -173,6 +173,16 @@ def recommendation_evaluation(connection, interactions: pd.DataFrame, items: pd.
 
 TEXT_MODELS_TABLE = "registry.text_models"
 TEXTBLOB_FINGERPRINT = "textblob-0.20.1-pattern-analyzer"
+MIN_SENTIMENT_TRAINING_REVIEWS = 50
+SENTIMENT_COLUMNS = ["text_hash", "model_version", "polarity", "subjectivity", "model_fingerprint"]
+
+
+def _empty_sentiment_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "text_hash": pd.Series(dtype="string"), "model_version": pd.Series(dtype="int64"),
+        "polarity": pd.Series(dtype="float64"), "subjectivity": pd.Series(dtype="float64"),
+        "model_fingerprint": pd.Series(dtype="string"),
+    })
 
 
 def texts_masked(reviews: pd.DataFrame, conversations: pd.DataFrame, settings_frame: pd.DataFrame) -> pd.DataFrame:
@@ -256,11 +266,25 @@ def text_sentiment(connection, texts: pd.DataFrame, settings_frame: pd.DataFrame
     if version == 1:
         fingerprint = TEXTBLOB_FINGERPRINT
     else:
+        settings = model_settings(settings_frame) if len(settings_frame) else {}
+        # Trained on the reviews written up to the cut-off: new reviews after it are scored by the
+        # same model (no retraining, so incremental runs stay cheap) and the training set moves
+        # only when the cut-off does.
         training = texts.loc[(texts["text_source"] == "review") & texts["text_hash"].notna() & texts["rating"].notna()]
+        if settings.get("cutoff_date") is not None:
+            cutoff_end = pd.Timestamp(settings["cutoff_date"]) + pd.Timedelta(days=1)
+            training = training.loc[training["written_at"] < cutoff_end]
+        if len(training) < MIN_SENTIMENT_TRAINING_REVIEWS:
+            record_run(connection, {
+                "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge",
+                "status": "skipped", "train_rows": len(training),
+                "message": f"only {len(training)} rated reviews up to the cut-off; "
+                           f"v{version} needs at least {MIN_SENTIMENT_TRAINING_REVIEWS}",
+            }, cutoff_date=_as_date(settings.get("cutoff_date")), horizon_days=settings.get("horizon_days"))
+            return _empty_sentiment_frame()
         fingerprint = training_data_fingerprint(training["masked_text"], training["rating"].astype(int))
         model = _stored_text_model(connection, version, fingerprint)
         if model is None:
-            settings = model_settings(settings_frame) if len(settings_frame) else {}
             model, cross_validation = train_sentiment_model(
                 training["masked_text"].tolist(), training["rating"].astype(int).to_numpy(),
                 seed=int(settings.get("random_seed", 42)))
@@ -275,7 +299,7 @@ def text_sentiment(connection, texts: pd.DataFrame, settings_frame: pd.DataFrame
     to_score = distinct_texts.loc[~distinct_texts["text_hash"].isin(set(still_valid))]
     scores = score_texts(to_score, version=version, model=model)
     scores["model_fingerprint"] = fingerprint
-    return scores[["text_hash", "model_version", "polarity", "subjectivity", "model_fingerprint"]]
+    return scores[SENTIMENT_COLUMNS]
 
 
 def sentiment_evaluation_runs(connection, texts: pd.DataFrame, scores_v1: pd.DataFrame,

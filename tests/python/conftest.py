@@ -66,3 +66,36 @@ def demo_connection(demo_warehouse):
     connection = duckdb.connect(str(demo_warehouse), read_only=True)
     yield connection
     connection.close()
+
+
+@pytest.fixture(scope="session")
+def small_shop(tmp_path_factory) -> Path:
+    """A small generated shop as Parquet files (different from the bundled demo)."""
+    from ltv.generate import generate_shop
+
+    folder = tmp_path_factory.mktemp("small_shop")
+    generate_shop(400, folder, seed=11, file_format="parquet", n_items=120)
+    return folder
+
+
+def table_checksums(warehouse_path: Path, exclude_tables=(), exclude_columns=()) -> dict:
+    """An order-independent checksum of every table and view in the main schema."""
+    connection = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        relations = [row[0] for row in connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'main' order by 1").fetchall()]
+        checksums = {}
+        for relation in relations:
+            if relation in exclude_tables:
+                continue
+            columns = [row[0] for row in connection.execute(
+                "select column_name from information_schema.columns where table_schema = 'main' "
+                "and table_name = ? order by ordinal_position", [relation]).fetchall()]
+            kept = [column for column in columns if column not in exclude_columns]
+            row_expression = "hash(" + ", ".join(f'"{column}"' for column in kept) + ")"
+            count, checksum = connection.execute(
+                f'select count(*), coalesce(sum({row_expression}), 0) from main."{relation}"').fetchall()[0]
+            checksums[relation] = (count, int(checksum))
+        return checksums
+    finally:
+        connection.close()

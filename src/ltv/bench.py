@@ -1,0 +1,324 @@
+"""`ltv bench`: how ltv's cost grows with the shop.
+
+For a scale (demo, medium, large) it generates the shop once as Parquet (cached by scale and seed),
+runs a full `dbt build` into a fresh warehouse reading those files as sources, then appends about 1%
+new orders, order lines, reviews and support conversations and runs an incremental `dbt build`.
+Each dbt run is measured from outside: wall time, peak resident memory of the whole process tree,
+and per-model times from dbt's run_results.json. With --reference it also times the published
+approach (pandas features, dense scikit-learn cosine, row-by-row TextBlob) on the same data and
+finds the catalogue size at which the dense cosine no longer fits in memory.
+
+Reports go to <out>/<scale>/report.md and report.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SCALES = {
+    # users, items (None = the generator's default: max(500, users // 20))
+    "demo": (2_000, 500),
+    "medium": (100_000, None),
+    "large": (1_000_000, 50_000),
+}
+INCREMENT_SHARE = 0.01
+APPENDED_TABLES = ("orders", "order_items", "reviews", "support_conversations")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scale", choices=sorted(SCALES), default="demo")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--data-dir", default="bench/data", help="cache of generated shops (by scale and seed)")
+    parser.add_argument("--out", default="bench/results", help="where reports and warehouses go")
+    parser.add_argument("--project-dir", default=".", help="the ltv dbt project")
+    parser.add_argument("--reference", action="store_true",
+                        help="also time the published approach (pandas, dense cosine, row-by-row TextBlob)")
+    parser.add_argument("--skip-incremental", action="store_true", help="only the full build")
+
+
+def run(args: argparse.Namespace) -> int:
+    report = benchmark(
+        scale=args.scale, seed=args.seed, data_dir=Path(args.data_dir), out_dir=Path(args.out),
+        project_dir=Path(args.project_dir), reference=args.reference, incremental=not args.skip_incremental,
+    )
+    print(render_markdown(report))
+    return 0 if report["full_build"]["exit_code"] == 0 else 1
+
+
+def log(message: str, started: float | None = None) -> None:
+    suffix = f" ({time.monotonic() - started:.1f} s)" if started is not None else ""
+    print(f"[ltv bench] {message}{suffix}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Data
+
+
+def shop_data(scale: str, seed: int, data_dir: Path) -> Path:
+    """The generated shop for a scale, generated once and then reused."""
+    from ltv.generate import generate_shop
+
+    users, items = SCALES[scale]
+    folder = (data_dir / f"{scale}-seed{seed}").resolve()
+    marker = folder / "complete.json"
+    if marker.exists():
+        log(f"using cached {scale} data in {folder}")
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    started = time.monotonic()
+    log(f"generating {scale} shop: {users:,} users ...")
+    counts = generate_shop(users, folder, seed=seed, file_format="parquet", n_items=items,
+                           progress=lambda message: log(message, started))
+    marker.write_text(json.dumps({"scale": scale, "seed": seed, "rows": counts,
+                                  "seconds": round(time.monotonic() - started, 1)}))
+    log(f"generated {scale} shop", started)
+    return folder
+
+
+def appended_copy(source: Path, target: Path, share: float = INCREMENT_SHARE) -> dict:
+    """A copy of the shop with ~share new orders (with their lines), reviews and conversations.
+
+    New rows copy a deterministic sample of existing ones under new ids, dated inside the existing
+    window (late-arriving data), so the cut-off and the training sets stay put and the run measures
+    what an incremental load costs.
+    """
+    import duckdb
+
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    connection = duckdb.connect()
+    added = {}
+    modulus = max(int(round(1 / share)), 1)
+    queries = {
+        "orders": f"""
+            select * from read_parquet('{source}/orders.parquet')
+            union all
+            select 'N' || order_id, user_id, ordered_at, status
+            from read_parquet('{source}/orders.parquet') where hash(order_id) % {modulus} = 0""",
+        "order_items": f"""
+            select * from read_parquet('{source}/order_items.parquet')
+            union all
+            select 'N' || order_id, item_id, quantity, unit_price
+            from read_parquet('{source}/order_items.parquet')
+            where order_id in (select order_id from read_parquet('{source}/orders.parquet')
+                               where hash(order_id) % {modulus} = 0)""",
+        "reviews": f"""
+            select * from read_parquet('{source}/reviews.parquet')
+            union all
+            select 'N' || review_id, user_id, item_id, rating,
+                   comment || ' (update ' || review_id || ')', created_at
+            from read_parquet('{source}/reviews.parquet') where hash(review_id) % {modulus} = 0""",
+        "support_conversations": f"""
+            select * from read_parquet('{source}/support_conversations.parquet')
+            union all
+            select 'N' || conversation_id, user_id, opened_at, first_response_at,
+                   message || ' (follow-up ' || conversation_id || ')', satisfaction_rating
+            from read_parquet('{source}/support_conversations.parquet')
+            where hash(conversation_id) % {modulus} = 0""",
+    }
+    for table in ("users", "items", "events", *APPENDED_TABLES):
+        path = target / f"{table}.parquet"
+        if table in queries:
+            connection.execute(f"copy ({queries[table]}) to '{path}' (format parquet)")
+            before = connection.execute(f"select count(*) from read_parquet('{source}/{table}.parquet')").fetchall()[0][0]
+            after = connection.execute(f"select count(*) from read_parquet('{path}')").fetchall()[0][0]
+            added[table] = after - before
+        else:
+            os.symlink(source / f"{table}.parquet", path)
+    connection.close()
+    return added
+
+
+# --------------------------------------------------------------------------------------------------
+# Measuring a dbt run
+
+_MEASURE_CHILD = """
+import resource, subprocess, sys
+result = subprocess.run(sys.argv[2:])
+with open(sys.argv[1], "w") as handle:
+    handle.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(result.returncode)
+"""
+
+
+def measured_dbt_run(arguments: list[str], project_dir: Path, environment: dict, label: str) -> dict:
+    """Run dbt in a wrapper process that reports the peak RSS of its whole process tree."""
+    dbt = Path(sys.executable).with_name("dbt")
+    rss_file = Path(environment["DBT_TARGET_PATH"]) / "peak_rss_kb.txt"
+    rss_file.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-c", _MEASURE_CHILD, str(rss_file), str(dbt), *arguments]
+    started = time.monotonic()
+    log(f"{label}: dbt {' '.join(arguments)}")
+    process = subprocess.Popen(command, cwd=project_dir, env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    output_tail: list[str] = []
+    for line in process.stdout:
+        line = line.rstrip()
+        output_tail = (output_tail + [line])[-40:]
+        # dbt prints one line per model start/finish: enough to show progress with elapsed time.
+        if " OK " in line or "ERROR" in line or "FAIL" in line or "WARN" in line or "Done." in line:
+            print(f"[ltv bench {time.monotonic() - started:7.1f} s] {line.strip()}", flush=True)
+    exit_code = process.wait()
+    seconds = time.monotonic() - started
+    peak_rss_mb = int(rss_file.read_text()) / 1024 if rss_file.exists() else None
+    log(f"{label} finished with exit code {exit_code}", started)
+    return {"exit_code": exit_code, "wall_seconds": round(seconds, 1),
+            "peak_rss_mb": None if peak_rss_mb is None else round(peak_rss_mb),
+            "model_seconds": model_timings(Path(environment["DBT_TARGET_PATH"]) / "run_results.json"),
+            "output_tail": output_tail if exit_code != 0 else []}
+
+
+def model_timings(run_results_path: Path) -> dict:
+    if not run_results_path.exists():
+        return {}
+    results = json.loads(run_results_path.read_text())["results"]
+    timings = {}
+    for result in results:
+        unique_id = result["unique_id"]
+        if unique_id.startswith(("model.", "seed.")):
+            timings[unique_id.split(".", 2)[-1]] = round(result["execution_time"], 2)
+    return dict(sorted(timings.items(), key=lambda item: -item[1]))
+
+
+def table_row_counts(warehouse_path: Path) -> dict:
+    import duckdb
+
+    connection = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        tables = connection.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' and table_schema in ('main', 'registry') order by 1, 2"
+        ).fetchall()
+        return {f"{schema}.{name}": connection.execute(f'select count(*) from "{schema}"."{name}"').fetchall()[0][0]
+                for schema, name in tables}
+    finally:
+        connection.close()
+
+
+def dbt_environment(warehouse_path: Path, raw_dir: Path, target_dir: Path) -> dict:
+    environment = dict(os.environ)
+    environment.update({
+        "LTV_DUCKDB_PATH": str(warehouse_path),
+        "LTV_RAW_DIR": str(raw_dir),
+        "DBT_PROFILES_DIR": environment.get("DBT_PROFILES_DIR", "profiles"),
+        "DBT_TARGET_PATH": str(target_dir),
+        "DBT_LOG_PATH": str(target_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    })
+    environment.pop("LTV_RAW_SOURCE", None)
+    return environment
+
+
+# --------------------------------------------------------------------------------------------------
+# The benchmark
+
+
+def machine_description() -> dict:
+    memory_gb = None
+    try:
+        with open("/proc/meminfo") as handle:
+            memory_gb = round(int(handle.readline().split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    processor = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    processor = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "memory_gb": memory_gb, "processor": processor,
+            "python": platform.python_version(), "system": platform.platform()}
+
+
+def benchmark(scale: str, seed: int, data_dir: Path, out_dir: Path, project_dir: Path,
+              reference: bool = False, incremental: bool = True) -> dict:
+    out = (out_dir / scale).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    generation_started = time.monotonic()
+    raw_dir = shop_data(scale, seed, data_dir)
+    generation_seconds = time.monotonic() - generation_started
+    warehouse_path = out / "warehouse.duckdb"
+    for leftover in (warehouse_path, warehouse_path.with_name(warehouse_path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+    report = {"scale": scale, "seed": seed, "machine": machine_description(),
+              "data_rows": json.loads((raw_dir / "complete.json").read_text())["rows"],
+              "data_seconds": round(generation_seconds, 1)}
+    full = measured_dbt_run(["build"], project_dir, dbt_environment(warehouse_path, raw_dir, out / "target-full"),
+                            f"{scale} full build")
+    full["table_rows"] = table_row_counts(warehouse_path) if full["exit_code"] == 0 else {}
+    report["full_build"] = full
+
+    if incremental and full["exit_code"] == 0:
+        appended_dir = out / "raw-appended"
+        report["appended_rows"] = appended_copy(raw_dir, appended_dir)
+        incremental_run = measured_dbt_run(["build"], project_dir,
+                                           dbt_environment(warehouse_path, appended_dir, out / "target-incremental"),
+                                           f"{scale} incremental build")
+        incremental_run["table_rows"] = table_row_counts(warehouse_path) if incremental_run["exit_code"] == 0 else {}
+        report["incremental_build"] = incremental_run
+
+    if reference:
+        from ltv.reference import run_reference
+
+        report["reference"] = run_reference(raw_dir, log=log)
+
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    (out / "report.md").write_text(render_markdown(report))
+    log(f"report written to {out / 'report.md'}")
+    return report
+
+
+def render_markdown(report: dict) -> str:
+    machine = report["machine"]
+    lines = [
+        f"# ltv benchmark — {report['scale']} (seed {report['seed']})",
+        "",
+        f"Machine: {machine['cores']} cores, {machine['memory_gb']} GB RAM, {machine['processor']}, "
+        f"Python {machine['python']}.",
+        "",
+        "Raw rows: " + ", ".join(f"{table} {count:,}" for table, count in report["data_rows"].items()),
+        "",
+        "| run | exit | wall time (s) | peak RSS (MB) |",
+        "|---|---|---|---|",
+    ]
+    for key, label in (("full_build", "full build"), ("incremental_build", "incremental build (+1%)")):
+        if key in report:
+            run_report = report[key]
+            lines.append(f"| {label} | {run_report['exit_code']} | {run_report['wall_seconds']} | {run_report['peak_rss_mb']} |")
+    for key, label in (("full_build", "Full build"), ("incremental_build", "Incremental build")):
+        if key not in report:
+            continue
+        lines += ["", f"## {label}: slowest models (s)", "", "| model | seconds |", "|---|---|"]
+        lines += [f"| {name} | {seconds} |" for name, seconds in list(report[key]["model_seconds"].items())[:15]]
+        if report[key].get("output_tail"):
+            lines += ["", "```", *report[key]["output_tail"], "```"]
+    if report.get("appended_rows"):
+        lines += ["", "Appended for the incremental run: "
+                  + ", ".join(f"{table} +{count:,}" for table, count in report["appended_rows"].items())]
+    if report["full_build"].get("table_rows"):
+        lines += ["", "## Rows per table (full build)", "", "| table | rows |", "|---|---|"]
+        lines += [f"| {name} | {rows:,} |" for name, rows in report["full_build"]["table_rows"].items()]
+    if "reference" in report:
+        reference = report["reference"]
+        lines += ["", "## The published approach on the same data", "", "| step | seconds |", "|---|---|"]
+        lines += [f"| {step} | {seconds} |" for step, seconds in reference["seconds"].items()]
+        for note in reference.get("notes", []):
+            lines.append(f"\n{note}")
+    return "\n".join(lines) + "\n"
+
+
+def peak_rss_of_self_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

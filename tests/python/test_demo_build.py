@@ -1,0 +1,163 @@
+"""The bundled demo, built with `dbt build` (every model, data test and unit test) into a fresh
+file, checked against values computed independently from the seed CSV files."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SEEDS_DIR
+
+RAW_TABLES = ["users", "items", "orders", "order_items", "events", "reviews", "support_conversations"]
+
+
+def latest_runs(connection, model_name: str) -> pd.DataFrame:
+    return connection.sql(f"""
+        select * from fct_model_runs
+        where model_name = '{model_name}'
+        qualify row_number() over (partition by model_version, method order by trained_at desc) = 1
+    """).df()
+
+
+def test_raw_and_staging_tables_hold_every_seed_row(demo_connection):
+    for table in RAW_TABLES:
+        seed_rows = len(pd.read_csv(SEEDS_DIR / f"{table}.csv"))
+        raw_rows = demo_connection.sql(f"select count(*) from raw.{table}").fetchall()[0][0]
+        staged = demo_connection.sql(f"select count(*) from main.stg_shop__{table}").fetchall()[0][0]
+        quarantined = demo_connection.sql(
+            f"select count(*) from main.quarantine_rows where source_table = '{table}'").fetchall()[0][0]
+        assert raw_rows == seed_rows
+        assert staged + quarantined == seed_rows
+
+
+def test_latest_features_match_an_independent_pandas_computation(demo_connection):
+    users = pd.read_csv(SEEDS_DIR / "users.csv", parse_dates=["signed_up_at"])
+    orders = pd.read_csv(SEEDS_DIR / "orders.csv", parse_dates=["ordered_at"])
+    lines = pd.read_csv(SEEDS_DIR / "order_items.csv")
+    events = pd.read_csv(SEEDS_DIR / "events.csv", parse_dates=["occurred_at"])
+    reviews = pd.read_csv(SEEDS_DIR / "reviews.csv", parse_dates=["created_at"])
+    as_of = orders["ordered_at"].dt.normalize().max()
+
+    lines["amount"] = lines["quantity"] * lines["unit_price"]
+    order_amounts = lines.groupby("order_id")["amount"].sum()
+    completed = orders[orders["status"] == "completed"].copy()
+    completed["amount"] = completed["order_id"].map(order_amounts).fillna(0)
+    completed["day"] = completed["ordered_at"].dt.normalize()
+    per_user = completed.groupby("user_id").agg(first_day=("day", "min"), orders=("order_id", "count"),
+                                                spend=("amount", "sum"))
+    activity_days = pd.concat([
+        users.set_index("user_id")["signed_up_at"],
+        orders.set_index("user_id")["ordered_at"],
+        events.set_index("user_id")["occurred_at"],
+        reviews.set_index("user_id")["created_at"],
+    ]).dt.normalize()
+    last_activity = activity_days[activity_days <= as_of].groupby(level=0).max()
+
+    expected = users.loc[users["signed_up_at"].dt.normalize() <= as_of, ["user_id"]].set_index("user_id")
+    expected = expected.join(per_user).join(last_activity.rename("last_activity"))
+    days_since_first = (as_of - expected["first_day"]).dt.days
+    expected["activity"] = 1.0 / ((as_of - expected["last_activity"]).dt.days + 1)
+    expected["frequency"] = (expected["orders"] / (days_since_first + 1)).fillna(0.0)
+    expected["amount"] = (expected["spend"] / (days_since_first + 1)).fillna(0.0)
+    expected["net_spend"] = expected["spend"].fillna(0.0)
+    expected["completed_orders"] = expected["orders"].fillna(0).astype(int)
+
+    actual = demo_connection.sql(
+        "select user_id, activity, frequency, amount, net_spend, completed_orders from int_user_features_latest"
+    ).df().set_index("user_id").sort_index()
+    expected = expected.sort_index()
+    assert list(actual.index) == list(expected.index)
+    for column in ["activity", "frequency", "amount", "net_spend"]:
+        np.testing.assert_allclose(actual[column], expected[column], rtol=1e-9, atol=1e-9, err_msg=column)
+    assert (actual["completed_orders"] == expected["completed_orders"]).all()
+
+
+def test_value_registry_ranks_v3_first_and_every_version_beats_the_mean(demo_connection):
+    runs = latest_runs(demo_connection, "user_value").set_index("model_version")
+    assert set(runs.index) == {"1", "2", "3"}
+    assert (runs["status"] == "fitted").all()
+    for metric in ["normalized_gini", "top20_capture"]:
+        assert runs.loc["3", metric] >= runs.loc["2", metric], metric
+        assert runs.loc["3", metric] >= runs.loc["1", metric], metric
+    assert (runs["rmse"] < runs["baseline_rmse"]).all(), runs[["rmse", "baseline_rmse"]]
+
+
+def test_holdout_metrics_in_the_registry_match_the_holdout_rows(demo_connection):
+    from ltv.metrics import value_metrics
+
+    runs = latest_runs(demo_connection, "user_value").set_index("model_version")
+    holdout = demo_connection.sql("select * from fct_user_value_holdout").df()
+    for version, rows in holdout.groupby("model_version"):
+        recomputed = value_metrics(rows["actual_spend"].to_numpy(), rows["predicted_spend"].to_numpy())
+        assert recomputed["rmse"] == pytest.approx(runs.loc[str(version), "rmse"], rel=1e-9)
+        assert recomputed["rows"] == runs.loc[str(version), "holdout_rows"]
+
+
+def test_behaviour_recommendations_beat_popularity_on_ndcg(demo_connection):
+    runs = latest_runs(demo_connection, "item_similarity")
+    ndcg = dict(zip(runs["method"], runs["ndcg_at_10"], strict=True))
+    assert ndcg["cosine"] > ndcg["popularity"]
+    assert ndcg["bm25"] > ndcg["popularity"]
+
+
+def test_supervised_sentiment_beats_textblob_and_fitted_experience_beats_fixed_weights(demo_connection):
+    sentiment = latest_runs(demo_connection, "text_sentiment").set_index("model_version")
+    for metric in ["auc_positive_vs_negative", "spearman_with_rating"]:
+        assert sentiment.loc["2", metric] > sentiment.loc["1", metric], metric
+    experience = latest_runs(demo_connection, "conversation_experience").set_index("model_version")
+    assert experience.loc["2", "mse"] < experience.loc["1", "mse"]
+
+
+def test_textblob_scores_in_the_warehouse_equal_textblob(demo_connection):
+    from textblob import TextBlob
+
+    rows = demo_connection.sql("""
+        select masked_text, polarity, subjectivity from fct_text_sentiment
+        where model_version = 1 and masked_text is not null
+        order by text_source, source_id limit 300
+    """).fetchall()
+    assert rows
+    for text, polarity, subjectivity in rows:
+        assert (polarity, subjectivity) == tuple(TextBlob(text).sentiment)
+
+
+def test_every_user_has_one_row_with_a_segment_and_the_summary_adds_up(demo_connection):
+    users = demo_connection.sql("select count(*) from stg_shop__users").fetchall()[0][0]
+    dim = demo_connection.sql("select count(*), count(distinct user_id), count(segment) from dim_users").fetchall()[0]
+    assert dim == (users, users, users)
+    assert demo_connection.sql("select sum(users) from fct_segment_summary").fetchall()[0][0] == users
+    assert demo_connection.sql("select sum(share_of_users) from fct_segment_summary").fetchall()[0][0] == pytest.approx(1.0)
+
+
+def test_no_personal_data_reaches_public_text(demo_connection):
+    email = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}", re.IGNORECASE)
+    card = re.compile(r"\b\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{4}\b")
+    texts = [row[0] for row in demo_connection.sql(
+        "select masked_text from fct_text_sentiment where masked_text is not null").fetchall()]
+    assert not [text for text in texts if email.search(text) or card.search(text)]
+    raw_texts = [row[0] for row in demo_connection.sql(
+        "select comment from stg_shop__reviews where comment is not null union all "
+        "select message from stg_shop__support_conversations where message is not null").fetchall()]
+    assert any(email.search(text) for text in raw_texts), "the demo should contain e-mails to mask"
+
+
+def test_unsuffixed_names_point_at_the_latest_version(demo_connection):
+    views = dict(demo_connection.sql(
+        "select view_name, sql from duckdb_views() where schema_name = 'main'").fetchall())
+    assert "fct_user_value_predictions_v3" in views["fct_user_value_predictions"]
+    assert "ml_item_similarities_v2" in views["ml_item_similarities"]
+    latest = demo_connection.sql("select * from fct_user_value_predictions order by user_id").df()
+    version_3 = demo_connection.sql("select * from fct_user_value_predictions_v3 order by user_id").df()
+    pd.testing.assert_frame_equal(latest, version_3)
+
+
+def test_public_marts_carry_their_documentation_into_the_catalog(demo_connection):
+    table_comment = demo_connection.sql(
+        "select comment from duckdb_tables() where table_name = 'dim_users'").fetchall()[0][0]
+    assert table_comment and "segment" in table_comment
+    column_comment = demo_connection.sql(
+        "select comment from duckdb_columns() where table_name = 'fct_user_recommendations' "
+        "and column_name = 'because_item_id'").fetchall()[0][0]
+    assert column_comment and "contributes most" in column_comment
