@@ -68,6 +68,7 @@ SIMILARITY_METHODS = {1: "cosine", 2: "bm25"}
 # r(u, i) is transformed the way the similarity was built: binary incidence for plain cosine,
 # log-damped counts for BM25, so that repeat purchases of one item do not dominate.
 INTERACTION_TRANSFORMS = {1: "binary", 2: "log1p"}
+EVALUATION_LIST_LENGTH = 10
 
 
 def _weighted_interactions(interactions: pd.DataFrame, weight_column: str) -> pd.DataFrame:
@@ -150,10 +151,13 @@ def recommendation_evaluation(connection, interactions: pd.DataFrame, items: pd.
         new_purchases,
         items,
         top_k=int(settings.get("similarity_top_k", 50)),
-        top_n=int(settings.get("recommendations_top_n", 10)),
+        # The registry's metrics are defined @10 whatever list length the shop publishes.
+        top_n=EVALUATION_LIST_LENGTH,
     )
     rows = []
     for run in runs:
+        run["metrics"] = {name.replace("_at_k", f"_at_{EVALUATION_LIST_LENGTH}"): value
+                          for name, value in run.get("metrics", {}).items()}
         if len(settings_frame):
             record_run(connection, run, cutoff_date=_as_date(settings["cutoff_date"]),
                        horizon_days=settings["horizon_days"])

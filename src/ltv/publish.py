@@ -162,4 +162,9 @@ def publish(served_path: Path, project_dir: Path = Path("."), raw_dir: str | Non
         raise
     os.replace(build_path, served_path)
     print(f"ltv publish: {served_path} now serves the new build", flush=True)
+    if generate_docs:
+        docs_page = project_dir / Path(os.environ.get("DBT_TARGET_PATH", "target")) / "static_index.html"
+        if docs_page.exists():
+            shutil.copy2(docs_page, served_path.with_name("ltv_docs.html"))
+            print(f"ltv publish: lineage and documentation page: {served_path.with_name('ltv_docs.html')}", flush=True)
     return served_path
