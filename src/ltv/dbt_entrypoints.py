@@ -303,6 +303,7 @@ def text_sentiment(connection, texts: pd.DataFrame, settings_frame: pd.DataFrame
     to_score = distinct_texts.loc[~distinct_texts["text_hash"].isin(set(still_valid))]
     scores = score_texts(to_score, version=version, model=model)
     scores["model_fingerprint"] = fingerprint
+    scores["model_version"] = version
     return scores[SENTIMENT_COLUMNS]
 
 
@@ -348,5 +349,6 @@ def conversation_experience(connection, conversations: pd.DataFrame, texts: pd.D
     if len(settings_frame):
         record_run(connection, run, cutoff_date=_as_date(settings.get("cutoff_date")),
                    horizon_days=settings.get("horizon_days"))
+    scores["model_version"] = version
     return frame[["conversation_id", "user_id", "response_hours", "sentiment", "satisfaction_rating"]].merge(
         scores, on="conversation_id", how="inner")

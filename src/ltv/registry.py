@@ -50,7 +50,8 @@ def record_run(connection, run: dict, cutoff_date=None, horizon_days: int | None
     """
     invocation_id = current_invocation_id(connection)
     trained_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    model_version = str(run["model_version"])
+    # Versions are recorded as dbt numbers them ("2", not "v2"); baselines keep their name.
+    model_version = str(run["model_version"]).removeprefix("v")
     method = run.get("method")
     run_id = hashlib.sha256(
         f"{invocation_id}|{run['model_name']}|{model_version}|{method}|{trained_at.isoformat()}".encode()

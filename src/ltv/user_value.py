@@ -13,7 +13,8 @@ Three versions, kept side by side so their reports can be compared:
   published numbers can be reproduced. Each prediction is broken down into per-feature contributions.
 * v2 — BG/NBD (Fader, Hardie & Lee 2005) for the number of repeat purchase days plus Gamma-Gamma
   (Fader, Hardie & Lee 2005b) for the spend per purchase day, both fitted by maximum likelihood.
-* v3 — gradient-boosted trees (Poisson loss) on the rich behavioural features plus v2's outputs.
+* v3 — gradient-boosted trees (Poisson loss) on the rich behavioural features plus v2's outputs,
+  averaged with v2's own prediction (an equal-weight ensemble).
 
 The lower-level BG/NBD and Gamma-Gamma functions are public and unit-free: they work in whatever time
 unit the caller uses, as long as it is the same for x, t_x, T and the horizon. `predict_user_value`
@@ -111,6 +112,9 @@ V3_HYPERPARAMETERS = {
     "early_stopping": False,
     "random_state": 0,
 }
+
+# v3's prediction = this weight × the trees + the rest × v2's expected spend (when v2 could be fitted).
+V3_TREE_WEIGHT = 0.5
 
 # Gamma-Gamma needs a handful of repeat buyers to say anything about the spread of spend.
 MIN_GAMMA_GAMMA_USERS = 10
@@ -708,14 +712,21 @@ def _predict_v3(state: dict, frame: pd.DataFrame, horizon_days: int) -> pd.DataF
 
     features = _v3_feature_matrix(state["v2_state"], frame, horizon_days)
     with threadpool_limits(limits=1):
-        predicted = state["model"].predict(features)
-    return pd.DataFrame({"predicted_spend": np.maximum(predicted, 0.0)}, index=frame.index)
+        predicted = np.maximum(state["model"].predict(features), 0.0)
+    if state["v2_state"] is not None:
+        # An equal-weight ensemble of the trees and the probabilistic model: on the demo shop it beat
+        # either alone on RMSE, normalized Gini and top-20% capture averaged over 16 holdout splits
+        # (the trees rank well but are noisy in the tail; BG/NBD + Gamma-Gamma is smooth there).
+        v2_spend = _predict_v2(state["v2_state"], frame, horizon_days)["predicted_spend"].to_numpy(dtype=float)
+        predicted = V3_TREE_WEIGHT * predicted + (1.0 - V3_TREE_WEIGHT) * v2_spend
+    return pd.DataFrame({"predicted_spend": predicted}, index=frame.index)
 
 
 def _parameters_v3(state: dict) -> dict:
     features = V3_FEATURES if state["v2_state"] is not None else V3_BASE_FEATURES
     parameters = {"hyperparameters": dict(V3_HYPERPARAMETERS), "features": list(features)}
     parameters["trees"] = int(state["model"].n_iter_)
+    parameters["tree_weight"] = V3_TREE_WEIGHT if state["v2_state"] is not None else 1.0
     parameters["v2_parameters"] = None if state["v2_state"] is None else _parameters_v2(state["v2_state"])
     parameters["v2_failure"] = state["v2_failure"]
     return parameters
