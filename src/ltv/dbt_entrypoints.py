@@ -30,6 +30,11 @@ def model_settings(settings_frame: pd.DataFrame) -> dict:
     return {key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()}
 
 
+def _metric_value(value) -> float:
+    """A metric as a float column value; an undefined metric (None, e.g. no rows) is NaN."""
+    return float("nan") if value is None else float(value)
+
+
 def _as_date(value):
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
 
@@ -167,7 +172,7 @@ def recommendation_evaluation(connection, interactions: pd.DataFrame, items: pd.
             "method": run.get("method"),
             "train_rows": run.get("train_rows"),
             "holdout_rows": run.get("holdout_rows"),
-            **{name: float(value) for name, value in run.get("metrics", {}).items()},
+            **{name: _metric_value(value) for name, value in run.get("metrics", {}).items()},
         })
     return pd.DataFrame(rows)
 
@@ -325,7 +330,7 @@ def sentiment_evaluation_runs(connection, texts: pd.DataFrame, scores_v1: pd.Dat
     if len(settings_frame):
         record_run(connection, run, cutoff_date=_as_date(settings.get("cutoff_date")),
                    horizon_days=settings.get("horizon_days"))
-    return pd.DataFrame([{"model_version": 1, **{key: float(value) for key, value in metrics.items()}}])
+    return pd.DataFrame([{"model_version": 1, **{key: _metric_value(value) for key, value in metrics.items()}}])
 
 
 def conversation_experience(connection, conversations: pd.DataFrame, texts: pd.DataFrame,

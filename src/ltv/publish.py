@@ -107,6 +107,8 @@ def public_models(project_dir: Path) -> list[str]:
     for node in manifest["nodes"].values():
         if node["resource_type"] == "model" and node.get("access") == "public":
             names.append(node.get("alias") or node["name"])
+            if node.get("version") is not None and str(node.get("version")) == str(node.get("latest_version")):
+                names.append(node["name"])  # the unsuffixed view on the latest version
     return sorted(set(names))
 
 

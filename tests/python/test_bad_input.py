@@ -15,6 +15,8 @@ def copy_shop(source, target):
 
 
 def main_schema_tables(warehouse_path) -> list[str]:
+    if not warehouse_path.exists():  # refused before dbt even opened the warehouse
+        return []
     connection = duckdb.connect(str(warehouse_path), read_only=True)
     try:
         return [row[0] for row in connection.execute(

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 from conftest import PROJECT_DIR, dbt_environment
 
 # A BI client: every half-tenth of a second it opens the served file read-only, reads two marts
@@ -83,11 +84,22 @@ def test_readers_see_old_or_new_data_never_an_error_or_a_mix(small_shop, tmp_pat
 
 def test_a_failed_build_leaves_the_served_file_unchanged(small_shop, tmp_path):
     served = tmp_path / "served" / "ltv.duckdb"
-    first = publish(served, small_shop, tmp_path / "first")
+    exports = tmp_path / "exports"
+    first = publish(served, small_shop, tmp_path / "first", extra=["--export-dir", str(exports)])
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    connection = duckdb.connect(str(served), read_only=True)
+    try:
+        for mart in ["dim_users", "fct_segment_summary", "fct_model_runs", "fct_user_recommendations"]:
+            exported = connection.execute(f"select count(*) from read_parquet('{exports / mart}.parquet')").fetchall()
+            assert exported == connection.execute(f"select count(*) from {mart}").fetchall(), mart
+    finally:
+        connection.close()
     before = file_digest(served)
-    failed = publish(served, small_shop, tmp_path / "failed", extra=["--vars", "{ltv_horizon_days: -5}"])
+    exported_before = file_digest(exports / "dim_users.parquet")
+    failed = publish(served, small_shop, tmp_path / "failed",
+                     extra=["--vars", "{ltv_horizon_days: -5}", "--export-dir", str(exports)])
     assert failed.returncode != 0
     assert "the served warehouse was not changed" in failed.stderr
     assert file_digest(served) == before
+    assert file_digest(exports / "dim_users.parquet") == exported_before
     assert not (served.parent / ".building" / served.name).exists()

@@ -1,0 +1,150 @@
+"""Masking of personal data and cleaning of review / support texts (ltv.text_privacy)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ltv.text_privacy import clean_text, mask_personal_data, mask_text
+
+EMAILS = [
+    "anna.smith@example.com",
+    "john.doe+shoes@example.co.uk",
+    "j_o-e@sub.mail-server.org",
+    "ANNA.1987@GMX.DE",
+    "kunde99@t-online.de",
+    "maría.lópez@correo.es",
+    "x@example.io",
+]
+PHONES = [
+    "+44 20 7946 0958",
+    "+1 415-555-0132",
+    "+44 (0)20 7946 0958",
+    "+33 1 23 45 67 89",
+    "+4915112345678",
+    "0049 30 1234567",
+    "(020) 7946 0958",
+    "020 7946 0958",
+    "07700 900123",
+    "07700900123",
+    "030 12345678",
+    "415.555.0132",
+    "415-555-0132",
+    "(415) 555-0132",
+    "415 555 0132",
+]
+CARDS = [
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "4111111111111111",
+    "5555 5555 5555 4444",
+    "3782 822463 10005",
+    "378282246310005",
+    "4222222222222",
+    "6011 0009 9013 9424",
+    "6759 6498 2643 8453 018",
+]
+# Numbers that carry the meaning of a review and must survive masking untouched.
+ORDINARY = [
+    "The price was 49.99 and shipping 4.95.",
+    "Paid $1,299.00 for the set, £89 for the boots, 1.299,00 € in Germany.",
+    "Bought 2 pairs, then 3 more; 10 out of 10.",
+    "EU 42, UK 8, US 9, size 10.5, width 2E.",
+    "Ordered in 2024, arrived 2024-01-15 at 10:30, returned on 01.02.2024 12 days later.",
+    "Dates: 15/01/2024, 1/2/24, 2024/01/15.",
+    "Order O00012345 and order #12345, invoice INV-2024-000123, tracking 1Z999AA10123456784.",
+    "Call centre said 24/7, rated 4/5, 100% cotton, 30 day returns.",
+    "Ordered 01.02.2024 12:00, 3 x 2 pairs, ref 123-456.",
+    "ISBN 978-3-16-148410-0 and the version 1.2.3.",
+]
+
+
+def test_emails_are_masked_inside_sentences():
+    for email in EMAILS:
+        assert mask_text(f"Write to {email}, thanks") == "Write to [EMAIL], thanks", email
+
+
+@pytest.mark.parametrize("phone", PHONES)
+def test_phone_numbers_are_masked(phone):
+    assert mask_text(f"Call me on {phone} tomorrow.") == "Call me on [PHONE] tomorrow.", phone
+    assert mask_text(f"tel:{phone}") == "tel:[PHONE]", phone
+
+
+@pytest.mark.parametrize("card", CARDS)
+def test_card_numbers_are_masked(card):
+    assert mask_text(f"My card {card} was charged twice") == "My card [CARD] was charged twice"
+
+
+def test_card_followed_by_a_quantity_keeps_the_quantity():
+    assert mask_text("card 4111 1111 1111 1111 2 days ago") == "card [CARD] 2 days ago"
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_numbers_are_not_masked(text):
+    assert mask_text(text) == text
+
+
+def test_long_digit_runs_that_are_neither_card_nor_phone_stay():
+    # 20+ digits: not a card (13-19), not a phone (at most 15)
+    assert mask_text("tracking 12345678901234567890123") == "tracking 12345678901234567890123"
+    # a short run is never personal data
+    assert mask_text("code 123456") == "code 123456"
+
+
+def test_series_masking_matches_scalar_and_keeps_nulls_and_index():
+    texts = [f"Mail {EMAILS[0]} or call {PHONES[0]}", ORDINARY[0], None, f"card {CARDS[0]}", ""]
+    series = pd.Series(texts, index=[10, 11, 12, 13, 14])
+    masked = mask_personal_data(series)
+    assert list(masked.index) == [10, 11, 12, 13, 14]
+    assert masked[10] == "Mail [EMAIL] or call [PHONE]"
+    assert masked[11] == ORDINARY[0]
+    assert pd.isna(masked[12])
+    assert masked[13] == "card [CARD]"
+    assert masked[14] == ""
+    assert mask_text(None) is None
+    # the input is not modified in place
+    assert series[10] == texts[0]
+
+
+def test_vectorised_and_scalar_agree_on_a_mixed_batch():
+    texts = [
+        f"{prefix} {item} {suffix}"
+        for item in EMAILS + PHONES + CARDS + ORDINARY
+        for prefix, suffix in [("a", "b"), ("Hi,", ".")]
+    ]
+    masked = mask_personal_data(pd.Series(texts))
+    assert masked.tolist() == [mask_text(text) for text in texts]
+
+
+def test_clean_text_strips_html_entities_and_whitespace():
+    raw = pd.Series(
+        [
+            "<p>Great&nbsp;shoes!</p><p>Love them &lt;3</p>",
+            "  lots \t of\n\nspace\u00a0here  ",
+            "<div class='x'>Fits <b>well</b></div><br/>",
+            "<script>alert('x')</script>Nice <!-- hidden -->colour",
+            "Tom &amp; Jerry &quot;quoted&quot; caf&eacute;",
+            "<3 them, a < b > c",
+        ]
+    )
+    assert clean_text(raw).tolist() == [
+        "Great shoes! Love them <3",
+        "lots of space here",
+        "Fits well",
+        "Nice colour",
+        'Tom & Jerry "quoted" café',
+        "<3 them, a < b > c",
+    ]
+
+
+def test_clean_text_turns_empty_texts_into_nulls_but_keeps_rows():
+    raw = pd.Series(["", "   ", "\n\t", "<p> </p>", "&nbsp;", None, "ok"], index=list("abcdefg"))
+    cleaned = clean_text(raw)
+    assert list(cleaned.index) == list("abcdefg")
+    assert cleaned.isna().tolist() == [True] * 6 + [False]
+    assert cleaned["g"] == "ok"
+
+
+def test_entity_encoded_email_is_masked_after_cleaning():
+    raw = pd.Series(["write to anna&#64;example.com or <b>+44 20 7946 0958</b>"])
+    assert mask_personal_data(clean_text(raw)).tolist() == ["write to [EMAIL] or [PHONE]"]
