@@ -1,0 +1,489 @@
+"""Item-to-item similarity lists for recommendations: behaviour (who bought what) and content.
+
+Every function here takes and returns plain pandas DataFrames so that the dbt Python models stay
+one line long. The work is sparse and done in blocks of items, so the items x items similarity
+matrix is never held in memory, dense or sparse: each block's rows are cut to their top_k
+neighbours before the next block is computed.
+
+Output of every public similarity function: DataFrame[item_id, similar_item_id, similarity, rank],
+sorted by item_id, rank. For each item, rank 1..k goes to the most similar other items; ties are
+broken by the smaller similar_item_id (ordinary sort order of the ids, which is string order for
+text ids), so the lists are reproducible run to run. Self-pairs and zero similarities never appear,
+and an item without any interactions (or attributes) has no rows.
+
+Similarities are rounded to SIMILARITY_DECIMALS decimal places. The rounding is far below any
+meaningful difference, but it makes two mathematically equal cosines that were summed in a
+different floating-point order compare equal, so the id tie-break applies to them as intended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sparse
+
+SIMILARITY_COLUMNS = ["item_id", "similar_item_id", "similarity", "rank"]
+SIMILARITY_DECIMALS = 12
+METHODS = ("cosine", "bm25")
+
+# Upper bound on the number of item pairs one block's sparse product may produce. A product entry
+# costs about 12 bytes and the top-k selection a few times that again, so 8M keeps one block well
+# under 0.5 GB however dense the co-occurrence of popular items is.
+MAX_PAIRS_PER_BLOCK = 8_000_000
+
+# Equal weights: each attribute group can move the content cosine by the same amount (see
+# content_similarities).
+DEFAULT_CONTENT_GROUP_WEIGHTS = {"category": 0.25, "brand": 0.25, "price_band": 0.25, "text": 0.25}
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding interactions as a sparse users x items matrix
+# ---------------------------------------------------------------------------------------------
+
+
+def _remap(codes: np.ndarray, new_codes_of_uniques: np.ndarray) -> np.ndarray:
+    """Replace factorize codes (-1 = null) by the codes their unique values have elsewhere."""
+    if new_codes_of_uniques.size == 0:
+        return np.full(codes.size, -1, dtype=np.int64)
+    return np.where(codes >= 0, new_codes_of_uniques[codes], -1).astype(np.int64, copy=False)
+
+
+def positions_in(index: pd.Index, values: pd.Series | np.ndarray) -> np.ndarray:
+    """Position of each value in a sorted index (-1 where absent or null), as int64.
+
+    Every index here is sorted, so the smaller position is the smaller id and every id tie-break
+    is a comparison of integers. Values are factorised first and only the distinct ones looked up:
+    on ten million text ids that is about twice as fast as index.get_indexer on all of them.
+    """
+    codes, uniques = pd.factorize(pd.Series(values))
+    return _remap(codes, index.get_indexer(uniques))
+
+
+def sorted_unique_index(*columns: Iterable | None) -> pd.Index:
+    """The sorted distinct non-null values of several id columns, as one index."""
+    parts = [pd.Series(pd.unique(pd.Series(column))) for column in columns if column is not None]
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return pd.Index([])
+    combined = pd.concat(parts, ignore_index=True).dropna()
+    return pd.Index(pd.unique(combined)).sort_values()
+
+
+def encode_ids(values: pd.Series, *other_columns: Iterable | None) -> tuple[np.ndarray, pd.Index]:
+    """Codes of `values` in the sorted index of the distinct ids of `values` and `other_columns`.
+
+    The big column is hashed once (pd.factorize); only its distinct values meet the other columns.
+    """
+    codes, uniques = pd.factorize(pd.Series(values))
+    index = sorted_unique_index(uniques, *other_columns)
+    return _remap(codes, index.get_indexer(uniques)), index
+
+
+def user_item_matrix(
+    interactions: pd.DataFrame,
+    item_index: pd.Index | None = None,
+    extra_item_ids: tuple = (),
+    extra_user_ids: tuple = (),
+) -> tuple[sparse.csr_matrix, pd.Index, pd.Index]:
+    """Sum the weight of each (user, item) and return the users x items CSR matrix of the sums.
+
+    item_index: a fixed sorted item universe (interactions on other items are dropped); otherwise
+    the items of the interactions plus those in the extra_item_ids columns. Users: those of the
+    interactions plus the extra_user_ids columns. Pairs whose summed weight is not positive are
+    dropped (a missing weight counts as 0). Returns (matrix, user_index, item_index); rows and
+    columns follow the sorted order of the indexes, and each row's columns are sorted.
+    """
+    weights = pd.to_numeric(interactions["weight"], errors="coerce").fillna(0.0).to_numpy(np.float64)
+    if item_index is None:
+        item_codes, item_index = encode_ids(interactions["item_id"], *extra_item_ids)
+    else:
+        item_codes = positions_in(item_index, interactions["item_id"])
+    user_codes, user_index = encode_ids(interactions["user_id"], *extra_user_ids)
+    known = (item_codes >= 0) & (user_codes >= 0)
+    if not known.all():
+        item_codes, user_codes, weights = item_codes[known], user_codes[known], weights[known]
+    matrix = sparse.csr_matrix(
+        (weights, (user_codes, item_codes)), shape=(len(user_index), len(item_index)), dtype=np.float64
+    )
+    matrix.sum_duplicates()  # repeated (user, item) rows are summed here
+    matrix.data[matrix.data < 0] = 0.0
+    matrix.eliminate_zeros()
+    matrix.sort_indices()
+    return matrix, user_index, item_index
+
+
+def bm25_weight(matrix: sparse.spmatrix, k1: float = 1.2, b: float = 0.75) -> sparse.csr_matrix:
+    """BM25-weight a sparse matrix whose rows are "documents" and columns are "terms".
+
+    This is exactly `implicit.nearest_neighbours.bm25_weight` (benfred/implicit, file
+    implicit/nearest_neighbours.py), re-implemented so the project does not depend on implicit:
+
+        N           = number of rows
+        idf[col]    = log(N) - log1p(number of stored entries in that column)
+        row_sums    = sum of each row;  average_length = mean of row_sums over all N rows
+        length_norm = (1 - b) + b * row_sums / average_length
+        weighted    = x * (k1 + 1) / (k1 * length_norm[row] + x) * idf[col]
+
+    Note that idf is negative for a column present in every row (log(N) < log(N + 1)); implicit
+    keeps such weights and so do we. Entries that become exactly 0 are dropped.
+    """
+    matrix = sparse.coo_matrix(matrix, dtype=np.float64)
+    if matrix.nnz == 0:  # nothing to weight (and log(0 rows) is undefined)
+        return sparse.csr_matrix(matrix)
+    n_rows = float(matrix.shape[0])
+    idf = np.log(n_rows) - np.log1p(np.bincount(matrix.col, minlength=matrix.shape[1]))
+    row_sums = np.bincount(matrix.row, weights=matrix.data, minlength=matrix.shape[0])
+    average_length = row_sums.mean() if row_sums.size else 0.0
+    length_norm = (1.0 - b) + b * row_sums / average_length if average_length > 0 else np.ones_like(row_sums)
+    data = matrix.data * (k1 + 1.0) / (k1 * length_norm[matrix.row] + matrix.data) * idf[matrix.col]
+    weighted = sparse.csr_matrix((data, (matrix.row, matrix.col)), shape=matrix.shape)
+    weighted.eliminate_zeros()
+    return weighted
+
+
+def item_vectors(
+    user_items: sparse.csr_matrix, method: str, bm25_k1: float, bm25_b: float
+) -> sparse.csr_matrix:
+    """The users x items matrix whose columns are compared by cosine for `method`.
+
+    cosine: binary incidence (bought or not), so a heavy buyer of one item counts once.
+    bm25:   log1p of the summed weight (so 20 repeat purchases count ~3x one, not 20x), then BM25
+            weighted the way implicit's BM25Recommender.fit does it, `bm25_weight(user_items.T).T`:
+            items are the documents and users the terms. idf therefore down-weights users who
+            bought many items (inverse user frequency) and the length norm is per item.
+    """
+    if method == "cosine":
+        vectors = user_items.copy()
+        vectors.data = np.ones_like(vectors.data)
+        return vectors
+    if method == "bm25":
+        damped = user_items.copy()
+        damped.data = np.log1p(damped.data)
+        return bm25_weight(damped.T, k1=bm25_k1, b=bm25_b).T.tocsr()
+    raise ValueError(f"unknown similarity method {method!r}; expected one of {METHODS}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Top-k selection per row of a sparse block, fully vectorised
+# ---------------------------------------------------------------------------------------------
+
+
+# Bits of the quantised value in top_k_per_row's sort key; the row takes the bits above them.
+_VALUE_BITS = 40
+_MAX_ROWS_PER_SORT = 1 << (63 - _VALUE_BITS)
+
+
+def top_k_per_row(
+    row_starts: np.ndarray, column_codes: np.ndarray, values: np.ndarray, k: int | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's k largest entries: (positions, rows), ordered by row, value descending, column ascending.
+
+    The entries are given CSR-style: row r owns positions row_starts[r]:row_starts[r + 1]; k is one
+    number or one per row. Ties on value go to the smaller column code, also at the k-th place.
+
+    An exact three-key sort of every entry (np.lexsort) is slow on tens of millions of entries, so
+    a fast single-key sort finds each row's cut-off first: the key packs the row above a 40-bit
+    quantisation of the value (larger value -> smaller key), np.sort orders all keys with SIMD, and
+    the k-th key of each row is then at a known position. Quantising is monotone, so every entry
+    whose value reaches the row's exact k-th value has a key at or below that cut-off; only those
+    few candidates (k per row plus quantisation ties) go through the exact lexsort.
+    """
+    lengths = np.diff(row_starts).astype(np.int64)
+    n_rows = lengths.size
+    k_per_row = np.broadcast_to(np.asarray(k, dtype=np.int64), (n_rows,))
+    if values.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if n_rows > _MAX_ROWS_PER_SORT:  # the row would not fit in the key: handle row ranges in turn
+        parts = []
+        for first in range(0, n_rows, _MAX_ROWS_PER_SORT):
+            last = min(first + _MAX_ROWS_PER_SORT, n_rows)
+            offset = row_starts[first]
+            positions, rows = top_k_per_row(
+                row_starts[first : last + 1] - offset,
+                column_codes[offset : row_starts[last]],
+                values[offset : row_starts[last]],
+                k_per_row[first:last],
+            )
+            parts.append((positions + offset, rows + first))
+        return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
+    entry_row = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+    lowest, highest = float(values.min()), float(values.max())
+    # 2**bits - 2, not - 1: the rounding of the scaled maximum can then never overflow the bits.
+    scale = ((1 << _VALUE_BITS) - 2) / (highest - lowest) if highest > lowest else 0.0
+    # keys = row << bits | (max - quantised value), built in place to spare large temporaries.
+    quantised = values - lowest
+    quantised *= scale
+    keys = quantised.astype(np.int64)
+    del quantised
+    np.subtract((1 << _VALUE_BITS) - 1, keys, out=keys)
+    keys |= entry_row << _VALUE_BITS
+    sorted_keys = np.sort(keys)
+    # Sorting keeps each row's entries in its own CSR range, so its k-th smallest key is at start + k - 1.
+    cut_off = np.full(n_rows, np.iinfo(np.int64).max)
+    long_rows = np.flatnonzero(lengths > k_per_row)
+    cut_off[long_rows] = sorted_keys[row_starts[long_rows] + np.maximum(k_per_row[long_rows], 1) - 1]
+    cut_off[k_per_row <= 0] = -1
+    del sorted_keys
+    positions = np.flatnonzero(keys <= cut_off[entry_row])
+    del keys
+    candidate_rows = entry_row[positions]
+    order = _exact_order(candidate_rows, values[positions], column_codes[positions].astype(np.int64), n_rows)
+    positions, candidate_rows = positions[order], candidate_rows[order]
+    per_row = np.bincount(candidate_rows, minlength=n_rows)
+    rank_in_row = np.arange(positions.size) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    keep = rank_in_row < k_per_row[candidate_rows]
+    return positions[keep], candidate_rows[keep]
+
+
+def _exact_order(rows: np.ndarray, values: np.ndarray, columns: np.ndarray, n_rows: int) -> np.ndarray:
+    """The permutation sorting entries by row, value descending, column ascending.
+
+    Same result as np.lexsort((columns, -values, rows)), several times faster: values are replaced
+    by their exact rank among the distinct values, and (row, inverted rank, column) packed into one
+    int64 when the three fit in 63 bits. The packed keys are unique (a row has a column once), so
+    an unstable sort is enough.
+    """
+    distinct_values, value_rank = np.unique(values, return_inverse=True)
+    column_bits = max(int(columns.max(initial=0)).bit_length(), 1)
+    rank_bits = max(int(distinct_values.size).bit_length(), 1)
+    row_bits = max(int(n_rows).bit_length(), 1)
+    if column_bits + rank_bits + row_bits > 63:
+        return np.lexsort((columns, -values, rows))
+    inverted_rank = distinct_values.size - 1 - value_rank.astype(np.int64)
+    return np.argsort((rows << (rank_bits + column_bits)) | (inverted_rank << column_bits) | columns)
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocked cosine top-k between the columns of a sparse matrix
+# ---------------------------------------------------------------------------------------------
+
+
+def _normalise_columns(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Scale every column to unit length (columns of zeros stay zero)."""
+    squared_norms = np.bincount(matrix.indices, weights=matrix.data**2, minlength=matrix.shape[1])
+    norms = np.sqrt(squared_norms)
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    normalised = matrix.copy()
+    normalised.data = normalised.data * scale[normalised.indices]
+    return normalised
+
+
+def row_blocks(entry_bounds: np.ndarray, max_rows: int, max_entries: int) -> list[tuple[int, int]]:
+    """Cut rows 0..n-1 into consecutive (start, end) blocks of at most max_rows rows whose summed
+    `entry_bounds` (an upper bound on each row's entries in a sparse product) stays within
+    max_entries. A single row over the budget still gets a block of its own."""
+    n_rows = entry_bounds.size
+    cumulative = np.cumsum(entry_bounds, dtype=np.float64)
+    blocks = []
+    start = 0
+    while start < n_rows:
+        already = cumulative[start - 1] if start else 0.0
+        end = int(np.searchsorted(cumulative, already + max_entries, side="right"))
+        end = min(max(end, start + 1), start + max(1, max_rows), n_rows)
+        blocks.append((start, end))
+        start = end
+    return blocks
+
+
+def product_row_bounds(left: sparse.csr_matrix, right: sparse.csr_matrix) -> np.ndarray:
+    """Upper bound on the entries of each row of left @ right: one per multiply, at most one per column."""
+    pattern = left.copy()
+    pattern.data = np.ones_like(pattern.data)
+    return np.minimum(pattern @ np.diff(right.indptr).astype(np.float64), right.shape[1])
+
+
+def top_k_column_cosines(
+    vectors: sparse.csr_matrix, top_k: int, chunk_items: int = 2048
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each column's top_k most cosine-similar other columns of a sparse (rows x items) matrix.
+
+    Returns (item_codes, similar_item_codes, similarities) ordered by item code then rank. Computed
+    in float64 (the results match a dense brute force to ~1e-15), block by block:
+    block = vectors.T[block] @ vectors, a sparse product whose row i holds i's cosine with every
+    item sharing at least one row with it.
+    """
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
+    if top_k <= 0 or vectors.nnz == 0:
+        return empty
+    normalised = _normalise_columns(vectors.tocsr())
+    normalised_t = normalised.T.tocsr()
+    # Blocks of items sized so one block's product stays under MAX_PAIRS_PER_BLOCK pairs.
+    blocks = row_blocks(product_row_bounds(normalised_t, normalised), chunk_items, MAX_PAIRS_PER_BLOCK)
+    item_parts, similar_parts, similarity_parts = [], [], []
+    for start, end in blocks:
+        block = (normalised_t[start:end] @ normalised).tocsr()
+        entry_item = np.repeat(np.arange(start, end), np.diff(block.indptr))
+        similarity = np.round(block.data, SIMILARITY_DECIMALS)
+        keep = (block.indices != entry_item) & (similarity > 0)
+        kept_per_row = np.bincount(entry_item[keep] - start, minlength=end - start)
+        row_starts = np.concatenate(([0], np.cumsum(kept_per_row)))
+        columns, similarity = block.indices[keep].astype(np.int64), np.minimum(similarity[keep], 1.0)
+        chosen, chosen_rows = top_k_per_row(row_starts, columns, similarity, top_k)
+        item_parts.append(chosen_rows + start)
+        similar_parts.append(columns[chosen])
+        similarity_parts.append(similarity[chosen])
+    if not item_parts:
+        return empty
+    return np.concatenate(item_parts), np.concatenate(similar_parts), np.concatenate(similarity_parts)
+
+
+def _similarity_frame(
+    item_index: pd.Index, item_codes: np.ndarray, similar_codes: np.ndarray, similarity: np.ndarray
+) -> pd.DataFrame:
+    """Assemble the output frame; codes arrive ordered by item then rank."""
+    per_item = (
+        np.bincount(item_codes, minlength=len(item_index))
+        if item_codes.size
+        else np.zeros(len(item_index), np.int64)
+    )
+    rank = np.arange(item_codes.size) - np.repeat(np.cumsum(per_item) - per_item, per_item) + 1
+    return pd.DataFrame(
+        {
+            "item_id": item_index.take(item_codes),
+            "similar_item_id": item_index.take(similar_codes),
+            "similarity": similarity.astype(np.float64),
+            "rank": rank.astype(np.int64),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------------------------
+
+
+def item_similarities(
+    interactions: pd.DataFrame,
+    method: str = "cosine",
+    top_k: int = 50,
+    bm25_k1: float = 1.2,
+    bm25_b: float = 0.75,
+    item_ids: Iterable | None = None,
+    chunk_items: int = 2048,
+) -> pd.DataFrame:
+    """Behaviour similarity: each item's top_k most similar items by the users who interacted with both.
+
+    interactions: DataFrame[user_id, item_id, weight]; repeated (user, item) rows are summed and
+        pairs with a non-positive total are ignored.
+    method: "cosine" (v1) compares binary user-item incidence; "bm25" (v2) compares log1p-damped,
+        BM25-weighted vectors (see item_vectors and bm25_weight, exactly implicit's definition).
+        Both end with a cosine, so similarity is in [0, 1] (implicit's BM25Recommender itself
+        ranks by the raw dot product; the cosine keeps the two methods on one scale).
+    item_ids: the item universe (e.g. the catalogue). Interactions on other items are dropped, and
+        the BM25 statistics (the row count N and the mean item length) are taken over this universe,
+        as implicit does over the rows of a catalogue-shaped matrix. Default: the items with a positive
+        summed weight for at least one user.
+    chunk_items: the most items per block (blocks are also cut so one block's product stays under
+        MAX_PAIRS_PER_BLOCK pairs); only memory and speed depend on it, never the result.
+
+    Returns DataFrame[item_id, similar_item_id, similarity, rank] (see the module docstring).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown similarity method {method!r}; expected one of {METHODS}")
+    item_index = sorted_unique_index(item_ids) if item_ids is not None else None
+    user_items, _, item_index = user_item_matrix(interactions, item_index=item_index)
+    if item_ids is None:
+        # The default universe is the items with a positive total somewhere; an item seen only with
+        # zero weights must not count as a BM25 document.
+        interacted = np.flatnonzero(np.bincount(user_items.indices, minlength=user_items.shape[1]))
+        user_items, item_index = user_items[:, interacted], item_index[interacted]
+    vectors = item_vectors(user_items, method, bm25_k1, bm25_b)
+    codes = top_k_column_cosines(vectors, top_k, chunk_items)
+    return _similarity_frame(item_index, *codes)
+
+
+def _one_hot(codes: np.ndarray, n_rows: int) -> sparse.csr_matrix:
+    """items x distinct-values indicator matrix; code -1 (missing) gives an empty row."""
+    present = codes >= 0
+    n_columns = int(codes.max()) + 1 if present.any() else 0
+    return sparse.csr_matrix(
+        (np.ones(int(present.sum())), (np.flatnonzero(present), codes[present])), shape=(n_rows, n_columns)
+    )
+
+
+def price_bands_within_category(items: pd.DataFrame, price_bands: int) -> pd.Series:
+    """Price band 0..price_bands-1 of each item: its price's quantile within its category.
+
+    Within the category because "cheap" means different things for socks and sofas; the band is
+    floor(price_bands * (items in the category cheaper than it) / (priced items in the category)),
+    so equal prices share a band. Without a category column the whole catalogue is one category.
+    Missing prices get no band (NaN).
+    """
+    price = pd.to_numeric(items["price"], errors="coerce")
+    group = items["category"].fillna("\0missing") if "category" in items else pd.Series(0, index=items.index)
+    cheaper = price.groupby(group).rank(method="min") - 1
+    priced = price.groupby(group).transform("count")
+    band = np.floor(price_bands * cheaper / priced).clip(upper=price_bands - 1)
+    return band.where(price.notna())
+
+
+def content_item_vectors(
+    items: pd.DataFrame, price_bands: int = 5, group_weights: dict | None = None
+) -> sparse.csr_matrix:
+    """items x features matrix: weighted, individually unit-length attribute groups side by side.
+
+    Groups (each used only if its columns exist): one-hot category, one-hot brand, one-hot
+    (category, price band) and TF-IDF of title + description (sklearn TfidfVectorizer, English stop
+    words, sublinear tf; its rows are already unit length). Each group is scaled by sqrt(weight), so
+    the dot product of two items is sum over groups of weight * (group cosine) and, when both items
+    have every group and the weights sum to 1, their cosine is the weighted mean of the group
+    cosines: with the default equal weights, same category, same brand, same price band and
+    identical text each add 0.25.
+    """
+    weights = {**DEFAULT_CONTENT_GROUP_WEIGHTS, **(group_weights or {})}
+    if set(weights) != set(DEFAULT_CONTENT_GROUP_WEIGHTS) or min(weights.values()) < 0:
+        raise ValueError(f"group_weights: non-negative weights for {sorted(DEFAULT_CONTENT_GROUP_WEIGHTS)}")
+    n_items = len(items)
+    groups = []
+    for column in ("category", "brand"):
+        if column in items:
+            codes, _ = pd.factorize(items[column], sort=True)
+            groups.append((column, _one_hot(codes, n_items)))
+    if "price" in items and price_bands > 0:
+        band = price_bands_within_category(items, price_bands)
+        category = (
+            items["category"].astype("string") if "category" in items else pd.Series("", index=items.index)
+        )
+        key = (category.fillna("") + "\0" + band.astype("Int64").astype("string")).where(band.notna())
+        codes, _ = pd.factorize(key, sort=True)
+        groups.append(("price_band", _one_hot(codes, n_items)))
+    text_columns = [column for column in ("title", "description") if column in items]
+    if text_columns:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        text = items[text_columns].fillna("").astype(str).agg(" ".join, axis=1)
+        try:
+            tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(text)
+            groups.append(("text", sparse.csr_matrix(tfidf, dtype=np.float64)))
+        except ValueError:  # empty vocabulary: no usable words anywhere, so no text group
+            pass
+    if not groups:
+        return sparse.csr_matrix((n_items, 0))
+    scaled = [_normalise_columns(matrix.T.tocsr()).T * np.sqrt(weights[name]) for name, matrix in groups]
+    return sparse.hstack(scaled, format="csr")
+
+
+def content_similarities(
+    items: pd.DataFrame,
+    top_k: int = 50,
+    price_bands: int = 5,
+    chunk_items: int = 2048,
+    group_weights: dict | None = None,
+) -> pd.DataFrame:
+    """Content similarity: cosine between item attribute vectors (see content_item_vectors).
+
+    items: DataFrame[item_id, and any of category, brand, price, title, description]; one row per
+        item (later duplicates of an item_id are ignored). Missing values just leave that group out.
+    group_weights: overrides of DEFAULT_CONTENT_GROUP_WEIGHTS (category, brand, price_band, text).
+    Returns DataFrame[item_id, similar_item_id, similarity, rank] with the same tie rules as
+    item_similarities.
+    """
+    items = items.dropna(subset=["item_id"]).drop_duplicates("item_id").sort_values("item_id", kind="stable")
+    items = items.reset_index(drop=True)
+    item_index = pd.Index(items["item_id"])
+    vectors = content_item_vectors(items, price_bands, group_weights)
+    # top_k_column_cosines compares columns: features x items.
+    codes = top_k_column_cosines(vectors.T.tocsr(), top_k, chunk_items)
+    return _similarity_frame(item_index, *codes)
