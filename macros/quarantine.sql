@@ -119,24 +119,35 @@ referenced_rows as (
 
 ),
 
-deduplicated_rows as (
+exact_copies_ranked as (
 
-    {#- Among otherwise valid rows: an exact copy of another row is a `duplicate`; another version of
-        a key (same key, different values) is a `duplicate_key`. The kept version is the first in
-        the order of all its values, so the choice does not depend on file order. -#}
+    {#- Among otherwise valid rows, number the identical copies of each row: copy 2, 3, ... are
+        `duplicate`s of copy 1. -#}
     select
         referenced_rows.*,
+        row_number() over (
+            partition by row_reason is null, {% for column in columns %}raw__{{ column.name }}{{ ", " if not loop.last }}{% endfor %}
+        ) as copy_number
+    from referenced_rows
+
+),
+
+deduplicated_rows as (
+
+    {#- Among the first copies, another version of a key (same key, different values) is a
+        `duplicate_key`; the version kept is the first in the order of all its values, so the
+        choice does not depend on file order. -#}
+    select
+        exact_copies_ranked.*,
         case
             when row_reason is not null then row_reason
+            when copy_number > 1 then 'duplicate'
             when row_number() over (
-                partition by row_reason is null, {% for column in columns %}raw__{{ column.name }}{{ ", " if not loop.last }}{% endfor %}
-            ) > 1 then 'duplicate'
-            when row_number() over (
-                partition by row_reason is null, {{ key_columns | join(', ') }}
+                partition by row_reason is null, copy_number = 1, {{ key_columns | join(', ') }}
                 order by {% for column in columns %}cast(raw__{{ column.name }} as varchar) nulls first{{ ", " if not loop.last }}{% endfor %}
             ) > 1 then 'duplicate_key'
         end as quarantine_reason
-    from referenced_rows
+    from exact_copies_ranked
 
 )
 

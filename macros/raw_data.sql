@@ -17,7 +17,9 @@
 
 {#- Files mode: one view per raw table in the raw schema over <LTV_RAW_DIR>/<table>.parquet or
     .csv. CSV is read as text (all_varchar) so that a malformed value becomes a quarantine row
-    with a reason instead of a type-sniffing error for the whole file. -#}
+    with a reason instead of a type-sniffing error for the whole file, and with the standard
+    dialect given (comma, double quotes) because sniffing it from a sample of long multi-line
+    comments can fail. -#}
 {% macro register_raw_files() %}
     {%- if execute and raw_data_mode() == 'files' -%}
         {%- set raw_dir = env_var('LTV_RAW_DIR').rstrip('/') -%}
@@ -34,7 +36,7 @@
             {%- if file_path.endswith('.parquet') -%}
                 {%- set reader = "read_parquet('" ~ file_path ~ "')" -%}
             {%- else -%}
-                {%- set reader = "read_csv('" ~ file_path ~ "', header = true, all_varchar = true, strict_mode = false)" -%}
+                {%- set reader = "read_csv('" ~ file_path ~ "', header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
             {%- endif -%}
             {%- do statements.append("create or replace view raw." ~ table_name ~ " as select * from " ~ reader) -%}
         {%- endfor -%}
