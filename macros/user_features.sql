@@ -45,7 +45,7 @@ order_counts as (
         count(*) filter (where status = 'completed') as completed_orders,
         count(*) filter (where status = 'returned') as returned_orders,
         count(*) filter (where status = 'cancelled') as cancelled_orders,
-        sum(net_amount) as net_spend
+        {{ exact_sum('net_amount') }} as net_spend
     from orders_so_far
     group by user_id
 
@@ -53,7 +53,7 @@ order_counts as (
 
 purchase_days as (
 
-    select user_id, ordered_on, sum(net_amount) as day_spend
+    select user_id, ordered_on, {{ exact_sum('net_amount') }} as day_spend
     from orders_so_far
     where status = 'completed'
     group by user_id, ordered_on
@@ -69,7 +69,7 @@ purchase_day_summary as (
         max(ordered_on) as last_purchase_on,
         -- Gamma-Gamma's monetary value: mean spend of the repeat purchase days (first day excluded).
         case
-            when count(*) > 1 then (sum(day_spend) - arg_min(day_spend, ordered_on)) / (count(*) - 1)
+            when count(*) > 1 then ({{ exact_sum('day_spend') }} - arg_min(day_spend, ordered_on)) / (count(*) - 1)
             else 0
         end as average_repeat_order_value
     from purchase_days
@@ -125,7 +125,7 @@ support_summary as (
 {% if with_label %}
 label as (
 
-    select orders.user_id, sum(orders.net_amount) as future_net_spend
+    select orders.user_id, {{ exact_sum('orders.net_amount') }} as future_net_spend
     from {{ ref('int_orders_summarized') }} as orders
     cross join settings
     where orders.ordered_on > settings.as_of_date

@@ -6,7 +6,7 @@ with order_lines as (
         order_id,
         count(*) as line_count,
         sum(quantity) as units,
-        sum(line_amount) as order_amount
+        {{ exact_sum('line_amount') }} as order_amount
     from {{ ref('stg_shop__order_items') }}
     group by order_id
 

@@ -144,6 +144,10 @@ def recommendation_evaluation(connection, interactions: pd.DataFrame, items: pd.
     from ltv.ranking_metrics import offline_evaluation
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
+    # DuckDB hands rows over in no fixed order and the metrics are float averages: sorting first
+    # makes two builds on the same data record bit-identical metrics.
+    interactions = interactions.sort_values(["user_id", "item_id"], kind="stable", ignore_index=True)
+    items = items.sort_values("item_id", kind="stable", ignore_index=True)
     train = _weighted_interactions(interactions, "interaction_weight_before_cutoff")
     # An item already bought before the cut-off is never recommended, so buying it again after the
     # cut-off cannot count as a hit or a miss.

@@ -131,6 +131,14 @@ def output_columns(version: int) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 
+def _plain_dict(parameters) -> dict:
+    """A parameters dataclass as JSON-ready plain Python values (numpy floats become floats)."""
+    return {
+        key: (float(value) if isinstance(value, float | np.floating) else value)
+        for key, value in asdict(parameters).items()
+    }
+
+
 @dataclass(frozen=True)
 class BGNBDParameters:
     """BG/NBD parameters: purchase rates λ ~ Gamma(shape r, rate alpha); dropout probabilities
@@ -145,10 +153,7 @@ class BGNBDParameters:
     optimizer_message: str | None = None
 
     def as_dict(self) -> dict:
-        return {
-            key: (float(value) if isinstance(value, float | np.floating) else value)
-            for key, value in asdict(self).items()
-        }
+        return _plain_dict(self)
 
 
 def _as_vector(values, name: str) -> np.ndarray:
@@ -412,10 +417,7 @@ class GammaGammaParameters:
     optimizer_message: str | None = None
 
     def as_dict(self) -> dict:
-        return {
-            key: (float(value) if isinstance(value, float | np.floating) else value)
-            for key, value in asdict(self).items()
-        }
+        return _plain_dict(self)
 
     @property
     def population_mean_spend(self) -> float:

@@ -4,9 +4,9 @@ with per_segment as (
     select
         segment,
         count(*) as users,
-        coalesce(sum(predicted_spend), 0) as expected_value,
-        avg(predicted_spend) as average_predicted_spend,
-        avg(churn_risk) as average_churn_risk
+        coalesce({{ exact_sum('predicted_spend') }}, 0) as expected_value,
+        {{ exact_avg('predicted_spend') }} as average_predicted_spend,
+        {{ exact_avg('churn_risk') }} as average_churn_risk
     from {{ ref('dim_users') }}
     group by segment
 
@@ -18,7 +18,8 @@ select
     cast(users as integer) as users,
     cast(users / sum(users) over () as double) as share_of_users,
     cast(expected_value as double) as expected_value,
-    cast(case when sum(expected_value) over () = 0 then 0 else expected_value / sum(expected_value) over () end as double)
+    cast(case when sum(cast(expected_value as decimal(38, 10))) over () = 0 then 0
+         else expected_value / cast(sum(cast(expected_value as decimal(38, 10))) over () as double) end as double)
         as share_of_expected_value,
     cast(average_predicted_spend as double) as average_predicted_spend,
     cast(average_churn_risk as double) as average_churn_risk

@@ -25,7 +25,7 @@ text_summary as (
     select
         user_id,
         count(*) as scored_texts,
-        avg(polarity) as average_sentiment,
+        {{ exact_avg('polarity') }} as average_sentiment,
         avg(case when polarity < 0 then 1.0 else 0.0 end) as negative_text_share,
         max(case when polarity < 0 then written_at end) as last_negative_text_at
     from latest_sentiment
@@ -38,8 +38,8 @@ conversation_summary as (
     select
         user_id,
         count(*) as support_conversations,
-        avg(response_hours) as average_response_hours,
-        avg(experience_score) as average_experience_score,
+        {{ exact_avg('response_hours') }} as average_response_hours,
+        {{ exact_avg('experience_score') }} as average_experience_score,
         max(case when experience_score < 0 then opened_at end) as last_negative_conversation_at
     from latest_experience
     group by user_id
