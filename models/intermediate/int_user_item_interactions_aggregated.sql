@@ -74,3 +74,7 @@ select
     cast(purchases_before_cutoff + {{ view_weight }} * views_before_cutoff
          + {{ add_to_cart_weight }} * add_to_cart_before_cutoff as double) as interaction_weight_before_cutoff
 from aggregated
+-- A pair that only has views (when views weigh nothing) and no purchase in any window feeds no
+-- model; leaving it out keeps this table near the size of the purchases, not of the events.
+where purchases_total > 0
+   or {{ view_weight }} * views_total + {{ add_to_cart_weight }} * add_to_cart_total > 0
