@@ -87,9 +87,10 @@ def shop_data(scale: str, seed: int, data_dir: Path) -> Path:
 def appended_copy(source: Path, target: Path, share: float = INCREMENT_SHARE) -> dict:
     """A copy of the shop with ~share new orders (with their lines), reviews and conversations.
 
-    New rows copy a deterministic sample of existing ones under new ids, dated inside the existing
-    window (late-arriving data), so the cut-off and the training sets stay put and the run measures
-    what an incremental load costs.
+    New rows copy a deterministic sample of existing ones under new ids and are dated in the 30
+    days before the latest order: recent data, after the cut-off, that does not move the latest
+    order date. So the cut-off and the training sets stay put (as on most days of a real shop,
+    whose cut-off moves only when the calendar does) and the run measures what loading new rows costs.
     """
     import duckdb
 
@@ -98,11 +99,16 @@ def appended_copy(source: Path, target: Path, share: float = INCREMENT_SHARE) ->
     connection = duckdb.connect()
     added = {}
     modulus = max(int(round(1 / share)), 1)
+    latest = f"(select max(cast(ordered_at as timestamp)) from read_parquet('{source}/orders.parquet'))"
+
+    def recent(key: str) -> str:
+        return f"{latest} - to_days(cast(hash({key}) % 30 as integer)) - to_hours(cast(hash({key}) % 24 as integer))"
+
     queries = {
         "orders": f"""
             select * from read_parquet('{source}/orders.parquet')
             union all
-            select 'N' || order_id, user_id, ordered_at, status
+            select 'N' || order_id, user_id, {recent("order_id")}, status
             from read_parquet('{source}/orders.parquet') where hash(order_id) % {modulus} = 0""",
         "order_items": f"""
             select * from read_parquet('{source}/order_items.parquet')
@@ -115,12 +121,13 @@ def appended_copy(source: Path, target: Path, share: float = INCREMENT_SHARE) ->
             select * from read_parquet('{source}/reviews.parquet')
             union all
             select 'N' || review_id, user_id, item_id, rating,
-                   comment || ' (update ' || review_id || ')', created_at
+                   comment || ' (update ' || review_id || ')', {recent("review_id")}
             from read_parquet('{source}/reviews.parquet') where hash(review_id) % {modulus} = 0""",
         "support_conversations": f"""
             select * from read_parquet('{source}/support_conversations.parquet')
             union all
-            select 'N' || conversation_id, user_id, opened_at, first_response_at,
+            select 'N' || conversation_id, user_id, {recent("conversation_id")},
+                   {recent("conversation_id")} + (first_response_at - opened_at),
                    message || ' (follow-up ' || conversation_id || ')', satisfaction_rating
             from read_parquet('{source}/support_conversations.parquet')
             where hash(conversation_id) % {modulus} = 0""",

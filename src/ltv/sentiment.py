@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
 from sklearn.metrics import roc_auc_score
@@ -560,8 +561,9 @@ def _cpu_seconds() -> float:
 # --- v2: a model trained on the shop's own reviews ----------------------------------------------------
 
 # Changing anything about the model below must change this, so that stored models are retrained.
-MODEL_SPEC = "tfidf-word-1-2gram-sublinear-mindf2+ridge-alpha1.0/v1"
+MODEL_SPEC = "tfidf-word-1-2gram-sublinear-mindf2+ridge-alpha1.0+max100k/v2"
 MIN_TRAINING_ROWS = 50
+MAX_TRAINING_ROWS = 100_000
 CV_FOLDS = 5
 # Words with apostrophes stay whole ("isn't", "don't": the negation TextBlob cannot see), and the
 # common text emoticons are tokens of their own.
@@ -625,12 +627,40 @@ def _checked_training_rows(texts: Sequence[str | None], ratings: Sequence[float 
     return rows
 
 
-def _out_of_fold(documents: np.ndarray, ratings: np.ndarray, seed: int) -> np.ndarray:
-    scores = np.empty(len(documents))
+def _vectorize(documents: np.ndarray):
+    """Fit the TF-IDF step once on all training documents; return (fitted vectorizer, matrix).
+
+    The cross-validation folds then refit only the ridge on rows of this matrix. Tokenizing is
+    what costs (about 5 s per 70,000 reviews); doing it once instead of once per fold and again
+    for the final fit makes training ~5x faster. The price is that the vocabulary and IDF weights
+    of a fold have seen its held-out reviews' words (not their ratings), a negligible optimism at
+    the thousands of reviews v2 trains on.
+    """
+    vectorizer = _new_model().named_steps["tfidf"]
+    return vectorizer, vectorizer.fit_transform(documents)
+
+
+def _out_of_fold_from_matrix(matrix, ratings: np.ndarray, seed: int) -> np.ndarray:
+    scores = np.empty(matrix.shape[0])
     for train, test in _folds(ratings, seed):
-        model = _new_model().fit(documents[train], _rating_target(ratings[train]))
-        scores[test] = np.clip(model.predict(documents[test]), -1.0, 1.0)
+        ridge = clone(_new_model().named_steps["ridge"]).fit(matrix[train], _rating_target(ratings[train]))
+        scores[test] = np.clip(ridge.predict(matrix[test]), -1.0, 1.0)
     return scores
+
+
+def _out_of_fold(documents: np.ndarray, ratings: np.ndarray, seed: int) -> np.ndarray:
+    _, matrix = _vectorize(documents)
+    return _out_of_fold_from_matrix(matrix, ratings, seed)
+
+
+def _training_sample(rows: pd.DataFrame) -> pd.DataFrame:
+    """At most MAX_TRAINING_ROWS reviews, chosen by the hash of their text (not by row order), so
+    the sample is the same whatever order the rows arrive in. Beyond ~100,000 reviews the model
+    gains little and training time grows linearly."""
+    if len(rows) <= MAX_TRAINING_ROWS:
+        return rows
+    order = text_hash(rows["text"]).to_numpy(dtype=object).argsort(kind="stable")
+    return rows.iloc[np.sort(order[:MAX_TRAINING_ROWS])]
 
 
 def out_of_fold_scores(
@@ -665,11 +695,13 @@ def train_sentiment_model(
     rows, whatever their order. Raises ValueError with fewer than MIN_TRAINING_ROWS reviews that have
     both text and rating.
     """
-    rows = _checked_training_rows(texts, ratings)
+    rows = _training_sample(_checked_training_rows(texts, ratings))
     documents, rating_array = rows["text"].to_numpy(dtype=object), rows["rating"].to_numpy(dtype=float)
-    metrics = sentiment_evaluation(_out_of_fold(documents, rating_array, seed), rating_array)
-    metrics.update({"folds": CV_FOLDS, "seed": seed, "model_spec": MODEL_SPEC})
-    model = _new_model().fit(documents, _rating_target(rating_array))
+    vectorizer, matrix = _vectorize(documents)
+    metrics = sentiment_evaluation(_out_of_fold_from_matrix(matrix, rating_array, seed), rating_array)
+    metrics.update({"folds": CV_FOLDS, "seed": seed, "model_spec": MODEL_SPEC, "training_rows": len(rows)})
+    ridge = clone(_new_model().named_steps["ridge"]).fit(matrix, _rating_target(rating_array))
+    model = Pipeline([("tfidf", vectorizer), ("ridge", ridge)])
     return model, metrics
 
 
