@@ -138,7 +138,7 @@ def user_recommendations(interactions: pd.DataFrame, similarities: pd.DataFrame,
 
 
 def recommendation_evaluation(connection, interactions: pd.DataFrame, items: pd.DataFrame,
-                              settings_frame: pd.DataFrame) -> pd.DataFrame:
+                              settings_frame: pd.DataFrame, content_similarities: pd.DataFrame | None = None) -> pd.DataFrame:
     """ml_recommendation_evaluation: train on interactions up to the cut-off, test on the items each
     user bought for the first time after it; one row (and one registry run) per method."""
     from ltv.ranking_metrics import offline_evaluation
@@ -162,6 +162,8 @@ def recommendation_evaluation(connection, interactions: pd.DataFrame, items: pd.
         top_k=int(settings.get("similarity_top_k", 50)),
         # The registry's metrics are defined @10 whatever list length the shop publishes.
         top_n=EVALUATION_LIST_LENGTH,
+        content_similarity_table=None if content_similarities is None else content_similarities[
+            ["item_id", "similar_item_id", "similarity"]].sort_values(["item_id", "similar_item_id"], ignore_index=True),
     )
     rows = []
     for run in runs:

@@ -92,8 +92,12 @@ def offline_evaluation(
     bm25_k1: float = 1.2,
     bm25_b: float = 0.75,
     price_bands: int = 5,
+    content_similarity_table: pd.DataFrame | None = None,
 ) -> list[dict]:
     """Fit each method on train, recommend top_n (never a train-owned item), score against test.
+
+    content_similarity_table: precomputed content similarities (they depend on the catalogue only,
+    not on the interactions, so the production table can be reused instead of computed again).
 
     train_interactions: DataFrame[user_id, item_id, weight]; test_purchases: DataFrame[user_id,
     item_id] (later purchases); items: the catalogue (item_id plus the content attributes).
@@ -122,7 +126,8 @@ def offline_evaluation(
             if method == "bm25":
                 parameters.update(bm25_k1=float(bm25_k1), bm25_b=float(bm25_b))
         elif method == "content":
-            similarities = content_similarities(items, top_k=top_k, price_bands=price_bands)
+            similarities = (content_similarity_table if content_similarity_table is not None
+                            else content_similarities(items, top_k=top_k, price_bands=price_bands))
             transform = "binary"
             parameters["price_bands"] = int(price_bands)
         else:

@@ -256,7 +256,7 @@ def test_content_matches_brute_force():
         values = sorted(column.dropna().unique())
         blocks.append(np.array([[1.0 if value == level else 0.0 for level in values] for value in column]))
     text = (items["title"].fillna("") + " " + items["description"].fillna("")).tolist()
-    blocks.append(TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(text).toarray())
+    blocks.append(TfidfVectorizer(stop_words="english", sublinear_tf=True, max_df=100).fit_transform(text).toarray())
     scaled = []
     for block in blocks:
         norms = np.sqrt((block**2).sum(axis=1, keepdims=True))
