@@ -5,9 +5,10 @@ def model(dbt, session):
     dbt.config(materialized="table")
     return conversation_experience(
         session,
-        conversations=dbt.ref("stg_shop__support_conversations").df(),
-        texts=dbt.ref("int_texts_masked").df(),
-        sentiment_scores=dbt.ref("ml_text_sentiment", v=1).df(),
+        conversations=dbt.ref("stg_shop__support_conversations").project(
+            "conversation_id, user_id, response_hours, satisfaction_rating").df(),
+        texts=dbt.ref("int_texts_masked").filter("text_source = 'support_message'").project("text_source, source_id, text_hash").df(),
+        sentiment_scores=dbt.ref("ml_text_sentiment", v=1).project("text_hash, polarity").df(),
         settings_frame=dbt.ref("int_model_settings").df(),
         version=1,
     )

@@ -5,8 +5,9 @@ def model(dbt, session):
     dbt.config(materialized="table")
     return recommendation_evaluation(
         session,
-        interactions=dbt.ref("int_user_item_interactions_aggregated").df(),
+        interactions=dbt.ref("int_user_item_interactions_aggregated").project(
+            "user_id, item_id, interaction_weight_before_cutoff, purchases_before_cutoff, purchases_after_cutoff").df(),
         items=dbt.ref("stg_shop__items").df(),
-        content_similarities=dbt.ref("ml_item_content_similarities").df(),
+        content_similarities=dbt.ref("ml_item_content_similarities").project("item_id, similar_item_id, similarity").df(),
         settings_frame=dbt.ref("int_model_settings").df(),
     )
