@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -325,7 +324,3 @@ def render_markdown(report: dict) -> str:
         for note in reference.get("notes", []):
             lines.append(f"\n{note}")
     return "\n".join(lines) + "\n"
-
-
-def peak_rss_of_self_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -8,18 +8,9 @@ the model files, is what lets the model files stay three lines long and the logi
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 
 from ltv.registry import record_run
-
-
-def _limit_native_threads() -> None:
-    # On a contended 2-core machine, BLAS/OpenMP pools fighting dbt's own threads made
-    # scikit-learn 10-15x slower; one native thread per model is faster overall.
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
 
 
 def model_settings(settings_frame: pd.DataFrame) -> dict:
@@ -44,7 +35,6 @@ def user_value(connection, features_at_cutoff: pd.DataFrame, features_latest: pd
     """ml_user_value vN: fit on the cut-off features, record the holdout metrics, score everyone."""
     from ltv.user_value import predict_user_value
 
-    _limit_native_threads()
     settings = model_settings(settings_frame) if len(settings_frame) else {}
     predictions, run = predict_user_value(
         features_at_cutoff,
@@ -272,7 +262,6 @@ def text_sentiment(connection, texts: pd.DataFrame, settings_frame: pd.DataFrame
     the table never mixes two models."""
     from ltv.sentiment import score_texts, train_sentiment_model, training_data_fingerprint
 
-    _limit_native_threads()
     distinct_texts = (texts.loc[texts["text_hash"].notna(), ["text_hash", "masked_text"]]
                       .drop_duplicates("text_hash").rename(columns={"masked_text": "text"})
                       .sort_values("text_hash", kind="stable").reset_index(drop=True))
@@ -347,7 +336,6 @@ def conversation_experience(connection, conversations: pd.DataFrame, texts: pd.D
     weights fitted against satisfaction. Both measured on the same holdout conversations."""
     from ltv.experience import fit_experience
 
-    _limit_native_threads()
     settings = model_settings(settings_frame) if len(settings_frame) else {}
     message_hashes = texts.loc[texts["text_source"] == "support_message", ["source_id", "text_hash"]]
     frame = conversations[["conversation_id", "user_id", "response_hours", "satisfaction_rating"]].merge(
