@@ -161,3 +161,23 @@ def test_public_marts_carry_their_documentation_into_the_catalog(demo_connection
         "select comment from duckdb_columns() where table_name = 'fct_user_recommendations' "
         "and column_name = 'because_item_id'").fetchall()[0][0]
     assert column_comment and "contributes most" in column_comment
+
+
+def test_a_model_quality_regression_of_more_than_ten_percent_warns(demo_warehouse, tmp_path):
+    import shutil
+
+    import duckdb
+    from conftest import dbt_environment, run_dbt
+
+    warehouse = tmp_path / "copy.duckdb"
+    shutil.copy2(demo_warehouse, warehouse)
+    connection = duckdb.connect(str(warehouse))
+    for run_id, trained_at, rmse in [("older", "2026-01-01", 100.0), ("newer", "2026-02-01", 115.0)]:
+        connection.execute(
+            "insert into registry.model_run_log (run_id, model_name, model_version, status, trained_at, metrics_json) "
+            "values (?, 'regression_probe', '1', 'fitted', ?, ?)",
+            [run_id, trained_at, f'{{"rmse": {rmse}, "normalized_gini": 0.5}}'])
+    connection.close()
+    result = run_dbt(["build", "--select", "fct_model_runs", "assert_model_quality_not_regressed"],
+                     dbt_environment(warehouse, tmp_path))
+    assert "WARN 1 assert_model_quality_not_regressed" in result.stdout

@@ -3,6 +3,7 @@ after an incremental run equal a full build on the same data."""
 
 from __future__ import annotations
 
+import duckdb
 from conftest import build_warehouse, table_checksums
 
 # The registry records each build (its run ids and times differ by design); quarantine_rows and the
@@ -33,3 +34,14 @@ def test_incremental_run_equals_full_build(small_shop, tmp_path):
     full_checksums = table_checksums(full, VOLATILE_TABLES, VOLATILE_COLUMNS)
     for model in ["ml_text_sentiment_v1", "ml_text_sentiment_v2", "fct_text_sentiment"]:
         assert incremental_checksums[model] == full_checksums[model], model
+
+    # The appended reviews are dated after the cut-off, so v2's training data did not change: the
+    # second build reused the stored model instead of training again.
+    connection = duckdb.connect(str(incremental), read_only=True)
+    try:
+        fits = connection.execute(
+            "select count(*) from registry.model_run_log where model_name = 'text_sentiment' "
+            "and model_version = '2' and status = 'fitted'").fetchall()[0][0]
+    finally:
+        connection.close()
+    assert fits == 1
