@@ -20,15 +20,24 @@
         parameters_json json,
         metrics_json json
     );
-    -- Fitted text models by the fingerprint of their training data, so a rebuild reuses the model
-    -- instead of retraining when the training data did not change.
-    create table if not exists registry.text_models (
+    -- Fitted models by the fingerprint of their training data, so a rebuild reuses a model instead
+    -- of fitting it again when its training data did not change (src/ltv/build_cache.py).
+    create table if not exists registry.fitted_models (
         model_name varchar not null,
         model_version varchar not null,
         training_fingerprint varchar not null,
         trained_at timestamp not null,
         model_bytes blob not null,
         primary key (model_name, model_version, training_fingerprint)
+    );
+    -- The input fingerprint of the table a model last wrote; confirmed by the model's post-hook
+    -- (confirm_output_fingerprint) only after dbt wrote the table.
+    create table if not exists registry.output_fingerprints (
+        relation_name varchar not null primary key,
+        fingerprint varchar not null,
+        invocation_id varchar,
+        confirmed boolean not null,
+        recorded_at timestamp not null
     );
     create table if not exists registry.dbt_invocations (
         invocation_id varchar not null primary key,
@@ -38,3 +47,14 @@
     select '{{ invocation_id }}', current_timestamp::timestamp
     where not exists (select 1 from registry.dbt_invocations where invocation_id = '{{ invocation_id }}')
 {% endmacro %}
+
+
+{#- Post-hook of the Python models that reuse their previous output (src/ltv/build_cache.py): the
+    table is written, so the fingerprint this build noted for it now describes it. -#}
+{% macro confirm_output_fingerprint() %}
+    update registry.output_fingerprints
+    set confirmed = true
+    where relation_name = '{{ this.schema }}.{{ this.identifier }}'
+      and invocation_id = '{{ invocation_id }}'
+{% endmacro %}
+

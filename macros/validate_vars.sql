@@ -36,6 +36,14 @@
     {{ return(value) }}
 {%- endmacro %}
 
+{% macro validated_boolean_var(var_name) -%}
+    {%- set text = var(var_name) | string | trim | lower -%}
+    {%- if text not in ('true', 'false') -%}
+        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be true or false, got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{ return(text == 'true') }}
+{%- endmacro %}
+
 {% macro validate_vars() %}
     {%- do validated_date_var('ltv_cutoff_date', allow_empty=true) -%}
     {%- do validated_number_var('ltv_horizon_days', minimum=0, integer=true, exclusive_minimum=true) -%}
@@ -53,6 +61,7 @@
     {%- do validated_date_var('ltv_earliest_valid_timestamp') -%}
     {%- do validated_date_var('ltv_latest_valid_timestamp') -%}
     {%- do validated_number_var('ltv_max_text_characters', minimum=1, integer=true) -%}
+    {%- do validated_boolean_var('ltv_reuse_unchanged_work') -%}
     {%- do validated_number_var('ltv_segment_high_value_decile', minimum=1, maximum=10, integer=true) -%}
     {%- do validated_number_var('ltv_segment_at_risk_probability_alive', minimum=0, maximum=1) -%}
     {%- do validated_number_var('ltv_segment_lapsed_days', minimum=1, integer=true) -%}

@@ -87,9 +87,10 @@ def appended_copy(source: Path, target: Path, share: float = INCREMENT_SHARE) ->
     """A copy of the shop with ~share new orders (with their lines), reviews and conversations.
 
     New rows copy a deterministic sample of existing ones under new ids and are dated in the 30
-    days before the latest order: recent data, after the cut-off, that does not move the latest
-    order date. So the cut-off and the training sets stay put (as on most days of a real shop,
-    whose cut-off moves only when the calendar does) and the run measures what loading new rows costs.
+    days after the latest order, as the next month of a real shop would be. The benchmark pins the
+    cut-off of the full build (var ltv_cutoff_date), as a shop that refits monthly and scores daily
+    would: the training sets stay put, fits are reused, and everything is scored again as of the
+    new latest date. What the run measures is what loading and scoring new rows costs.
     """
     import duckdb
 
@@ -101,7 +102,7 @@ def appended_copy(source: Path, target: Path, share: float = INCREMENT_SHARE) ->
     latest = f"(select max(cast(ordered_at as timestamp)) from read_parquet('{source}/orders.parquet'))"
 
     def recent(key: str) -> str:
-        return f"{latest} - to_days(cast(hash({key}) % 30 as integer)) - to_hours(cast(hash({key}) % 24 as integer))"
+        return f"{latest} + to_days(1 + cast(hash({key}) % 30 as integer)) + to_hours(cast(hash({key}) % 24 as integer))"
 
     queries = {
         "orders": f"""
@@ -195,6 +196,17 @@ def model_timings(run_results_path: Path) -> dict:
     return dict(sorted(timings.items(), key=lambda item: -item[1]))
 
 
+def full_build_cutoff(warehouse_path: Path) -> str:
+    """The cut-off date the full build used (its default: the latest order date minus the horizon)."""
+    import duckdb
+
+    connection = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        return connection.execute("select cast(cutoff_date as varchar) from main.int_model_settings").fetchall()[0][0]
+    finally:
+        connection.close()
+
+
 def table_row_counts(warehouse_path: Path) -> dict:
     import duckdb
 
@@ -270,7 +282,9 @@ def benchmark(scale: str, seed: int, data_dir: Path, out_dir: Path, project_dir:
     if incremental and full["exit_code"] == 0:
         appended_dir = out / "raw-appended"
         report["appended_rows"] = appended_copy(raw_dir, appended_dir)
-        incremental_run = measured_dbt_run(["build"], project_dir,
+        report["pinned_cutoff_date"] = full_build_cutoff(warehouse_path)
+        pinned = json.dumps({"ltv_cutoff_date": report["pinned_cutoff_date"]})
+        incremental_run = measured_dbt_run(["build", "--vars", pinned], project_dir,
                                            dbt_environment(warehouse_path, appended_dir, out / "target-incremental"),
                                            f"{scale} incremental build")
         incremental_run["table_rows"] = table_row_counts(warehouse_path) if incremental_run["exit_code"] == 0 else {}
@@ -312,7 +326,8 @@ def render_markdown(report: dict) -> str:
         if report[key].get("output_tail"):
             lines += ["", "```", *report[key]["output_tail"], "```"]
     if report.get("appended_rows"):
-        lines += ["", "Appended for the incremental run: "
+        lines += ["", "Appended for the incremental run (dated in the 30 days after the latest order; cut-off "
+                  f"pinned at the full build's {report.get('pinned_cutoff_date')}): "
                   + ", ".join(f"{table} +{count:,}" for table, count in report["appended_rows"].items())]
     if report["full_build"].get("table_rows"):
         lines += ["", "## Rows per table (full build)", "", "| table | rows |", "|---|---|"]

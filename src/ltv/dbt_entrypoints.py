@@ -8,8 +8,11 @@ the model files, is what lets the model files stay three lines long and the logi
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 
+from ltv.build_cache import FittedModelStore
 from ltv.registry import record_run
 
 
@@ -19,6 +22,11 @@ def model_settings(settings_frame: pd.DataFrame) -> dict:
         raise ValueError(f"int_model_settings must have exactly one row, found {len(settings_frame)}")
     row = settings_frame.iloc[0].to_dict()
     return {key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()}
+
+
+def reuse_allowed(settings: dict) -> bool:
+    """var ltv_reuse_unchanged_work (through int_model_settings); no settings row means no registry."""
+    return bool(settings.get("reuse_unchanged_work", False))
 
 
 def _metric_value(value) -> float:
@@ -36,6 +44,7 @@ def user_value(connection, features_at_cutoff: pd.DataFrame, features_latest: pd
     from ltv.user_value import predict_user_value
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
+    fitted_models = FittedModelStore(connection, "user_value", version) if reuse_allowed(settings) else None
     predictions, run = predict_user_value(
         features_at_cutoff,
         features_latest,
@@ -44,8 +53,10 @@ def user_value(connection, features_at_cutoff: pd.DataFrame, features_latest: pd
         holdout_share=float(settings.get("holdout_share", 0.2)),
         seed=int(settings.get("random_seed", 42)),
         min_labelled_users=int(settings.get("min_labelled_users", 50)),
+        fitted_models=fitted_models,
     )
-    if len(settings_frame):
+    # The registry logs fits: a reused fit was recorded by the build that made it.
+    if len(settings_frame) and run["status"] != "reused":
         record_run(connection, run, cutoff_date=_as_date(settings["cutoff_date"]),
                    horizon_days=settings["horizon_days"])
     # scored_at is the date the features describe, not the wall clock, so two builds on the
@@ -90,12 +101,35 @@ def item_similarity(interactions: pd.DataFrame, items: pd.DataFrame, settings_fr
     return similarities
 
 
-def content_similarity(items: pd.DataFrame, settings_frame: pd.DataFrame) -> pd.DataFrame:
-    """ml_item_content_similarities: attribute and text similarity, for new items and 'similar items'."""
+def _reused_or_remembered(connection, this: str | None, settings: dict, fingerprint: str):
+    """The model's last table if it was built from inputs with this fingerprint (and reuse is on);
+    otherwise None, after noting the fingerprint of the table about to be built."""
+    from ltv.build_cache import remember_output, reusable_output
+
+    if reuse_allowed(settings):
+        previous = reusable_output(connection, this, fingerprint)
+        if previous is not None:
+            return previous
+    # Noted even with reuse off: the table is about to change, so the old fingerprint must go.
+    remember_output(connection, this, fingerprint)
+    return None
+
+
+def content_similarity(connection, items, settings_frame: pd.DataFrame, this: str | None = None):
+    """ml_item_content_similarities: attribute and text similarity, for new items and 'similar items'.
+    It depends on the catalogue alone, so an unchanged catalogue reuses the last table."""
+    from ltv import build_cache, similarity
     from ltv.similarity import content_similarities
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
-    similarities = content_similarities(items, top_k=int(settings.get("similarity_top_k", 50)))
+    top_k = int(settings.get("similarity_top_k", 50))
+    fingerprint = build_cache.combine(
+        "content_similarity", top_k, build_cache.relation_fingerprint(items),
+        build_cache.code_fingerprint(similarity, sys.modules[__name__]))
+    previous = _reused_or_remembered(connection, this, settings, fingerprint)
+    if previous is not None:
+        return previous
+    similarities = content_similarities(items.df(), top_k=top_k)
     similarities["source"] = "content"
     return similarities
 
@@ -127,17 +161,31 @@ def user_recommendations(interactions: pd.DataFrame, similarities: pd.DataFrame,
     return recommendations
 
 
-def recommendation_evaluation(connection, interactions: pd.DataFrame, items: pd.DataFrame,
-                              settings_frame: pd.DataFrame, content_similarities: pd.DataFrame | None = None) -> pd.DataFrame:
+def recommendation_evaluation(connection, interactions, items, settings_frame: pd.DataFrame,
+                              content_similarities=None, this: str | None = None):
     """ml_recommendation_evaluation: train on interactions up to the cut-off, test on the items each
-    user bought for the first time after it; one row (and one registry run) per method."""
+    user bought for the first time in the horizon after it; one row (and one registry run) per
+    method. That split does not move while the cut-off stays, so the last table is reused when the
+    rows it reads are unchanged."""
+    from ltv import build_cache, ranking_metrics, recommend, similarity
     from ltv.ranking_metrics import offline_evaluation
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
+    # Only rows that train or test: a pair bought after the horizon changes nothing here.
+    interactions = interactions.filter("interaction_weight_before_cutoff > 0 or purchases_after_cutoff > 0")
+    fingerprint = build_cache.combine(
+        "recommendation_evaluation", settings.get("similarity_top_k"), settings.get("cutoff_date"),
+        settings.get("label_end_date"), build_cache.relation_fingerprint(interactions),
+        build_cache.relation_fingerprint(items),
+        None if content_similarities is None else build_cache.relation_fingerprint(content_similarities),
+        build_cache.code_fingerprint(ranking_metrics, recommend, similarity, sys.modules[__name__]))
+    previous = _reused_or_remembered(connection, this, settings, fingerprint)
+    if previous is not None:
+        return previous
     # DuckDB hands rows over in no fixed order and the metrics are float averages: sorting first
     # makes two builds on the same data record bit-identical metrics.
-    interactions = interactions.sort_values(["user_id", "item_id"], kind="stable", ignore_index=True)
-    items = items.sort_values("item_id", kind="stable", ignore_index=True)
+    interactions = interactions.df().sort_values(["user_id", "item_id"], kind="stable", ignore_index=True)
+    items = items.df().sort_values("item_id", kind="stable", ignore_index=True)
     train = _weighted_interactions(interactions, "interaction_weight_before_cutoff")
     # An item already bought before the cut-off is never recommended, so buying it again after the
     # cut-off cannot count as a hit or a miss.
@@ -152,7 +200,7 @@ def recommendation_evaluation(connection, interactions: pd.DataFrame, items: pd.
         top_k=int(settings.get("similarity_top_k", 50)),
         # The registry's metrics are defined @10 whatever list length the shop publishes.
         top_n=EVALUATION_LIST_LENGTH,
-        content_similarity_table=None if content_similarities is None else content_similarities[
+        content_similarity_table=None if content_similarities is None else content_similarities.df()[
             ["item_id", "similar_item_id", "similarity"]].sort_values(["item_id", "similar_item_id"], ignore_index=True),
     )
     rows = []
@@ -176,7 +224,6 @@ def recommendation_evaluation(connection, interactions: pd.DataFrame, items: pd.
 # --------------------------------------------------------------------------------------------------
 # Text: masking, sentiment, experience
 
-TEXT_MODELS_TABLE = "registry.text_models"
 TEXTBLOB_FINGERPRINT = "textblob-0.20.1-pattern-analyzer"
 MIN_SENTIMENT_TRAINING_REVIEWS = 50
 SENTIMENT_COLUMNS = ["text_hash", "model_version", "polarity", "subjectivity", "model_fingerprint"]
@@ -232,28 +279,6 @@ def _previously_scored(connection, previous_relation: str | None) -> pd.DataFram
     return connection.sql(f"select text_hash, model_fingerprint from {previous_relation}").df()
 
 
-def _stored_text_model(connection, version: int, fingerprint: str):
-    from ltv.sentiment import deserialize_model
-
-    rows = connection.execute(
-        f"select model_bytes from {TEXT_MODELS_TABLE} where model_name = 'text_sentiment' "
-        "and model_version = ? and training_fingerprint = ?",
-        [str(version), fingerprint],
-    ).fetchall()
-    return deserialize_model(bytes(rows[0][0])) if rows else None
-
-
-def _store_text_model(connection, version: int, fingerprint: str, model) -> None:
-    import datetime as dt
-
-    from ltv.sentiment import serialize_model
-
-    connection.execute(
-        f"insert or replace into {TEXT_MODELS_TABLE} values ('text_sentiment', ?, ?, ?, ?)",
-        [str(version), fingerprint, dt.datetime.now(dt.UTC).replace(tzinfo=None), serialize_model(model)],
-    ).fetchall()
-
-
 def text_sentiment(connection, texts: pd.DataFrame, settings_frame: pd.DataFrame, version: int,
                    previous_relation: str | None = None) -> pd.DataFrame:
     """ml_text_sentiment vN (incremental on text_hash): score each distinct text not scored before
@@ -287,12 +312,13 @@ def text_sentiment(connection, texts: pd.DataFrame, settings_frame: pd.DataFrame
             }, cutoff_date=_as_date(settings.get("cutoff_date")), horizon_days=settings.get("horizon_days"))
             return _empty_sentiment_frame()
         fingerprint = training_data_fingerprint(training["masked_text"], training["rating"].astype(int))
-        model = _stored_text_model(connection, version, fingerprint)
+        fitted_models = FittedModelStore(connection, "text_sentiment", version)
+        model = fitted_models.load(fingerprint)
         if model is None:
             model, cross_validation = train_sentiment_model(
                 training["masked_text"].tolist(), training["rating"].astype(int).to_numpy(),
                 seed=int(settings.get("random_seed", 42)))
-            _store_text_model(connection, version, fingerprint, model)
+            fitted_models.store(fingerprint, model)
             record_run(connection, {
                 "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge",
                 "status": "fitted", "train_rows": len(training), "holdout_rows": len(training),

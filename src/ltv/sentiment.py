@@ -27,7 +27,6 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
-import pickle
 import random
 import re
 import resource
@@ -728,15 +727,6 @@ def training_data_fingerprint(texts: Sequence[str | None], ratings: Sequence[flo
     return digest.hexdigest()
 
 
-def serialize_model(model: Pipeline) -> bytes:
-    """Pickle the model for storage. Only ever unpickle bytes this project stored itself."""
-    return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def deserialize_model(data: bytes) -> Pipeline:
-    return pickle.loads(data)  # noqa: S301 - our own stored model, see serialize_model
-
-
 # --- evaluation and the table the warehouse stores ----------------------------------------------------
 
 
@@ -785,7 +775,7 @@ def score_texts(texts_frame: pd.DataFrame, version: str | int, model: Pipeline |
     """
     version = _normalize_version(version)
     if version == "v2" and model is None:
-        raise ValueError("v2 scoring needs the trained model (train_sentiment_model or deserialize_model)")
+        raise ValueError("v2 scoring needs the trained model (train_sentiment_model, or a stored one)")
     frame = texts_frame.loc[texts_frame["text_hash"].notna(), ["text_hash", "text"]]
     frame = frame.drop_duplicates("text_hash").reset_index(drop=True)
     texts = frame["text"].astype("object").where(frame["text"].notna(), None).tolist()

@@ -24,6 +24,7 @@ works in weeks, the unit of the papers, because it keeps the fitted parameters i
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -831,6 +832,7 @@ def predict_user_value(
     holdout_share: float = 0.2,
     seed: int = 42,
     min_labelled_users: int = 50,
+    fitted_models=None,
 ) -> tuple[pd.DataFrame, dict]:
     """Fit user-value model `version` (1, 2 or 3) and score every user of `features_latest`.
 
@@ -852,9 +854,14 @@ def predict_user_value(
       without clipping); v2 predicted_purchases, probability_alive (null for users who never bought)
       and predicted_average_order_value; v3 nothing extra. v2 and v3 predictions are >= 0.
       Holdout users missing from `features_latest` count in the metrics but have no row.
-    * run, a JSON-ready dict: model_name, model_version, status ('fitted' or 'skipped'), message,
+    * run, a JSON-ready dict: model_name, model_version, status ('fitted', 'reused' or 'skipped'), message,
       train_rows, holdout_rows, parameters, and metrics (`value_metrics` on the holdout plus
       baseline_rmse, the RMSE of predicting the train mean for every holdout user).
+
+    `fitted_models` (optional, an ltv.build_cache.FittedModelStore or anything with load(fingerprint)
+    and store(fingerprint, model)) keeps fits by the fingerprint of the training rows, the version,
+    the horizon and this module's source: when the training data did not change the stored fit is
+    used instead of fitting again (run status 'reused'), which gives the same predictions.
 
     With fewer than `min_labelled_users` labelled users, or when fitting fails, nothing is raised:
     predictions has the output columns and zero rows, and run has status 'skipped' and a message
@@ -886,7 +893,11 @@ def predict_user_value(
     holdout = labelled.loc[is_holdout].reset_index(drop=True)
 
     try:
-        state = _fit(version, train, horizon_days)
+        fingerprint = training_fingerprint(version, train, horizon_days)
+        state = fitted_models.load(fingerprint) if fitted_models is not None else None
+        reused = state is not None
+        if not reused:
+            state = _fit(version, train, horizon_days)
         holdout_predicted = _predict(version, state, holdout, horizon_days)["predicted_spend"].to_numpy(
             dtype=float
         )
@@ -931,8 +942,19 @@ def predict_user_value(
         predictions[column] = scored[column].to_numpy(dtype=float)
     predictions = predictions[output_columns(version)].reset_index(drop=True)
 
+    if fitted_models is not None and not reused:
+        fitted_models.store(fingerprint, state)
     message = (
-        f"fitted user_value v{version} on {len(train)} users, evaluated on {len(holdout)}, "
-        f"scored {len(predictions)} users for a {horizon_days}-day horizon"
+        f"{'reused the fit of' if reused else 'fitted'} user_value v{version} on {len(train)} users, "
+        f"evaluated on {len(holdout)}, scored {len(predictions)} users for a {horizon_days}-day horizon"
     )
-    return predictions, _run_record(version, "fitted", message, len(train), len(holdout), parameters, metrics)
+    status = "reused" if reused else "fitted"
+    return predictions, _run_record(version, status, message, len(train), len(holdout), parameters, metrics)
+
+
+def training_fingerprint(version: int, train: pd.DataFrame, horizon_days: int) -> str:
+    """What a fit depends on: the training rows (sorted by user_id), version, horizon and this code."""
+    from ltv import build_cache
+
+    return build_cache.combine(version, horizon_days, build_cache.code_fingerprint(sys.modules[__name__]),
+                               build_cache.frame_fingerprint(train))

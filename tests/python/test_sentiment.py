@@ -22,14 +22,13 @@ from textblob import _text as pattern_text
 from textblob.en import sentiment as pattern_sentiment
 
 from ltv import sentiment
+from ltv.build_cache import deserialize, serialize
 from ltv.sentiment import (
     SCORE_COLUMNS,
-    deserialize_model,
     score_sentiment_model,
     score_textblob,
     score_texts,
     sentiment_evaluation,
-    serialize_model,
     synthetic_review,
     text_hash,
     train_sentiment_model,
@@ -411,7 +410,7 @@ def test_fingerprint_tracks_the_training_data_only():
 
 def test_model_survives_serialization(trained):
     _, _, model, _ = trained
-    restored = deserialize_model(serialize_model(model))
+    restored = deserialize(serialize(model))
     probe = ["good shoes", "they fell apart", "neutral words only"]
     pd.testing.assert_series_equal(
         score_sentiment_model(restored, probe), score_sentiment_model(model, probe)

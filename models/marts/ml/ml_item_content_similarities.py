@@ -4,6 +4,8 @@ from ltv.dbt_entrypoints import content_similarity
 def model(dbt, session):
     dbt.config(materialized="table")
     return content_similarity(
-        items=dbt.ref("stg_shop__items").df(),
+        session,
+        items=dbt.ref("stg_shop__items"),
         settings_frame=dbt.ref("int_model_settings").df(),
+        this=f"{dbt.this.schema}.{dbt.this.identifier}",
     )

@@ -6,8 +6,9 @@ def model(dbt, session):
     return recommendation_evaluation(
         session,
         interactions=dbt.ref("int_user_item_interactions_aggregated").project(
-            "user_id, item_id, interaction_weight_before_cutoff, purchases_before_cutoff, purchases_after_cutoff").df(),
-        items=dbt.ref("stg_shop__items").df(),
-        content_similarities=dbt.ref("ml_item_content_similarities").project("item_id, similar_item_id, similarity").df(),
+            "user_id, item_id, interaction_weight_before_cutoff, purchases_before_cutoff, purchases_after_cutoff"),
+        items=dbt.ref("stg_shop__items"),
+        content_similarities=dbt.ref("ml_item_content_similarities").project("item_id, similar_item_id, similarity"),
         settings_frame=dbt.ref("int_model_settings").df(),
+        this=f"{dbt.this.schema}.{dbt.this.identifier}",
     )
