@@ -1,0 +1,95 @@
+"""Fingerprints change exactly when the data does, and reuse gives what recomputing gives."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ltv import build_cache, user_value
+from ltv.build_cache import FittedModelStore, relation_fingerprint, remember_output, reusable_output
+
+
+@pytest.fixture
+def connection():
+    connection = duckdb.connect()
+    connection.execute("create schema registry")
+    connection.execute("create table registry.dbt_invocations (invocation_id varchar, started_at timestamp)")
+    connection.execute("insert into registry.dbt_invocations values ('run-1', now())")
+    connection.execute("""create table registry.fitted_models (model_name varchar, model_version varchar,
+        training_fingerprint varchar, trained_at timestamp, model_bytes blob,
+        primary key (model_name, model_version, training_fingerprint))""")
+    connection.execute("""create table registry.output_fingerprints (relation_name varchar primary key,
+        fingerprint varchar, invocation_id varchar, confirmed boolean, recorded_at timestamp)""")
+    yield connection
+    connection.close()
+
+
+def test_relation_fingerprint_sees_content_not_order(connection):
+    connection.execute("create table t as select * from (values (1, 'a'), (2, 'b'), (3, null)) v(id, label)")
+    base = relation_fingerprint(connection.sql("select * from t"))
+    assert base == relation_fingerprint(connection.sql("select * from t order by id desc"))
+    assert base != relation_fingerprint(connection.sql("select id, case when id = 2 then 'B' else label end as label from t"))
+    assert base != relation_fingerprint(connection.sql("select * from t union all select * from t where id = 1"))
+    assert base != relation_fingerprint(connection.sql("select * from t where id < 3"))
+    # Swapping values between rows keeps the column sums but not the row hashes.
+    swapped = connection.sql("select id, case id when 1 then 'b' when 2 then 'a' else label end as label from t")
+    assert base != relation_fingerprint(swapped)
+    # Only the named columns count.
+    assert relation_fingerprint(connection.sql("select id from t"), ["id"]) == relation_fingerprint(
+        connection.sql("select id, 'x' as other from t"), ["id"])
+
+
+def test_frame_fingerprint_sees_values_and_types():
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    assert build_cache.frame_fingerprint(frame) == build_cache.frame_fingerprint(frame.copy())
+    assert build_cache.frame_fingerprint(frame) != build_cache.frame_fingerprint(frame.assign(a=[1, 3]))
+    assert build_cache.frame_fingerprint(frame) != build_cache.frame_fingerprint(frame.astype({"a": "float64"}))
+
+
+def test_output_is_reused_only_once_confirmed_and_unchanged(connection):
+    connection.execute("create table main.out as select 42 as answer")
+    remember_output(connection, "main.out", "fp-1")
+    assert reusable_output(connection, "main.out", "fp-1") is None  # dbt has not confirmed the write
+    connection.execute("update registry.output_fingerprints set confirmed = true")
+    assert reusable_output(connection, "main.out", "fp-1").fetchall() == [(42,)]
+    assert reusable_output(connection, "main.out", "fp-2") is None  # inputs changed
+    assert reusable_output(connection, None, "fp-1") is None
+    connection.execute("drop table main.out")
+    assert reusable_output(connection, "main.out", "fp-1") is None  # the table is gone
+    # A new build of the table un-confirms the old fingerprint until its own write is confirmed.
+    connection.execute("create table main.out as select 42 as answer")
+    remember_output(connection, "main.out", "fp-1")
+    assert reusable_output(connection, "main.out", "fp-1") is None
+
+
+def _features(n_users: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    activity = 1.0 / (rng.integers(0, 400, n_users) + 1)
+    frequency = rng.poisson(2, n_users) / (rng.integers(30, 400, n_users) + 1)
+    amount = frequency * rng.gamma(2, 20, n_users)
+    label = 100 * activity + 500 * amount + rng.normal(0, 1, n_users)
+    return pd.DataFrame({"user_id": [f"u{i:04d}" for i in range(n_users)], "activity": activity,
+                         "frequency": frequency, "amount": amount, "future_net_spend": label})
+
+
+def test_user_value_reuses_a_stored_fit_and_predicts_the_same(connection, monkeypatch):
+    at_cutoff = _features(400, seed=1)
+    latest = _features(450, seed=2).drop(columns="future_net_spend")
+    store = FittedModelStore(connection, "user_value", 1)
+    first, first_run = user_value.predict_user_value(at_cutoff, latest, version=1, fitted_models=store)
+    assert first_run["status"] == "fitted"
+
+    def no_fitting(*arguments, **keywords):
+        raise AssertionError("the stored fit should have been used")
+
+    monkeypatch.setattr(user_value, "_fit", no_fitting)
+    second, second_run = user_value.predict_user_value(at_cutoff, latest, version=1, fitted_models=store)
+    assert second_run["status"] == "reused"
+    pd.testing.assert_frame_equal(first, second)
+    assert second_run["metrics"] == first_run["metrics"]
+    # Changed training rows: the stored fit does not apply, so it must fit (and here, fail loudly).
+    changed = at_cutoff.assign(future_net_spend=at_cutoff["future_net_spend"] + 1.0)
+    _, run = user_value.predict_user_value(changed, latest, version=1, fitted_models=store)
+    assert run["status"] == "skipped" and "should have been used" in run["message"]
