@@ -122,7 +122,7 @@ class FittedModelStore:
 # Whole outputs
 
 
-def _relation_exists(connection, relation_name: str) -> bool:
+def relation_exists(connection, relation_name: str) -> bool:
     try:
         connection.execute(f"select 1 from {relation_name} limit 0").fetchall()
     except Exception:  # noqa: BLE001 - any failure means there is nothing to reuse
@@ -139,7 +139,7 @@ def reusable_output(connection, relation_name: str | None, fingerprint: str):
         f"select fingerprint from {OUTPUT_FINGERPRINTS_TABLE} where relation_name = ? and confirmed",
         [relation_name],
     ).fetchall()
-    if not rows or rows[0][0] != fingerprint or not _relation_exists(connection, relation_name):
+    if not rows or rows[0][0] != fingerprint or not relation_exists(connection, relation_name):
         return None
     return connection.sql(f"select * from {relation_name}")
 

@@ -237,60 +237,80 @@ def _empty_sentiment_frame() -> pd.DataFrame:
     })
 
 
-def texts_masked(reviews: pd.DataFrame, conversations: pd.DataFrame, settings_frame: pd.DataFrame) -> pd.DataFrame:
-    """int_texts_masked: every review comment and support message, HTML stripped, personal data
-    masked, cut to ltv_max_text_characters, with the hash that keys sentiment scores. Empty and
-    whitespace-only texts stay as rows with a null text and hash (they are not scored)."""
+MASKED_TEXT_COLUMNS = ("text_source varchar, source_id varchar, user_id varchar, written_at timestamp, "
+                       "rating bigint, is_truncated boolean, masked_text varchar, text_hash varchar, source_hash varchar")
+
+
+def _mask_texts(texts: pd.DataFrame, max_characters: int) -> pd.DataFrame:
+    """Clean, mask and cut original_text; hash the result. Empty texts get a null text and hash."""
     from ltv.sentiment import text_hash
     from ltv.text_privacy import clean_text, mask_personal_data
 
-    settings = model_settings(settings_frame) if len(settings_frame) else {}
-    max_characters = int(settings.get("max_text_characters", 5000))
-    review_texts = pd.DataFrame({
-        "text_source": "review",
-        "source_id": reviews["review_id"].astype("string"),
-        "user_id": reviews["user_id"].astype("string"),
-        "written_at": pd.to_datetime(reviews["created_at"]),
-        "rating": pd.to_numeric(reviews["rating"]).astype("Int64"),
-        "original_text": reviews["comment"],
-    })
-    support_texts = pd.DataFrame({
-        "text_source": "support_message",
-        "source_id": conversations["conversation_id"].astype("string"),
-        "user_id": conversations["user_id"].astype("string"),
-        "written_at": pd.to_datetime(conversations["opened_at"]),
-        "rating": pd.Series(pd.NA, index=conversations.index, dtype="Int64"),
-        "original_text": conversations["message"],
-    })
-    texts = pd.concat([review_texts, support_texts], ignore_index=True)
+    texts = texts.copy()
     masked = mask_personal_data(clean_text(texts["original_text"]))
     texts["is_truncated"] = masked.str.len().fillna(0) > max_characters
     texts["masked_text"] = masked.str.slice(0, max_characters)
     texts["text_hash"] = pd.Series(pd.NA, index=texts.index, dtype="string")
     present = texts["masked_text"].notna()
     texts.loc[present, "text_hash"] = text_hash(texts.loc[present, "masked_text"]).to_numpy()
-    texts["written_at"] = texts["written_at"].astype("datetime64[us]")
-    return texts.drop(columns="original_text").sort_values(["text_source", "source_id"], kind="stable").reset_index(drop=True)
+    texts["written_at"] = pd.to_datetime(texts["written_at"]).astype("datetime64[us]")
+    texts["rating"] = pd.to_numeric(texts["rating"]).astype("Int64")
+    return texts.drop(columns="original_text")
 
 
-def _previously_scored(connection, previous_relation: str | None) -> pd.DataFrame:
-    if previous_relation is None:
-        return pd.DataFrame({"text_hash": pd.Series(dtype="string"), "model_fingerprint": pd.Series(dtype="string")})
-    return connection.sql(f"select text_hash, model_fingerprint from {previous_relation}").df()
+def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFrame, this: str | None = None):
+    """int_texts_masked: every review comment and support message, HTML stripped, personal data
+    masked, cut to ltv_max_text_characters, with the hash that keys sentiment scores. Empty and
+    whitespace-only texts stay as rows with a null text and hash (they are not scored).
+
+    source_hash (md5 of the source row, the masking settings and code) lets a rebuild copy the rows
+    whose source did not change from the last table and mask only new or changed ones; the table
+    is always exactly the current sources' rows, as a full build would make it."""
+    from ltv import build_cache, sentiment, text_privacy
+
+    settings = model_settings(settings_frame) if len(settings_frame) else {}
+    max_characters = int(settings.get("max_text_characters", 5000))
+    masking = build_cache.combine("texts_masked", max_characters,
+                                  build_cache.code_fingerprint(text_privacy, sentiment, sys.modules[__name__]))
+    current = reviews.project(
+        "'review' as text_source, cast(review_id as varchar) as source_id, cast(user_id as varchar) as user_id, "
+        "cast(created_at as timestamp) as written_at, cast(rating as bigint) as rating, comment as original_text"
+    ).union(conversations.project(
+        "'support_message' as text_source, cast(conversation_id as varchar) as source_id, "
+        "cast(user_id as varchar) as user_id, cast(opened_at as timestamp) as written_at, "
+        "cast(null as bigint) as rating, message as original_text"))
+    current = current.project(
+        "*, md5(cast(struct_pack(text_source, source_id, user_id, written_at, rating, original_text) as varchar)"
+        f" || '{masking}') as source_hash")
+    same_row = ("previous.text_source = current.text_source and previous.source_id = current.source_id "
+                "and previous.source_hash = current.source_hash")
+    column_list = ", ".join(f"cast({column.split()[0]} as {column.split()[1]}) as {column.split()[0]}"
+                            for column in MASKED_TEXT_COLUMNS.split(", "))
+    previous = None
+    if this is not None and reuse_allowed(settings) and build_cache.relation_exists(connection, this):
+        previous = connection.table(this)
+        if "source_hash" not in previous.columns:  # a table from before source_hash existed
+            previous = None
+    if previous is None:
+        masked = connection.from_df(_mask_texts(current.df(), max_characters))
+        return masked.project(column_list).order("text_source, source_id")
+    kept = previous.set_alias("previous").join(current.set_alias("current"), same_row, how="semi")
+    changed = current.set_alias("current").join(previous.set_alias("previous"), same_row, how="anti")
+    newly_masked = connection.from_df(_mask_texts(changed.df(), max_characters))
+    return kept.project(column_list).union(newly_masked.project(column_list)).order("text_source, source_id")
 
 
-def text_sentiment(connection, texts: pd.DataFrame, settings_frame: pd.DataFrame, version: int,
+def text_sentiment(connection, texts, settings_frame: pd.DataFrame, version: int,
                    previous_relation: str | None = None) -> pd.DataFrame:
     """ml_text_sentiment vN (incremental on text_hash): score each distinct text not scored before
     by this version. v1 is TextBlob as it is. v2 is trained on the shop's own rated reviews; it is
     retrained only when that training data changed, and then every text is scored again so that
-    the table never mixes two models."""
-    from ltv.sentiment import score_texts, train_sentiment_model, training_data_fingerprint
+    the table never mixes two models. `texts` is the int_texts_masked relation: which texts are new
+    and whether the training data changed are worked out in DuckDB, so an incremental run loads
+    only the texts it scores."""
+    from ltv import build_cache, sentiment
+    from ltv.sentiment import score_texts, train_sentiment_model
 
-    distinct_texts = (texts.loc[texts["text_hash"].notna(), ["text_hash", "masked_text"]]
-                      .drop_duplicates("text_hash").rename(columns={"masked_text": "text"})
-                      .sort_values("text_hash", kind="stable").reset_index(drop=True))
-    previous = _previously_scored(connection, previous_relation)
     model = None
     if version == 1:
         fingerprint = TEXTBLOB_FINGERPRINT
@@ -299,34 +319,43 @@ def text_sentiment(connection, texts: pd.DataFrame, settings_frame: pd.DataFrame
         # Trained on the reviews written up to the cut-off: new reviews after it are scored by the
         # same model (no retraining, so incremental runs stay cheap) and the training set moves
         # only when the cut-off does.
-        training = texts.loc[(texts["text_source"] == "review") & texts["text_hash"].notna() & texts["rating"].notna()]
+        training = texts.filter("text_source = 'review' and text_hash is not null and rating is not null")
         if settings.get("cutoff_date") is not None:
-            cutoff_end = pd.Timestamp(settings["cutoff_date"]) + pd.Timedelta(days=1)
-            training = training.loc[training["written_at"] < cutoff_end]
-        if len(training) < MIN_SENTIMENT_TRAINING_REVIEWS:
+            cutoff_end = (pd.Timestamp(settings["cutoff_date"]) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+            training = training.filter(f"written_at < timestamp '{cutoff_end}'")
+        training_rows = training.count("*").fetchall()[0][0]
+        if training_rows < MIN_SENTIMENT_TRAINING_REVIEWS:
             record_run(connection, {
                 "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge",
-                "status": "skipped", "train_rows": len(training),
-                "message": f"only {len(training)} rated reviews up to the cut-off; "
+                "status": "skipped", "train_rows": training_rows,
+                "message": f"only {training_rows} rated reviews up to the cut-off; "
                            f"v{version} needs at least {MIN_SENTIMENT_TRAINING_REVIEWS}",
             }, cutoff_date=_as_date(settings.get("cutoff_date")), horizon_days=settings.get("horizon_days"))
             return _empty_sentiment_frame()
-        fingerprint = training_data_fingerprint(training["masked_text"], training["rating"].astype(int))
+        # What training reads: the (text, stars) pairs (a text_hash stands for its text) and the code.
+        fingerprint = build_cache.combine(
+            sentiment.MODEL_SPEC, build_cache.relation_fingerprint(training, ["text_hash", "rating"]),
+            build_cache.code_fingerprint(sentiment))
         fitted_models = FittedModelStore(connection, "text_sentiment", version)
         model = fitted_models.load(fingerprint)
         if model is None:
+            training_frame = training.project("masked_text, rating").df()
             model, cross_validation = train_sentiment_model(
-                training["masked_text"].tolist(), training["rating"].astype(int).to_numpy(),
+                training_frame["masked_text"].tolist(), training_frame["rating"].astype(int).to_numpy(),
                 seed=int(settings.get("random_seed", 42)))
             fitted_models.store(fingerprint, model)
             record_run(connection, {
                 "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge",
-                "status": "fitted", "train_rows": len(training), "holdout_rows": len(training),
+                "status": "fitted", "train_rows": training_rows, "holdout_rows": training_rows,
                 "message": "5-fold cross-validated: metrics are out-of-fold",
                 "parameters": {"training_fingerprint": fingerprint}, "metrics": cross_validation,
             }, cutoff_date=_as_date(settings.get("cutoff_date")), horizon_days=settings.get("horizon_days"))
-    still_valid = previous.loc[previous["model_fingerprint"] == fingerprint, "text_hash"]
-    to_score = distinct_texts.loc[~distinct_texts["text_hash"].isin(set(still_valid))]
+    to_score = texts.filter("text_hash is not null")
+    if previous_relation is not None:
+        to_score = to_score.filter(
+            f"text_hash not in (select text_hash from {previous_relation} where model_fingerprint = '{fingerprint}')")
+    to_score = (to_score.aggregate("text_hash, min(masked_text) as text", "text_hash")
+                .order("text_hash").df())
     scores = score_texts(to_score, version=version, model=model)
     scores["model_fingerprint"] = fingerprint
     scores["model_version"] = version

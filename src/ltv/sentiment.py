@@ -598,7 +598,7 @@ def _training_rows(texts: Sequence[str | None], ratings: Sequence[float | None])
     by their position in the input and sorted by (text_hash, rating).
 
     The canonical order makes the folds, the cv metrics and the model independent of the order the
-    rows arrive in, exactly like `training_data_fingerprint`, which hashes the same sorted pairs.
+    rows arrive in.
     """
     frame = pd.DataFrame(
         {
@@ -712,19 +712,6 @@ def score_sentiment_model(model: Pipeline, texts: Sequence[str | None]) -> pd.Se
     if present.any():
         scores[present] = np.clip(model.predict(series[present].to_numpy()), -1.0, 1.0)
     return pd.Series(scores, name="polarity")
-
-
-def training_data_fingerprint(texts: Sequence[str | None], ratings: Sequence[float | None]) -> str:
-    """Hash of the sorted (text_hash, rating) pairs that training would use, and of MODEL_SPEC.
-
-    Equal fingerprints mean retraining would produce the same model: the caller can keep the stored one.
-    Row order does not matter; duplicates do (they weigh in training).
-    """
-    rows = _training_rows(texts, ratings)  # sorted by (text_hash, rating)
-    digest = hashlib.sha256(MODEL_SPEC.encode("utf-8"))
-    for hash_value, rating in zip(rows["text_hash"], rows["rating"], strict=True):
-        digest.update(f"{hash_value}\t{float(rating)!r}\n".encode())
-    return digest.hexdigest()
 
 
 # --- evaluation and the table the warehouse stores ----------------------------------------------------

@@ -32,7 +32,6 @@ from ltv.sentiment import (
     synthetic_review,
     text_hash,
     train_sentiment_model,
-    training_data_fingerprint,
 )
 
 
@@ -394,18 +393,6 @@ def test_ridge_ranks_at_least_as_well_as_logistic_regression():
 def test_training_needs_enough_rows():
     with pytest.raises(ValueError, match="at least"):
         train_sentiment_model(["good"] * 10, [5] * 10)
-
-
-def test_fingerprint_tracks_the_training_data_only():
-    texts, ratings = ["good", "bad", "okay", None, "meh"], [5, 1, 3, 4, None]
-    fingerprint = training_data_fingerprint(texts, ratings)
-    assert fingerprint == training_data_fingerprint(texts[::-1], ratings[::-1])  # order does not matter
-    assert fingerprint == training_data_fingerprint(texts[:3], ratings[:3])  # rows training drops
-    assert fingerprint == training_data_fingerprint(texts[:3], [5.0, 1.0, 3.0])  # 5 == 5.0
-    assert fingerprint != training_data_fingerprint(texts[:3], [5, 2, 3])  # a changed rating
-    assert fingerprint != training_data_fingerprint(["good", "bad", "okay!"], [5, 1, 3])  # a changed text
-    assert fingerprint != training_data_fingerprint(texts[:3] + ["good"], ratings[:3] + [5])  # a duplicate
-    assert len(fingerprint) == 64
 
 
 def test_model_survives_serialization(trained):

@@ -5,7 +5,7 @@ def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="text_hash", incremental_strategy="delete+insert")
     return text_sentiment(
         session,
-        texts=dbt.ref("int_texts_masked").df(),
+        texts=dbt.ref("int_texts_masked"),
         settings_frame=dbt.ref("int_model_settings").df(),
         version=1,
         previous_relation=str(dbt.this) if dbt.is_incremental else None,
