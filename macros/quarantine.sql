@@ -119,16 +119,44 @@ referenced_rows as (
 
 ),
 
-exact_copies_ranked as (
+repeated_keys as (
 
-    {#- Among otherwise valid rows, number the identical copies of each row: copy 2, 3, ... are
-        `duplicate`s of copy 1. -#}
+    {#- Keys that more than one otherwise valid row carries. Only those rows can be copies of each
+        other (a copy has the same key) or other versions of a key, so only they are ranked: the
+        two window functions below then sort thousands of rows instead of every row. -#}
+    select {{ key_columns | join(', ') }}, count(*) as valid_rows_with_key
+    from referenced_rows
+    where row_reason is null
+    group by {{ key_columns | join(', ') }}
+    having count(*) > 1
+
+),
+
+flagged_rows as (
+
     select
         referenced_rows.*,
-        row_number() over (
-            partition by row_reason is null, {% for column in columns %}raw__{{ column.name }}{{ ", " if not loop.last }}{% endfor %}
-        ) as copy_number
+        repeated_keys.valid_rows_with_key is not null as has_repeated_key
     from referenced_rows
+    left join repeated_keys
+        on referenced_rows.row_reason is null
+        {%- for key_column in key_columns %}
+        and referenced_rows.{{ key_column }} is not distinct from repeated_keys.{{ key_column }}
+        {%- endfor %}
+
+),
+
+exact_copies_ranked as (
+
+    {#- Among valid rows, number the identical copies of each row: copy 2, 3, ... are `duplicate`s
+        of copy 1. -#}
+    select
+        flagged_rows.*,
+        row_number() over (
+            partition by {% for column in columns %}raw__{{ column.name }}{{ ", " if not loop.last }}{% endfor %}
+        ) as copy_number
+    from flagged_rows
+    where has_repeated_key
 
 ),
 
@@ -138,16 +166,25 @@ deduplicated_rows as (
         `duplicate_key`; the version kept is the first in the order of all its values, so the
         choice does not depend on file order. -#}
     select
-        exact_copies_ranked.*,
+        exact_copies_ranked.* exclude (copy_number, has_repeated_key),
         case
-            when row_reason is not null then row_reason
             when copy_number > 1 then 'duplicate'
             when row_number() over (
-                partition by row_reason is null, copy_number = 1, {{ key_columns | join(', ') }}
+                partition by copy_number = 1, {{ key_columns | join(', ') }}
                 order by {% for column in columns %}cast(raw__{{ column.name }} as varchar) nulls first{{ ", " if not loop.last }}{% endfor %}
             ) > 1 then 'duplicate_key'
         end as quarantine_reason
     from exact_copies_ranked
+
+),
+
+all_rows as (
+
+    select flagged_rows.* exclude (has_repeated_key), row_reason as quarantine_reason
+    from flagged_rows
+    where not has_repeated_key
+    union all
+    select * from deduplicated_rows
 
 )
 
@@ -165,7 +202,7 @@ select
             {%- endfor %}
         ))
     end as raw_row_json
-from deduplicated_rows
+from all_rows
 
 {% endmacro %}
 
