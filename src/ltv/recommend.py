@@ -18,12 +18,14 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sparse
 
 from ltv.similarity import (
+    BLOCK_THREADS,
     item_similarities,
     positions_in,
     product_row_bounds,
@@ -143,11 +145,12 @@ def _similarity_recommendations(
     chunk_users: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(user codes, item codes, scores, because codes) of the top_n by score, per user in code order."""
-    parts = []
     similarity_csr = sparse.csr_matrix(similarity)
     owned_counts = np.diff(owned.indptr).astype(np.int64)
     bounds = product_row_bounds(strengths, similarity_csr)
-    for start, end in row_blocks(bounds, chunk_users, MAX_CANDIDATES_PER_CHUNK):
+
+    def recommend_block(block: tuple[int, int]):
+        start, end = block
         chunk = strengths[start:end]
         scores = chunk @ similarity_csr
         score = np.round(scores.data, SCORE_DECIMALS)
@@ -164,7 +167,13 @@ def _similarity_recommendations(
         keep = rank_in_user < top_n
         users, items, score = users[keep], items[keep], score[keep]
         because = _because_items(chunk, similarity, users, items)
-        parts.append((users + start, items, score, because))
+        return users + start, items, score, because
+
+    blocks = list(row_blocks(bounds, chunk_users, MAX_CANDIDATES_PER_CHUNK))
+    # Blocks are independent and scipy's sparse products and numpy's sorts release the GIL, so two
+    # threads use both cores; map keeps block order, so the result does not depend on timing.
+    with ThreadPoolExecutor(max_workers=BLOCK_THREADS) as pool:
+        parts = list(pool.map(recommend_block, blocks))
     if not parts:
         empty_int = np.zeros(0, np.int64)
         return empty_int, empty_int, np.zeros(0), empty_int

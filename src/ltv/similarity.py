@@ -19,6 +19,7 @@ different floating-point order compare equal, so the id tie-break applies to the
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,8 @@ METHODS = ("cosine", "bm25")
 # costs about 12 bytes and the top-k selection a few times that again, so 8M keeps one block well
 # under 0.5 GB however dense the co-occurrence of popular items is.
 MAX_PAIRS_PER_BLOCK = 8_000_000
+# Blocks computed at once (each holds up to MAX_PAIRS_PER_BLOCK pairs).
+BLOCK_THREADS = 2
 
 # Equal weights: each attribute group can move the content cosine by the same amount (see
 # content_similarities).
@@ -313,8 +316,9 @@ def top_k_column_cosines(
     normalised_t = normalised.T.tocsr()
     # Blocks of items sized so one block's product stays under MAX_PAIRS_PER_BLOCK pairs.
     blocks = row_blocks(product_row_bounds(normalised_t, normalised), chunk_items, MAX_PAIRS_PER_BLOCK)
-    item_parts, similar_parts, similarity_parts = [], [], []
-    for start, end in blocks:
+
+    def block_top_k(block_bounds: tuple[int, int]):
+        start, end = block_bounds
         block = (normalised_t[start:end] @ normalised).tocsr()
         entry_item = np.repeat(np.arange(start, end), np.diff(block.indptr))
         similarity = np.round(block.data, SIMILARITY_DECIMALS)
@@ -323,9 +327,13 @@ def top_k_column_cosines(
         row_starts = np.concatenate(([0], np.cumsum(kept_per_row)))
         columns, similarity = block.indices[keep].astype(np.int64), np.minimum(similarity[keep], 1.0)
         chosen, chosen_rows = top_k_per_row(row_starts, columns, similarity, top_k)
-        item_parts.append(chosen_rows + start)
-        similar_parts.append(columns[chosen])
-        similarity_parts.append(similarity[chosen])
+        return chosen_rows + start, columns[chosen], similarity[chosen]
+
+    # Blocks are independent and scipy's sparse products and numpy's sorts release the GIL, so
+    # threads use the cores; map keeps block order, so the result does not depend on timing.
+    with ThreadPoolExecutor(max_workers=BLOCK_THREADS) as pool:
+        parts = list(pool.map(block_top_k, blocks))
+    item_parts, similar_parts, similarity_parts = ([part[index] for part in parts] for index in range(3))
     if not item_parts:
         return empty
     return np.concatenate(item_parts), np.concatenate(similar_parts), np.concatenate(similarity_parts)
