@@ -37,5 +37,6 @@ select
     cast({{ validated_number_var('ltv_bm25_k1', minimum=0) }} as double) as bm25_k1,
     cast({{ validated_number_var('ltv_bm25_b', minimum=0, maximum=1) }} as double) as bm25_b,
     {{ validated_number_var('ltv_max_text_characters', minimum=1, integer=true) }} as max_text_characters,
-    {{ validated_boolean_var('ltv_reuse_unchanged_work') }} as reuse_unchanged_work
+    -- --full-refresh recomputes everything, as it does for dbt's own incremental models.
+    {{ validated_boolean_var('ltv_reuse_unchanged_work') and not flags.FULL_REFRESH }} as reuse_unchanged_work
 from dates

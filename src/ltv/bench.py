@@ -149,10 +149,11 @@ def appended_copy(source: Path, target: Path, share: float = INCREMENT_SHARE) ->
 # Measuring a dbt run
 
 _MEASURE_CHILD = """
-import resource, subprocess, sys
+import json, resource, subprocess, sys
 result = subprocess.run(sys.argv[2:])
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(sys.argv[1], "w") as handle:
-    handle.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+    json.dump({"peak_rss_kb": usage.ru_maxrss, "cpu_seconds": usage.ru_utime + usage.ru_stime}, handle)
 sys.exit(result.returncode)
 """
 
@@ -160,7 +161,7 @@ sys.exit(result.returncode)
 def measured_dbt_run(arguments: list[str], project_dir: Path, environment: dict, label: str) -> dict:
     """Run dbt in a wrapper process that reports the peak RSS of its whole process tree."""
     dbt = Path(sys.executable).with_name("dbt")
-    rss_file = Path(environment["DBT_TARGET_PATH"]) / "peak_rss_kb.txt"
+    rss_file = Path(environment["DBT_TARGET_PATH"]) / "resource_usage.json"
     rss_file.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-c", _MEASURE_CHILD, str(rss_file), str(dbt), *arguments]
     started = time.monotonic()
@@ -176,10 +177,13 @@ def measured_dbt_run(arguments: list[str], project_dir: Path, environment: dict,
             print(f"[ltv bench {time.monotonic() - started:7.1f} s] {line.strip()}", flush=True)
     exit_code = process.wait()
     seconds = time.monotonic() - started
-    peak_rss_mb = int(rss_file.read_text()) / 1024 if rss_file.exists() else None
+    usage = json.loads(rss_file.read_text()) if rss_file.exists() else {}
+    peak_rss_mb = usage["peak_rss_kb"] / 1024 if usage else None
     log(f"{label} finished with exit code {exit_code}", started)
     return {"exit_code": exit_code, "wall_seconds": round(seconds, 1),
             "peak_rss_mb": None if peak_rss_mb is None else round(peak_rss_mb),
+            # CPU time of all processes over wall time: how many cores the run kept busy on average.
+            "cpu_seconds": round(usage["cpu_seconds"], 1) if usage else None,
             "model_seconds": model_timings(Path(environment["DBT_TARGET_PATH"]) / "run_results.json"),
             "output_tail": output_tail if exit_code != 0 else []}
 
@@ -311,13 +315,16 @@ def render_markdown(report: dict) -> str:
         "",
         "Raw rows: " + ", ".join(f"{table} {count:,}" for table, count in report["data_rows"].items()),
         "",
-        "| run | exit | wall time (s) | peak RSS (MB) |",
-        "|---|---|---|---|",
+        "| run | exit | wall time (s) | peak RSS (MB) | CPU time (s) | cores busy |",
+        "|---|---|---|---|---|---|",
     ]
     for key, label in (("full_build", "full build"), ("incremental_build", "incremental build (+1%)")):
         if key in report:
             run_report = report[key]
-            lines.append(f"| {label} | {run_report['exit_code']} | {run_report['wall_seconds']} | {run_report['peak_rss_mb']} |")
+            cpu_seconds = run_report.get("cpu_seconds")
+            cores_busy = round(cpu_seconds / run_report["wall_seconds"], 2) if cpu_seconds else None
+            lines.append(f"| {label} | {run_report['exit_code']} | {run_report['wall_seconds']} | "
+                         f"{run_report['peak_rss_mb']} | {cpu_seconds} | {cores_busy} |")
     for key, label in (("full_build", "Full build"), ("incremental_build", "Incremental build")):
         if key not in report:
             continue

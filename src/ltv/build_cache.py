@@ -15,8 +15,8 @@ reused is what a fresh computation would have produced. Two kinds of reuse:
   write its table can never be mistaken for one that did.
 
 Both tables live in the registry schema, which dbt never drops; a fresh warehouse (or
-`ltv publish --fresh`) starts with nothing to reuse. var ltv_reuse_unchanged_work=false turns
-reuse off for a build.
+`ltv publish --fresh`) starts with nothing to reuse. var ltv_reuse_unchanged_work=false, or
+`dbt build --full-refresh`, turns reuse off for a build.
 """
 
 from __future__ import annotations

@@ -67,3 +67,20 @@ def test_incremental_run_equals_full_build(small_shop, tmp_path):
         "base_shop__support_conversations": 1,
     }
     assert scoring_dates == [(True,)]  # the new orders moved the scoring date past the label window
+
+
+    # --full-refresh recomputes everything, fits included, and still gives the same tables.
+    build_warehouse(tmp_path / "incremental", raw_dir=appended, extra_arguments=[*pinned, "--full-refresh"])
+    assert table_checksums(incremental, VOLATILE_TABLES, VOLATILE_COLUMNS) == full_checksums
+    connection = duckdb.connect(str(incremental), read_only=True)
+    try:
+        refitted = connection.execute(
+            "select count(*) from registry.model_run_log where status = 'fitted' and model_name = 'user_value'"
+        ).fetchall()[0][0]
+        rebuilt = connection.execute(
+            "select count(*) from registry.output_fingerprints where confirmed and invocation_id = "
+            "(select invocation_id from registry.dbt_invocations order by started_at desc limit 1)").fetchall()[0][0]
+    finally:
+        connection.close()
+    assert refitted == 6  # three versions, fitted twice
+    assert rebuilt == len(built_by)  # every fingerprinted table was written again

@@ -1,0 +1,40 @@
+"""`ltv bench` end to end at the smallest scale: both builds run and the report holds what it claims."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from ltv.bench import benchmark, render_markdown
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def test_demo_benchmark_reports_both_builds(tmp_path):
+    report = benchmark(scale="demo", seed=3, data_dir=tmp_path / "data", out_dir=tmp_path / "out",
+                       project_dir=PROJECT_DIR)
+    full, incremental = report["full_build"], report["incremental_build"]
+    assert full["exit_code"] == 0 and incremental["exit_code"] == 0
+    # The data was generated at the demo scale and the full build loaded every user.
+    assert report["data_rows"]["users"] == 2_000
+    assert full["table_rows"]["main.base_shop__users"] == 2_000
+    # About 1% new orders, each a copy of an existing one with its lines.
+    assert 0.005 * report["data_rows"]["orders"] < report["appended_rows"]["orders"] < 0.02 * report["data_rows"]["orders"]
+    assert incremental["table_rows"]["main.base_shop__orders"] == (
+        full["table_rows"]["main.base_shop__orders"] + report["appended_rows"]["orders"])
+    for run in (full, incremental):
+        assert run["wall_seconds"] > 0 and run["peak_rss_mb"] > 50 and run["cpu_seconds"] > 0
+        assert "ml_user_value.v3" in run["model_seconds"]
+    # The incremental build ran with the full build's cut-off.
+    warehouse = duckdb.connect(str(tmp_path / "out" / "demo" / "warehouse.duckdb"), read_only=True)
+    try:
+        cutoff = warehouse.execute("select cast(cutoff_date as varchar) from main.int_model_settings").fetchall()[0][0]
+    finally:
+        warehouse.close()
+    assert report["pinned_cutoff_date"] == cutoff
+    written = json.loads((tmp_path / "out" / "demo" / "report.json").read_text())
+    assert written["incremental_build"]["table_rows"] == incremental["table_rows"]
+    markdown = render_markdown(report)
+    assert "| incremental build (+1%) | 0 |" in markdown and cutoff in markdown
