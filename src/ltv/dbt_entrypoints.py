@@ -38,25 +38,39 @@ def _as_date(value):
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
 
 
-def user_value(connection, features_at_cutoff: pd.DataFrame, features_latest: pd.DataFrame,
-               settings_frame: pd.DataFrame, version: int) -> pd.DataFrame:
-    """ml_user_value vN: fit on the cut-off features, record the holdout metrics, score everyone."""
-    from ltv.user_value import predict_user_value
+def user_value(connection, features_at_cutoff, features_latest, settings_frame: pd.DataFrame,
+               version: int) -> pd.DataFrame:
+    """ml_user_value vN: fit on the cut-off features (or reuse the fit of the same training data),
+    record the holdout metrics of a new fit, score everyone from the latest features.
+
+    The features come as relations: whether the training data changed is decided in DuckDB from a
+    fingerprint of exactly the columns the version reads, so a reused fit never loads them."""
+    from ltv import build_cache
+    from ltv import user_value as user_value_module
+    from ltv.user_value import LABEL_COLUMN, REQUIRED_COLUMNS, fit_user_value, score_user_value
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
-    fitted_models = FittedModelStore(connection, "user_value", version) if reuse_allowed(settings) else None
-    predictions, run = predict_user_value(
-        features_at_cutoff,
-        features_latest,
-        version=version,
-        horizon_days=int(settings.get("horizon_days", 180)),
-        holdout_share=float(settings.get("holdout_share", 0.2)),
-        seed=int(settings.get("random_seed", 42)),
-        min_labelled_users=int(settings.get("min_labelled_users", 50)),
-        fitted_models=fitted_models,
-    )
+    fit_arguments = {
+        "version": version,
+        "horizon_days": int(settings.get("horizon_days", 180)),
+        "holdout_share": float(settings.get("holdout_share", 0.2)),
+        "seed": int(settings.get("random_seed", 42)),
+        "min_labelled_users": int(settings.get("min_labelled_users", 50)),
+    }
+    training_columns = list(dict.fromkeys((*REQUIRED_COLUMNS[version], LABEL_COLUMN)))
+    fingerprint = build_cache.combine(
+        sorted(fit_arguments.items()), build_cache.relation_fingerprint(features_at_cutoff, training_columns),
+        build_cache.code_fingerprint(user_value_module))
+    fitted_models = FittedModelStore(connection, "user_value", version)
+    fit = fitted_models.load(fingerprint) if reuse_allowed(settings) else None
+    reused = fit is not None
+    if fit is None:
+        fit = fit_user_value(features_at_cutoff.project(", ".join(training_columns)).df(), **fit_arguments)
+        if fit.state is not None:
+            fitted_models.store(fingerprint, fit)
+    predictions, run = score_user_value(fit, features_latest.df())
     # The registry logs fits: a reused fit was recorded by the build that made it.
-    if len(settings_frame) and run["status"] != "reused":
+    if len(settings_frame) and not reused:
         record_run(connection, run, cutoff_date=_as_date(settings["cutoff_date"]),
                    horizon_days=settings["horizon_days"])
     # scored_at is the date the features describe, not the wall clock, so two builds on the

@@ -24,7 +24,6 @@ works in weeks, the unit of the papers, because it keeps the fitted parameters i
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -824,6 +823,129 @@ def _skipped(
     )
 
 
+@dataclass
+class UserValueFit:
+    """A fitted (or skipped) user-value model: what scoring needs and what the registry records.
+
+    Picklable, so a build can store it and a later build with the same training data reuse it.
+    state is None when the fit was skipped; split_lookup has one row per labelled user at the
+    cut-off: user_id, split ('train'/'holdout'), holdout_predicted_spend, holdout_actual_spend.
+    """
+
+    version: int
+    horizon_days: int
+    state: dict | None
+    split_lookup: pd.DataFrame
+    run: dict
+
+
+def _skipped_fit(version: int, horizon_days: int, message: str, train_rows: int = 0,
+                 holdout_rows: int = 0) -> UserValueFit:
+    _, run = _skipped(version, message, train_rows, holdout_rows)
+    empty = pd.DataFrame({"user_id": pd.Series([], dtype="str"), "split": pd.Series([], dtype="str"),
+                          "holdout_predicted_spend": pd.Series([], dtype="float64"),
+                          "holdout_actual_spend": pd.Series([], dtype="float64")})
+    return UserValueFit(version, horizon_days, None, empty, run)
+
+
+def fit_user_value(
+    features_at_cutoff: pd.DataFrame,
+    version: int,
+    horizon_days: int = 180,
+    holdout_share: float = 0.2,
+    seed: int = 42,
+    min_labelled_users: int = 50,
+) -> UserValueFit:
+    """The fitting half of predict_user_value: split, fit on train, measure on holdout."""
+    _check_version(version)
+    if not 0.0 < holdout_share < 1.0:
+        raise ValueError(f"holdout_share must be between 0 and 1, got {holdout_share}")
+    if horizon_days <= 0:
+        raise ValueError(f"horizon_days must be positive, got {horizon_days}")
+    if LABEL_COLUMN not in features_at_cutoff.columns:
+        raise ValueError(f"features_at_cutoff lacks the label column {LABEL_COLUMN}")
+    at_cutoff = _prepare(features_at_cutoff, version, "features_at_cutoff")
+
+    label = _numeric(at_cutoff, LABEL_COLUMN)
+    labelled = at_cutoff.loc[np.isfinite(label)].reset_index(drop=True)
+    required_users = max(int(min_labelled_users), 2)
+    if len(labelled) < required_users:
+        return _skipped_fit(
+            version, horizon_days,
+            f"only {len(labelled)} labelled users at the cut-off; user_value v{version} needs at least {required_users}",
+        )
+
+    # `labelled` is sorted by user_id (see _prepare), as the split requires.
+    is_holdout = _holdout_mask(len(labelled), holdout_share, seed)
+    train = labelled.loc[~is_holdout].reset_index(drop=True)
+    holdout = labelled.loc[is_holdout].reset_index(drop=True)
+    try:
+        state = _fit(version, train, horizon_days)
+        holdout_predicted = _predict(version, state, holdout, horizon_days)["predicted_spend"].to_numpy(dtype=float)
+        parameters = _parameters(version, state)
+        if not np.all(np.isfinite(holdout_predicted)):
+            raise ValueError("the fitted model produced non-finite predictions")
+    except Exception as error:  # a failed fit must not fail the dbt build; the run says why
+        return _skipped_fit(
+            version, horizon_days,
+            f"user_value v{version} could not be fitted on {len(train)} training users: {type(error).__name__}: {error}",
+            train_rows=len(train), holdout_rows=len(holdout),
+        )
+
+    holdout_actual = _numeric(holdout, LABEL_COLUMN)
+    train_mean = float(np.mean(_numeric(train, LABEL_COLUMN)))
+    metrics = value_metrics(holdout_actual, holdout_predicted)
+    metrics["baseline_rmse"] = float(np.sqrt(np.mean((holdout_actual - train_mean) ** 2)))
+    split_lookup = pd.DataFrame(
+        {
+            "user_id": labelled["user_id"].astype("str"),
+            "split": np.where(is_holdout, "holdout", "train"),
+            "holdout_predicted_spend": np.nan,
+            "holdout_actual_spend": np.nan,
+        }
+    )
+    split_lookup.loc[is_holdout, "holdout_predicted_spend"] = holdout_predicted
+    split_lookup.loc[is_holdout, "holdout_actual_spend"] = holdout_actual
+    message = f"fitted user_value v{version} on {len(train)} users, evaluated on {len(holdout)}"
+    run = _run_record(version, "fitted", message, len(train), len(holdout), parameters, metrics)
+    return UserValueFit(version, horizon_days, state, split_lookup, run)
+
+
+def score_user_value(fit: UserValueFit, features_latest: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The scoring half of predict_user_value: (predictions, run) for every user of features_latest."""
+    version, horizon_days = fit.version, fit.horizon_days
+    latest = _prepare(features_latest, version, "features_latest")
+    if fit.state is None:
+        return _empty_predictions(version), fit.run
+    try:
+        scored = _predict(version, fit.state, latest, horizon_days)
+        if not np.all(np.isfinite(scored["predicted_spend"])):
+            raise ValueError("the fitted model produced non-finite predictions")
+    except Exception as error:  # as for a failed fit: the run says why, the build goes on
+        return _skipped(
+            version,
+            f"user_value v{version} could not score {len(latest)} users: {type(error).__name__}: {error}",
+            train_rows=fit.run["train_rows"], holdout_rows=fit.run["holdout_rows"],
+        )
+
+    predictions = pd.DataFrame({"user_id": latest["user_id"].astype("str")})
+    predictions["model_version"] = np.full(len(latest), version, dtype="int64")
+    predictions["predicted_spend"] = scored["predicted_spend"].to_numpy(dtype=float)
+    predictions["value_decile"] = value_deciles(predictions["user_id"], predictions["predicted_spend"])
+    # A hash join rather than Series.isin: isin on Arrow-backed strings loops in Python and took
+    # seconds for a few hundred thousand users.
+    joined = predictions[["user_id"]].merge(fit.split_lookup, on="user_id", how="left", sort=False)
+    predictions["split"] = joined["split"].fillna("scoring_only").astype("str").to_numpy()
+    predictions["holdout_predicted_spend"] = joined["holdout_predicted_spend"].to_numpy(dtype=float)
+    predictions["holdout_actual_spend"] = joined["holdout_actual_spend"].to_numpy(dtype=float)
+    for column in VERSION_OUTPUT_COLUMNS[version]:
+        predictions[column] = scored[column].to_numpy(dtype=float)
+    predictions = predictions[output_columns(version)].reset_index(drop=True)
+    run = dict(fit.run)
+    run["message"] = f"{run['message']}, scored {len(predictions)} users for a {horizon_days}-day horizon"
+    return predictions, run
+
+
 def predict_user_value(
     features_at_cutoff: pd.DataFrame,
     features_latest: pd.DataFrame,
@@ -832,7 +954,6 @@ def predict_user_value(
     holdout_share: float = 0.2,
     seed: int = 42,
     min_labelled_users: int = 50,
-    fitted_models=None,
 ) -> tuple[pd.DataFrame, dict]:
     """Fit user-value model `version` (1, 2 or 3) and score every user of `features_latest`.
 
@@ -858,103 +979,10 @@ def predict_user_value(
       train_rows, holdout_rows, parameters, and metrics (`value_metrics` on the holdout plus
       baseline_rmse, the RMSE of predicting the train mean for every holdout user).
 
-    `fitted_models` (optional, an ltv.build_cache.FittedModelStore or anything with load(fingerprint)
-    and store(fingerprint, model)) keeps fits by the fingerprint of the training rows, the version,
-    the horizon and this module's source: when the training data did not change the stored fit is
-    used instead of fitting again (run status 'reused'), which gives the same predictions.
-
     With fewer than `min_labelled_users` labelled users, or when fitting fails, nothing is raised:
     predictions has the output columns and zero rows, and run has status 'skipped' and a message
     saying why. Missing input columns, duplicate user ids and an unknown version do raise ValueError,
     as they are mistakes in the calling code rather than in the data.
     """
-    _check_version(version)
-    if not 0.0 < holdout_share < 1.0:
-        raise ValueError(f"holdout_share must be between 0 and 1, got {holdout_share}")
-    if horizon_days <= 0:
-        raise ValueError(f"horizon_days must be positive, got {horizon_days}")
-    if LABEL_COLUMN not in features_at_cutoff.columns:
-        raise ValueError(f"features_at_cutoff lacks the label column {LABEL_COLUMN}")
-    at_cutoff = _prepare(features_at_cutoff, version, "features_at_cutoff")
-    latest = _prepare(features_latest, version, "features_latest")
-
-    label = _numeric(at_cutoff, LABEL_COLUMN)
-    labelled = at_cutoff.loc[np.isfinite(label)].reset_index(drop=True)
-    required_users = max(int(min_labelled_users), 2)
-    if len(labelled) < required_users:
-        return _skipped(
-            version,
-            f"only {len(labelled)} labelled users at the cut-off; user_value v{version} needs at least {required_users}",
-        )
-
-    # `labelled` is sorted by user_id (see _prepare), as the split requires.
-    is_holdout = _holdout_mask(len(labelled), holdout_share, seed)
-    train = labelled.loc[~is_holdout].reset_index(drop=True)
-    holdout = labelled.loc[is_holdout].reset_index(drop=True)
-
-    try:
-        fingerprint = training_fingerprint(version, train, horizon_days)
-        state = fitted_models.load(fingerprint) if fitted_models is not None else None
-        reused = state is not None
-        if not reused:
-            state = _fit(version, train, horizon_days)
-        holdout_predicted = _predict(version, state, holdout, horizon_days)["predicted_spend"].to_numpy(
-            dtype=float
-        )
-        scored = _predict(version, state, latest, horizon_days)
-        parameters = _parameters(version, state)
-        if not np.all(np.isfinite(holdout_predicted)) or not np.all(np.isfinite(scored["predicted_spend"])):
-            raise ValueError("the fitted model produced non-finite predictions")
-    except Exception as error:  # a failed fit must not fail the dbt build; the run says why
-        return _skipped(
-            version,
-            f"user_value v{version} could not be fitted on {len(train)} training users: {type(error).__name__}: {error}",
-            train_rows=len(train),
-            holdout_rows=len(holdout),
-        )
-
-    holdout_actual = _numeric(holdout, LABEL_COLUMN)
-    train_mean = float(np.mean(_numeric(train, LABEL_COLUMN)))
-    metrics = value_metrics(holdout_actual, holdout_predicted)
-    metrics["baseline_rmse"] = float(np.sqrt(np.mean((holdout_actual - train_mean) ** 2)))
-
-    predictions = pd.DataFrame({"user_id": latest["user_id"].astype("str")})
-    predictions["model_version"] = np.full(len(latest), version, dtype="int64")
-    predictions["predicted_spend"] = scored["predicted_spend"].to_numpy(dtype=float)
-    predictions["value_decile"] = value_deciles(predictions["user_id"], predictions["predicted_spend"])
-    # A hash join rather than Series.isin: isin on Arrow-backed strings loops in Python and took
-    # seconds for a few hundred thousand users.
-    split_lookup = pd.DataFrame(
-        {
-            "user_id": labelled["user_id"].astype("str"),
-            "split": np.where(is_holdout, "holdout", "train"),
-            "holdout_predicted_spend": np.nan,
-            "holdout_actual_spend": np.nan,
-        }
-    )
-    split_lookup.loc[is_holdout, "holdout_predicted_spend"] = holdout_predicted
-    split_lookup.loc[is_holdout, "holdout_actual_spend"] = holdout_actual
-    joined = predictions[["user_id"]].merge(split_lookup, on="user_id", how="left", sort=False)
-    predictions["split"] = joined["split"].fillna("scoring_only").astype("str").to_numpy()
-    predictions["holdout_predicted_spend"] = joined["holdout_predicted_spend"].to_numpy(dtype=float)
-    predictions["holdout_actual_spend"] = joined["holdout_actual_spend"].to_numpy(dtype=float)
-    for column in VERSION_OUTPUT_COLUMNS[version]:
-        predictions[column] = scored[column].to_numpy(dtype=float)
-    predictions = predictions[output_columns(version)].reset_index(drop=True)
-
-    if fitted_models is not None and not reused:
-        fitted_models.store(fingerprint, state)
-    message = (
-        f"{'reused the fit of' if reused else 'fitted'} user_value v{version} on {len(train)} users, "
-        f"evaluated on {len(holdout)}, scored {len(predictions)} users for a {horizon_days}-day horizon"
-    )
-    status = "reused" if reused else "fitted"
-    return predictions, _run_record(version, status, message, len(train), len(holdout), parameters, metrics)
-
-
-def training_fingerprint(version: int, train: pd.DataFrame, horizon_days: int) -> str:
-    """What a fit depends on: the training rows (sorted by user_id), version, horizon and this code."""
-    from ltv import build_cache
-
-    return build_cache.combine(version, horizon_days, build_cache.code_fingerprint(sys.modules[__name__]),
-                               build_cache.frame_fingerprint(train))
+    fit = fit_user_value(features_at_cutoff, version, horizon_days, holdout_share, seed, min_labelled_users)
+    return score_user_value(fit, features_latest)

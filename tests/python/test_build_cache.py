@@ -74,22 +74,20 @@ def _features(n_users: int, seed: int) -> pd.DataFrame:
                          "frequency": frequency, "amount": amount, "future_net_spend": label})
 
 
-def test_user_value_reuses_a_stored_fit_and_predicts_the_same(connection, monkeypatch):
+def test_a_stored_user_value_fit_scores_like_a_fresh_one(connection):
+    """What the dbt model reuses (a pickled UserValueFit from the registry) predicts exactly what
+    fitting and predicting in one go does."""
     at_cutoff = _features(400, seed=1)
     latest = _features(450, seed=2).drop(columns="future_net_spend")
+    fit = user_value.fit_user_value(at_cutoff, version=1)
+    assert fit.run["status"] == "fitted"
     store = FittedModelStore(connection, "user_value", 1)
-    first, first_run = user_value.predict_user_value(at_cutoff, latest, version=1, fitted_models=store)
-    assert first_run["status"] == "fitted"
-
-    def no_fitting(*arguments, **keywords):
-        raise AssertionError("the stored fit should have been used")
-
-    monkeypatch.setattr(user_value, "_fit", no_fitting)
-    second, second_run = user_value.predict_user_value(at_cutoff, latest, version=1, fitted_models=store)
-    assert second_run["status"] == "reused"
-    pd.testing.assert_frame_equal(first, second)
-    assert second_run["metrics"] == first_run["metrics"]
-    # Changed training rows: the stored fit does not apply, so it must fit (and here, fail loudly).
-    changed = at_cutoff.assign(future_net_spend=at_cutoff["future_net_spend"] + 1.0)
-    _, run = user_value.predict_user_value(changed, latest, version=1, fitted_models=store)
-    assert run["status"] == "skipped" and "should have been used" in run["message"]
+    store.store("fingerprint-a", fit)
+    assert store.load("fingerprint-b") is None
+    predictions, run = user_value.score_user_value(store.load("fingerprint-a"), latest)
+    expected, expected_run = user_value.predict_user_value(at_cutoff, latest, version=1)
+    pd.testing.assert_frame_equal(predictions, expected)
+    assert run == expected_run
+    # Holdout users keep their holdout prediction and label in the scored table.
+    holdout = predictions.loc[predictions["split"] == "holdout"]
+    assert len(holdout) == run["holdout_rows"] and holdout["holdout_actual_spend"].notna().all()

@@ -5,8 +5,8 @@ def model(dbt, session):
     dbt.config(materialized="table")
     return user_value(
         session,
-        features_at_cutoff=dbt.ref("int_user_features_at_cutoff").df(),
-        features_latest=dbt.ref("int_user_features_latest").df(),
+        features_at_cutoff=dbt.ref("int_user_features_at_cutoff"),
+        features_latest=dbt.ref("int_user_features_latest"),
         settings_frame=dbt.ref("int_model_settings").df(),
         version=1,
     )
