@@ -14,7 +14,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 def test_demo_benchmark_reports_both_builds(tmp_path):
     report = benchmark(scale="demo", seed=3, data_dir=tmp_path / "data", out_dir=tmp_path / "out",
-                       project_dir=PROJECT_DIR)
+                       project_dir=PROJECT_DIR, incremental_runs=2)
     full, incremental = report["full_build"], report["incremental_build"]
     assert full["exit_code"] == 0 and incremental["exit_code"] == 0
     # The data was generated at the demo scale and the full build loaded every user.
@@ -31,9 +31,12 @@ def test_demo_benchmark_reports_both_builds(tmp_path):
     warehouse = duckdb.connect(str(tmp_path / "out" / "demo" / "warehouse.duckdb"), read_only=True)
     try:
         cutoff = warehouse.execute("select cast(cutoff_date as varchar) from main.int_model_settings").fetchall()[0][0]
+        # Each incremental run started from the full build: the warehouse saw two builds, not three.
+        builds = warehouse.execute("select count(*) from registry.dbt_invocations").fetchall()[0][0]
     finally:
         warehouse.close()
     assert report["pinned_cutoff_date"] == cutoff
+    assert builds == 2 and len(report["incremental_wall_seconds"]) == 2
     written = json.loads((tmp_path / "out" / "demo" / "report.json").read_text())
     assert written["incremental_build"]["table_rows"] == incremental["table_rows"]
     markdown = render_markdown(report)
