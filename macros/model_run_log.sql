@@ -39,6 +39,20 @@
         confirmed boolean not null,
         recorded_at timestamp not null
     );
+    -- For each base table read from a row-numbered (Parquet) source: how many source rows its last
+    -- table checked and their fingerprint, so that a rebuild after rows were appended checks only
+    -- the new ones (macros/quarantine.sql, raw_rows_check_plan). rows_checked is null while the
+    -- table is being rewritten. last_full_check_at: when every row was last checked, the only kind
+    -- of build after which the table's accepted keys may be fewer than before.
+    create table if not exists registry.raw_rows_checked (
+        relation_name varchar not null primary key,
+        code_fingerprint varchar not null,
+        rows_checked bigint,
+        rows_fingerprint varchar,
+        last_full_check_at timestamp not null,
+        invocation_id varchar,
+        recorded_at timestamp not null
+    );
     create table if not exists registry.dbt_invocations (
         invocation_id varchar not null primary key,
         started_at timestamp not null

@@ -19,6 +19,35 @@
 {% macro validated_raw_rows(table_name, key_columns, columns, rules=[], references=[]) %}
 {%- set source_relation = raw_table(table_name) -%}
 {{ assert_required_columns(source_relation, table_name, columns | map(attribute='name') | list) }}
+{%- set arguments = {'table_name': table_name, 'source_relation': source_relation, 'key_columns': key_columns,
+                     'columns': columns, 'rules': rules, 'references': references} -%}
+{#- Parquet sources number their rows (raw_data.sql), which is what lets a rebuild check only rows
+    appended since the last build; see raw_rows_check_plan. -#}
+{%- set row_numbered = execute and 'file_row_number' in (adapter.get_columns_in_relation(source_relation)
+                                                         | map(attribute='name') | map('lower') | list) -%}
+{%- if row_numbered -%}
+    {#- The plan must know whether the SQL itself changed since the last build: the model file and
+        this macro's SQL for checking every row. -#}
+    {%- set every_row_sql = validated_raw_rows_sql(arguments, none) -%}
+    {%- set plan = raw_rows_check_plan(arguments, local_md5(model.raw_code ~ every_row_sql)) -%}
+{%- else -%}
+    {%- set plan = none -%}
+{%- endif -%}
+{{ validated_raw_rows_sql(arguments, plan) }}
+{% endmacro %}
+
+
+{#- The quarantine SQL. plan none: check every raw row (sources without row numbers). Otherwise
+    the rows_to_check section carries the plan for the fingerprinted_table materialization, between
+    markers that its fingerprint ignores: every row (first_new_row 'all'), or only the rows appended
+    since the last build plus every row sharing a key with them or waiting for a parent key
+    (first_new_row N), whose verdicts then replace those rows' old verdicts. -#}
+{% macro validated_raw_rows_sql(arguments, plan) %}
+{%- set table_name = arguments.table_name -%}
+{%- set key_columns = arguments.key_columns -%}
+{%- set columns = arguments.columns -%}
+{%- set rules = arguments.rules -%}
+{%- set references = arguments.references -%}
 {%- set earliest = validated_date_var('ltv_earliest_valid_timestamp') -%}
 {%- set latest = validated_date_var('ltv_latest_valid_timestamp') -%}
 
@@ -26,9 +55,10 @@ with raw_rows as (
 
     select
         {%- for column in columns %}
-        {{ adapter.quote(column.name) }} as raw__{{ column.name }}{{ "," if not loop.last }}
+        {{ adapter.quote(column.name) }} as raw__{{ column.name }},
         {%- endfor %}
-    from {{ source_relation }}
+        {{ 'file_row_number' if plan is not none else 'null' }} as raw_row_number
+    from {{ arguments.source_relation }}
 
 ),
 
@@ -37,31 +67,34 @@ typed_rows as (
     select
         raw_rows.*,
         {%- for column in columns %}
-        {%- set raw_column = 'raw__' ~ column.name %}
-        {%- if column.type == 'timestamp' %}
-        try_cast({{ raw_column }} as timestamp) as {{ column.name }}
-        {%- elif column.type == 'number' %}
-        try_cast({{ raw_column }} as double) as {{ column.name }}
-        {%- elif column.type in ('integer', 'rating') %}
-        {#- '4.0' is a valid 4; '4.5' or 'five' are not integers. -#}
-        case
-            when try_cast({{ raw_column }} as double) = round(try_cast({{ raw_column }} as double))
-                then try_cast(try_cast({{ raw_column }} as double) as integer)
-        end as {{ column.name }}
-        {%- elif column.allowed is defined %}
-        lower(trim(cast({{ raw_column }} as varchar))) as {{ column.name }}
-        {%- else %}
-        nullif(trim(cast({{ raw_column }} as varchar)), '') as {{ column.name }}
-        {%- endif %}{{ "," if not loop.last }}
+        {{ typed_raw_value(column) }} as {{ column.name }}{{ "," if not loop.last }}
         {%- endfor %}
     from raw_rows
+
+),
+
+rows_to_check as (
+
+    select * from typed_rows
+    {%- if plan is not none %}
+    /* ltv:rows_to_check code_fingerprint={{ plan.code_fingerprint }} first_new_row={{ plan.first_new_row }} keys={{ key_columns | join(',') }} rows={{ plan.rows }} rows_fingerprint={{ plan.rows_fingerprint }} */
+    {%- if plan.first_new_row != 'all' %}
+    where raw_row_number >= {{ plan.first_new_row }}
+       or ({{ key_columns | join(', ') }}) in (
+            select {{ key_columns | join(', ') }} from typed_rows where raw_row_number >= {{ plan.first_new_row }}
+            union all
+            select {{ key_columns | join(', ') }} from {{ this }} where quarantine_reason like 'unknown\_%' escape '\'
+       )
+    {%- endif %}
+    /* ltv:end */
+    {%- endif %}
 
 ),
 
 checked_rows as (
 
     select
-        typed_rows.*,
+        rows_to_check.*,
         case
             {%- for column in columns if column.required %}
             when raw__{{ column.name }} is null or trim(cast(raw__{{ column.name }} as varchar)) = '' then 'missing_required'
@@ -92,7 +125,7 @@ checked_rows as (
             when {{ condition }} then '{{ reason }}'
             {%- endfor %}
         end as value_reason
-    from typed_rows
+    from rows_to_check
 
 ),
 
@@ -215,3 +248,100 @@ from all_rows
     } -%}
     {{ return(keys[model_name]) }}
 {%- endmacro %}
+
+
+{#- A raw value cast to its contract type; a value that does not cast becomes null, which the
+    checks then tell apart from a value that was missing. -#}
+{% macro typed_raw_value(column) -%}
+    {%- set raw_column = 'raw__' ~ column.name -%}
+    {%- if column.type == 'timestamp' -%}
+        try_cast({{ raw_column }} as timestamp)
+    {%- elif column.type == 'number' -%}
+        try_cast({{ raw_column }} as double)
+    {%- elif column.type in ('integer', 'rating') -%}
+        {#- '4.0' is a valid 4; '4.5' or 'five' are not integers. -#}
+        case
+            when try_cast({{ raw_column }} as double) = round(try_cast({{ raw_column }} as double))
+                then try_cast(try_cast({{ raw_column }} as double) as integer)
+        end
+    {%- elif column.allowed is defined -%}
+        lower(trim(cast({{ raw_column }} as varchar)))
+    {%- else -%}
+        nullif(trim(cast({{ raw_column }} as varchar)), '')
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- How much of a row-numbered raw source a base model must check. Every row, unless the table the
+    last build wrote can be brought up to date by checking only what was appended since:
+      - reuse is on (var ltv_reuse_unchanged_work, no --full-refresh) and the model is a
+        fingerprinted_table whose last table exists;
+      - the SQL is the same (code_fingerprint) as when that table was written;
+      - the rows it checked are still the first rows of the source, unchanged (same count, sum and
+        xor of row hashes, each hash covering the row's position and values);
+      - no row it accepted lost its parent: appending can only add parent keys, and if a parent was
+        rebuilt from changed data, a vanished key would change verdicts this plan does not revisit.
+    Returns the rows_to_check plan: first_new_row ('all' or the count of rows checked before) and
+    the source's row count and fingerprint now, for the materialization to record. -#}
+{% macro raw_rows_check_plan(arguments, code_fingerprint) %}
+    {%- set relation_name = this.schema ~ '.' ~ this.identifier -%}
+    {%- set checked_before = none -%}
+    {%- if config.get('materialized') == 'fingerprinted_table' and validated_boolean_var('ltv_reuse_unchanged_work')
+          and not should_full_refresh() -%}
+        {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
+        {%- if existing is not none and existing.is_table -%}
+            {%- set stored = run_query("select rows_checked, rows_fingerprint, recorded_at from registry.raw_rows_checked"
+                                       ~ " where rows_checked is not null and relation_name = '" ~ relation_name
+                                       ~ "' and code_fingerprint = '" ~ code_fingerprint ~ "'") -%}
+            {%- if stored.rows | length == 1 -%}
+                {%- set checked_before = stored.rows[0] -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set earlier_rows = checked_before[0] if checked_before is not none else 0 -%}
+    {%- set source_now = run_query("select count(*), " ~ raw_rows_fingerprint_sql('true') ~ ", "
+                                   ~ raw_rows_fingerprint_sql('file_row_number < ' ~ earlier_rows)
+                                   ~ " from " ~ arguments.source_relation ~ " as raw_row") -%}
+    {%- set rows_now, fingerprint_now, earlier_rows_fingerprint = source_now.rows[0] -%}
+    {%- set first_new_row = 'all' -%}
+    {%- if checked_before is not none and rows_now >= earlier_rows and earlier_rows_fingerprint == checked_before[1]
+          and accepted_rows_still_have_parents(arguments.references, checked_before[2]) -%}
+        {%- set first_new_row = earlier_rows -%}
+    {%- endif -%}
+    {{ return({'code_fingerprint': code_fingerprint, 'first_new_row': first_new_row,
+               'rows': rows_now, 'rows_fingerprint': fingerprint_now}) }}
+{% endmacro %}
+
+
+{#- count:sum:xor of the row hashes of the raw rows meeting a condition (alias raw_row). -#}
+{% macro raw_rows_fingerprint_sql(condition) -%}
+    count(*) filter (where {{ condition }}) || ':'
+    || coalesce(sum(hash(raw_row)) filter (where {{ condition }}), 0) || ':'
+    || coalesce(bit_xor(hash(raw_row, 'xor')) filter (where {{ condition }}), 0)
+{%- endmacro %}
+
+
+{#- Whether every row of the current table that passed its reference checks (accepted, or a
+    duplicate of an accepted row) still points at an accepted parent key. A parent whose rows were
+    only appended or kept since this table was written (no full check after `written_at`) can
+    only have gained keys; any other parent is checked row by row. -#}
+{% macro accepted_rows_still_have_parents(references, written_at) %}
+    {%- for column_name, parent_model, reason in references -%}
+        {%- set parent = ref(parent_model) -%}
+        {%- set only_grew = run_query("select count(*) from registry.raw_rows_checked where rows_checked is not null"
+                                      ~ " and relation_name = '" ~ parent.schema ~ "." ~ parent.identifier ~ "'"
+                                      ~ " and last_full_check_at < '" ~ written_at ~ "'::timestamp") -%}
+        {%- if only_grew.rows[0][0] == 0 -%}
+            {%- set orphans = run_query(
+                "select count(*) from " ~ this ~ " as checked"
+                ~ " where (checked.quarantine_reason is null or checked.quarantine_reason in ('duplicate', 'duplicate_key'))"
+                ~ " and checked." ~ column_name ~ " is not null"
+                ~ " and not exists (select 1 from " ~ parent ~ " as parent where parent.quarantine_reason is null"
+                ~ " and parent." ~ key_of_base_model(parent_model) ~ " = checked." ~ column_name ~ ")") -%}
+            {%- if orphans.rows[0][0] > 0 -%}
+                {{ return(false) }}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(true) }}
+{% endmacro %}

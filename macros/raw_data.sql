@@ -34,7 +34,9 @@
             {%- endif -%}
             {%- set file_path = found.rows[0][0] -%}
             {%- if file_path.endswith('.parquet') -%}
-                {%- set reader = "read_parquet('" ~ file_path ~ "')" -%}
+                {#- file_row_number: each row's position in the file, by which a rebuild tells rows
+                    appended since the last build from those it already checked. -#}
+                {%- set reader = "read_parquet('" ~ file_path ~ "', file_row_number = true)" -%}
             {%- else -%}
                 {%- set reader = "read_csv('" ~ file_path ~ "', header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
             {%- endif -%}

@@ -16,9 +16,14 @@
                              ~ relation_name ~ "'") -%}
   {%- set unchanged = existing_relation is not none and existing_relation.is_table
                       and stored.rows | length == 1 and stored.rows[0][0] == fingerprint -%}
+  {%- set raw_rows_plan = raw_rows_plan_in(compiled_code) -%}
 
   {%- if unchanged and validated_boolean_var('ltv_reuse_unchanged_work') and not should_full_refresh() -%}
     {{ log("Inputs of " ~ relation_name ~ " unchanged since the last build: table kept", info=false) }}
+    {#- The kept table reflects the source as the plan just measured it. -#}
+    {%- if raw_rows_plan is not none -%}
+      {% do record_raw_rows_checked(relation_name, raw_rows_plan, full_check=false) %}
+    {%- endif -%}
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
     {%- call statement('main') -%}
@@ -30,20 +35,84 @@
     {{ return({'relations': [this.incorporate(type='table')]}) }}
   {%- endif -%}
 
-  {#- Forget the old fingerprint first: if the build fails, nothing claims the old table is current. -#}
+  {#- Forget the old fingerprints first: if the build fails, nothing claims the old table is current. -#}
   {% do run_query("delete from registry.output_fingerprints where relation_name = '" ~ relation_name ~ "'") %}
-  {%- set result = materialization_table_duckdb() -%}
+  {% do run_query("update registry.raw_rows_checked set rows_checked = null, rows_fingerprint = null where relation_name = '"
+                  ~ relation_name ~ "'") %}
+  {%- set appending = raw_rows_plan is not none and raw_rows_plan['first_new_row'] != 'all'
+                      and existing_relation is not none and existing_relation.is_table -%}
+  {%- if appending -%}
+    {%- set result = replace_rechecked_rows(raw_rows_plan['keys'].split(',')) -%}
+  {%- else -%}
+    {%- set result = materialization_table_duckdb() -%}
+  {%- endif -%}
   {% do run_query("insert or replace into registry.output_fingerprints values ('" ~ relation_name ~ "', '"
                   ~ fingerprint ~ "', '" ~ invocation_id ~ "', true, current_timestamp::timestamp)") %}
+  {%- if raw_rows_plan is not none -%}
+    {% do record_raw_rows_checked(relation_name, raw_rows_plan, full_check=not appending) %}
+  {%- endif -%}
   {% do adapter.commit() %}
   {{ return(result) }}
 {% endmaterialization %}
 
 
+{#- The append path of a base table (macros/quarantine.sql): the compiled SQL returns fresh verdicts
+    for the new raw rows and for every row sharing a key with them or waiting for a parent key;
+    those keys' old rows are replaced by them, all other rows stay as the last build wrote them. -#}
+{% macro replace_rechecked_rows(key_columns) %}
+  {%- set rechecked = this.incorporate(path={'identifier': this.identifier ~ '__rechecked'}) -%}
+  {{ run_hooks(pre_hooks, inside_transaction=False) }}
+  {{ run_hooks(pre_hooks, inside_transaction=True) }}
+  {% do run_query("drop table if exists " ~ rechecked) %}
+  {% do run_query("create table " ~ rechecked ~ " as " ~ compiled_code) %}
+  {%- set key_matches = [] -%}
+  {%- for key_column in key_columns -%}
+    {%- do key_matches.append('kept.' ~ key_column ~ ' = rechecked.' ~ key_column) -%}
+  {%- endfor -%}
+  {% do run_query("delete from " ~ this ~ " as kept using " ~ rechecked ~ " as rechecked where " ~ key_matches | join(' and ')) %}
+  {%- call statement('main') -%}
+    insert into {{ this }} by name select * from {{ rechecked }}
+  {%- endcall -%}
+  {% do run_query("drop table " ~ rechecked) %}
+  {{ run_hooks(post_hooks, inside_transaction=True) }}
+  {% do adapter.commit() %}
+  {{ run_hooks(post_hooks, inside_transaction=False) }}
+  {{ return({'relations': [this.incorporate(type='table')]}) }}
+{% endmacro %}
+
+
+{#- What the table now reflects: the source rows the plan measured. A full check moves
+    last_full_check_at; appending or keeping the table does not (a first record counts as full). -#}
+{% macro record_raw_rows_checked(relation_name, raw_rows_plan, full_check) %}
+  {% do run_query("insert into registry.raw_rows_checked values ('" ~ relation_name ~ "', '"
+                  ~ raw_rows_plan['code_fingerprint'] ~ "', " ~ raw_rows_plan['rows'] ~ ", '" ~ raw_rows_plan['rows_fingerprint']
+                  ~ "', current_timestamp::timestamp, '" ~ invocation_id ~ "', current_timestamp::timestamp)"
+                  ~ " on conflict (relation_name) do update set code_fingerprint = excluded.code_fingerprint,"
+                  ~ " rows_checked = excluded.rows_checked, rows_fingerprint = excluded.rows_fingerprint,"
+                  ~ " last_full_check_at = " ~ ("excluded.last_full_check_at" if full_check else "raw_rows_checked.last_full_check_at")
+                  ~ ", invocation_id = excluded.invocation_id, recorded_at = excluded.recorded_at") %}
+{% endmacro %}
+
+
+{#- The rows_to_check plan that validated_raw_rows() wrote into a base model's compiled SQL (see
+    macros/quarantine.sql), as a dict; none for SQL without one. -#}
+{% macro raw_rows_plan_in(sql) %}
+  {%- set found = modules.re.search('/\\* ltv:rows_to_check ([^*]*) \\*/', sql) -%}
+  {%- if found is none -%}{{ return(none) }}{%- endif -%}
+  {%- set plan = {} -%}
+  {%- for pair in found.group(1).split(' ') -%}
+    {%- set name, value = pair.split('=', 1) -%}
+    {%- do plan.update({name: value}) -%}
+  {%- endfor -%}
+  {{ return(plan) }}
+{% endmacro %}
+
+
 {#- The fingerprint of a model's inputs: its compiled SQL and the content hash of each relation it
     depends on (models, seeds and sources alike). -#}
 {% macro model_input_fingerprint() %}
-  {%- set parts = [compiled_code] -%}
+  {#- A base model's rows_to_check section says how this build checks rows, not what the table holds. -#}
+  {%- set parts = [modules.re.sub('/\\* ltv:rows_to_check .*?/\\* ltv:end \\*/', '', compiled_code, flags=modules.re.DOTALL)] -%}
   {%- for node_id in model.depends_on.nodes | sort -%}
     {%- set node = graph.sources[node_id] if node_id.startswith('source.') else graph.nodes[node_id] -%}
     {%- set hashed = run_query("select count(*), coalesce(sum(hash(parent)), 0), coalesce(bit_xor(hash(parent, 'xor')), 0) from "

@@ -1,0 +1,151 @@
+"""A rebuild after rows were appended to Parquet raw files checks only the new rows (and the rows
+whose verdict they can change), and every base table still equals a fresh build on the same files.
+
+The appended rows are chosen to change verdicts of rows checked by the first build: a late parent
+makes an old `unknown_order` line valid, a new version of an accepted key sorts first and turns the
+old version into a `duplicate_key`, and an exact copy of an accepted line is a `duplicate`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import dbt_environment, run_dbt
+
+from ltv.generate import generate_shop
+
+TABLES = ["users", "items", "orders", "order_items", "events", "reviews", "support_conversations"]
+BASE_TABLES = [f"base_shop__{table}" for table in TABLES]
+
+
+def _write_with_appended_rows(source: Path, target: Path, appended: dict[str, str], replaced: dict[str, str] | None = None):
+    """Copy the raw files of `source` to `target`, appending the rows each query of `appended`
+    returns (after the existing ones, in file order) and replacing whole tables by `replaced`.
+    Queries see the source tables as views named like the tables."""
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    connection = duckdb.connect()
+    for table in TABLES:
+        connection.execute(f"create view {table} as select * from read_parquet('{source}/{table}.parquet')")
+    for table, query in {**appended, **(replaced or {})}.items():
+        existing = pq.read_table(source / f"{table}.parquet")
+        rows = connection.sql(query).to_arrow_table()
+        rows = pa.Table.from_arrays([rows.column(index).cast(field.type) for index, field in enumerate(existing.schema)],
+                                    schema=existing.schema)
+        pq.write_table(rows if table in (replaced or {}) else pa.concat_tables([existing, rows]), target / f"{table}.parquet")
+    connection.close()
+
+
+def _build_base_tables(work_dir: Path, raw_dir: Path) -> Path:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    warehouse = work_dir / "warehouse.duckdb"
+    run_dbt(["run", "--select", "path:models/staging/base"], dbt_environment(warehouse, work_dir, raw_dir))
+    return warehouse
+
+
+def _first_new_rows(work_dir: Path) -> dict[str, str]:
+    """Per base table, the plan its last compiled SQL carried: 'all' rows or the first new row."""
+    plans = {}
+    for table in BASE_TABLES:
+        sql = next((work_dir / "target" / "compiled").rglob(f"{table}.sql")).read_text()
+        plans[table] = re.search(r"first_new_row=(\w+)", sql).group(1)
+    return plans
+
+
+def _base_tables(warehouse: Path) -> dict[str, list]:
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return {table: connection.execute(f"select * from main.{table} order by all").fetchall() for table in BASE_TABLES}
+    finally:
+        connection.close()
+
+
+def _assert_same_as_fresh_build(incremental: Path, raw_dir: Path, work_dir: Path):
+    fresh = _build_base_tables(work_dir, raw_dir)
+    incremental_tables, fresh_tables = _base_tables(incremental), _base_tables(fresh)
+    for table in BASE_TABLES:
+        assert incremental_tables[table] == fresh_tables[table], table
+
+
+# Ids of the first clean rows the generator writes.
+USER_ID, ITEM_ID = "U0000001", "I00001"
+
+
+@pytest.fixture(scope="module")
+def dirty_shop(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("dirty_shop")
+    generate_shop(300, folder, seed=8, file_format="parquet", n_items=80, dirty=True)
+    # One line whose order arrives only later: an unknown_order until then.
+    _write_with_appended_rows(folder, folder / "first", {
+        "order_items": f"select 'late-order', '{ITEM_ID}', '1', '5.0'",
+    })
+    return folder / "first"
+
+
+def _reasons(warehouse: Path, order_id: str, item_id: str | None = None) -> list:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute(
+            "select unit_price, quarantine_reason from base_shop__order_items where order_id = ? "
+            "and (? is null or item_id = ?) order by unit_price", [order_id, item_id, item_id]).fetchall()
+
+
+def test_appended_rows_are_checked_with_the_rows_they_affect(dirty_shop, tmp_path):
+    warehouse = _build_base_tables(tmp_path / "incremental", dirty_shop)
+    assert set(_first_new_rows(tmp_path / "incremental").values()) == {"all"}
+    assert _reasons(warehouse, "late-order") == [(5.0, "unknown_order")]
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        # Two accepted lines with prices above 0.01: one gets a new version, one an exact copy.
+        (order_id, item_id, quantity, price), (copied_order_id, copied_item_id, _, copied_price) = connection.execute(
+            "select order_id, item_id, quantity, unit_price from base_shop__order_items "
+            "where quarantine_reason is null and unit_price > 1 and order_id like 'O%' order by order_id, item_id limit 2"
+        ).fetchall()
+
+    appended_dir = tmp_path / "appended"
+    _write_with_appended_rows(dirty_shop, appended_dir, {
+        "orders": f"select 'late-order', '{USER_ID}', '2025-01-02 10:00:00', 'completed'",
+        "order_items": f"""
+            select '{order_id}', '{item_id}', '{quantity}', '0.01'
+            union all
+            select * from order_items where order_id = '{copied_order_id}' and item_id = '{copied_item_id}'
+            union all
+            select 'late-order', 'I00002', '-1', '3.0'""",
+        "reviews": f"select 'new-review', '{USER_ID}', '{ITEM_ID}', '5', 'Great', '2025-01-03 10:00:00'",
+    })
+    _build_base_tables(tmp_path / "incremental", appended_dir)
+
+    # Only the tables with appended rows were checked again, and only from their first new row on.
+    plans = _first_new_rows(tmp_path / "incremental")
+    for table in ("orders", "order_items", "reviews"):
+        assert plans[f"base_shop__{table}"] == str(len(pq.read_table(dirty_shop / f"{table}.parquet"))), table
+    # The late order made its old line valid (the new line has a bad quantity); the new version of
+    # a key sorts first ('0.01') and wins over the old one; an exact copy is a duplicate.
+    assert _reasons(warehouse, "late-order") == [(3.0, "non_positive_quantity"), (5.0, None)]
+    assert _reasons(warehouse, order_id, item_id) == [(0.01, None), (price, "duplicate_key")]
+    assert sorted(_reasons(warehouse, copied_order_id, copied_item_id), key=str) == [
+        (copied_price, "duplicate"), (copied_price, None)]
+
+    _assert_same_as_fresh_build(warehouse, appended_dir, tmp_path / "fresh")
+
+
+def test_changed_rows_or_lost_parents_check_every_row(dirty_shop, tmp_path):
+    warehouse = _build_base_tables(tmp_path / "incremental", dirty_shop)
+    # An existing order changes (not an append): orders are checked in full. Its lines only get an
+    # appended row, but an accepted line may have lost its order, so they are checked in full too.
+    changed_dir = tmp_path / "changed"
+    _write_with_appended_rows(dirty_shop, changed_dir, {
+        "order_items": "select * from order_items limit 1",
+    }, replaced={
+        "orders": "select order_id, case when order_id = (select min(order_id) from orders) then '' else user_id end, "
+                  "ordered_at, status from orders",
+    })
+    _build_base_tables(tmp_path / "incremental", changed_dir)
+    plans = _first_new_rows(tmp_path / "incremental")
+    assert plans["base_shop__orders"] == "all"
+    assert plans["base_shop__order_items"] == "all"
+    assert plans["base_shop__users"] != "all"
+    _assert_same_as_fresh_build(warehouse, changed_dir, tmp_path / "fresh")
