@@ -19,7 +19,8 @@
     .csv. CSV is read as text (all_varchar) so that a malformed value becomes a quarantine row
     with a reason instead of a type-sniffing error for the whole file, and with the standard
     dialect given (comma, double quotes) because sniffing it from a sample of long multi-line
-    comments can fail. -#}
+    comments can fail. Parquet views add each row's file_row_number, which lets base tables check
+    only rows appended since the last build. -#}
 {% macro register_raw_files() %}
     {%- if execute and raw_data_mode() == 'files' -%}
         {%- set raw_dir = env_var('LTV_RAW_DIR').rstrip('/') -%}

@@ -5,6 +5,10 @@
   rebuild would produce. For the base tables, whose quarantine checks cost far more than hashing
   their raw input, so a rebuild after new orders does not re-check fifteen million unchanged events.
 
+  When the inputs did change but a base model's compiled SQL carries a rows_to_check plan that says
+  only rows were appended to its Parquet source (macros/quarantine.sql), just the new rows and the
+  rows they can affect are checked, and they replace those keys' rows (replace_rechecked_rows).
+
   The fingerprint is stored in registry.output_fingerprints only after the table was written.
   var ltv_reuse_unchanged_work=false (or --full-refresh) rebuilds regardless.
 -#}

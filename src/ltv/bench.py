@@ -91,7 +91,8 @@ def appended_copy(source: Path, target: Path, share: float = INCREMENT_SHARE) ->
     """A copy of the shop with ~share new orders (with their lines), reviews and conversations.
 
     New rows copy a deterministic sample of existing ones under new ids and are dated in the 30
-    days after the latest order, as the next month of a real shop would be. The benchmark pins the
+    days after the latest order, as the next month of a real shop would be; they are written after
+    the existing rows, which keep their file order, as a loader appending to the file would. The benchmark pins the
     cut-off of the full build (var ltv_cutoff_date), as a shop that refits monthly and scores daily
     would: the training sets stay put, fits are reused, and everything is scored again as of the
     new latest date. What the run measures is what loading and scoring new rows costs.
@@ -110,26 +111,18 @@ def appended_copy(source: Path, target: Path, share: float = INCREMENT_SHARE) ->
 
     queries = {
         "orders": f"""
-            select * from read_parquet('{source}/orders.parquet')
-            union all
             select 'N' || order_id, user_id, {recent("order_id")}, status
             from read_parquet('{source}/orders.parquet') where hash(order_id) % {modulus} = 0""",
         "order_items": f"""
-            select * from read_parquet('{source}/order_items.parquet')
-            union all
             select 'N' || order_id, item_id, quantity, unit_price
             from read_parquet('{source}/order_items.parquet')
             where order_id in (select order_id from read_parquet('{source}/orders.parquet')
                                where hash(order_id) % {modulus} = 0)""",
         "reviews": f"""
-            select * from read_parquet('{source}/reviews.parquet')
-            union all
             select 'N' || review_id, user_id, item_id, rating,
                    comment || ' (update ' || review_id || ')', {recent("review_id")}
             from read_parquet('{source}/reviews.parquet') where hash(review_id) % {modulus} = 0""",
         "support_conversations": f"""
-            select * from read_parquet('{source}/support_conversations.parquet')
-            union all
             select 'N' || conversation_id, user_id, {recent("conversation_id")},
                    {recent("conversation_id")} + (first_response_at - opened_at),
                    message || ' (follow-up ' || conversation_id || ')', satisfaction_rating
@@ -139,7 +132,18 @@ def appended_copy(source: Path, target: Path, share: float = INCREMENT_SHARE) ->
     for table in ("users", "items", "events", *APPENDED_TABLES):
         path = target / f"{table}.parquet"
         if table in queries:
-            connection.execute(f"copy ({queries[table]}) to '{path}' (format parquet)")
+            # The existing rows first, in their file order, then the new ones: what a loader appending
+            # to the file writes, and what lets the rebuild check only the new rows.
+            connection.execute(f"""
+                copy (
+                    select * exclude (appended, position) from (
+                        select * exclude (file_row_number), false as appended, file_row_number as position
+                        from read_parquet('{source}/{table}.parquet', file_row_number = true)
+                        union all
+                        select *, true, row_number() over () from ({queries[table]})
+                    )
+                    order by appended, position
+                ) to '{path}' (format parquet)""")
             before = connection.execute(f"select count(*) from read_parquet('{source}/{table}.parquet')").fetchall()[0][0]
             after = connection.execute(f"select count(*) from read_parquet('{path}')").fetchall()[0][0]
             added[table] = after - before

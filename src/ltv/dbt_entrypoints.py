@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pandas as pd
 
 from ltv.build_cache import FittedModelStore
@@ -96,23 +97,56 @@ def _weighted_interactions(interactions: pd.DataFrame, weight_column: str) -> pd
     return frame.rename(columns={weight_column: "weight"})
 
 
-def item_similarity(interactions: pd.DataFrame, items: pd.DataFrame, settings_frame: pd.DataFrame,
-                    version: int) -> pd.DataFrame:
-    """ml_item_similarities vN: behaviour similarity, top-K neighbours per item."""
+def _create_id_codes(connection, table: str, ids_sql: str) -> int:
+    """Temp table `table`(id, code): the distinct non-null ids that `ids_sql` returns (a column named
+    id), coded 0..n-1 in id order; returns n.
+
+    Coding in DuckDB spares the Python models from loading and hashing millions of text ids (about
+    4 s per model for 7M interactions), and because codes follow the id order, every tie-break by
+    the smaller id in similarity.py and recommend.py gives the same answer on the codes.
+    """
+    connection.execute(
+        f"create or replace temp table {table} as "
+        f"select id, cast(row_number() over (order by id) - 1 as bigint) as code "
+        f"from (select distinct id from ({ids_sql}) where id is not null)")
+    return connection.sql(f"select count(*) from {table}").fetchall()[0][0]
+
+
+def item_similarity(connection, interactions, items, settings_frame: pd.DataFrame, version: int):
+    """ml_item_similarities vN: behaviour similarity, top-K neighbours per item, over the catalogue.
+
+    interactions and items are DuckDB relations; the ids are coded in DuckDB and decoded in the
+    relation returned, which dbt writes without a round trip through pandas."""
     from ltv.similarity import item_similarities
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
+    prefix = f"ltv_item_similarity_v{version}"
+    interactions.create_view(f"{prefix}_interactions")
+    items.create_view(f"{prefix}_items")
+    item_count = _create_id_codes(connection, f"{prefix}_item_codes", f"select item_id as id from {prefix}_items")
+    _create_id_codes(connection, f"{prefix}_user_codes",
+                     f"select user_id as id from {prefix}_interactions where interaction_weight > 0")
+    coded_interactions = connection.sql(f"""
+        select user_codes.code as user_id, item_codes.code as item_id, interactions.interaction_weight as weight
+        from {prefix}_interactions as interactions
+        inner join {prefix}_user_codes as user_codes on interactions.user_id = user_codes.id
+        inner join {prefix}_item_codes as item_codes on interactions.item_id = item_codes.id
+        where interactions.interaction_weight > 0""").df()
     similarities = item_similarities(
-        _weighted_interactions(interactions, "interaction_weight"),
+        coded_interactions,
         method=SIMILARITY_METHODS[version],
         top_k=int(settings.get("similarity_top_k", 50)),
         bm25_k1=float(settings.get("bm25_k1", 1.2)),
         bm25_b=float(settings.get("bm25_b", 0.75)),
-        item_ids=items["item_id"],
+        item_ids=np.arange(item_count),
     )
-    similarities["source"] = "behaviour"
-    similarities["model_version"] = version
-    return similarities
+    connection.register(f"{prefix}_coded_result", similarities)
+    return connection.sql(f"""
+        select items.id as item_id, similar_items.id as similar_item_id, result.similarity, result.rank,
+               'behaviour' as source, cast({int(version)} as bigint) as model_version
+        from {prefix}_coded_result as result
+        inner join {prefix}_item_codes as items on result.item_id = items.code
+        inner join {prefix}_item_codes as similar_items on result.similar_item_id = similar_items.code""")
 
 
 def _reused_or_remembered(connection, this: str | None, settings: dict, fingerprint: str):
@@ -154,25 +188,59 @@ def _popularity(interactions: pd.DataFrame, purchase_column: str) -> pd.DataFram
     return buyers.groupby("item_id").size().rename("popularity_score").reset_index()
 
 
-def user_recommendations(interactions: pd.DataFrame, similarities: pd.DataFrame, users: pd.DataFrame,
-                         settings_frame: pd.DataFrame) -> pd.DataFrame:
-    """ml_user_recommendations: top-N per user from the latest behaviour similarity version."""
+def user_recommendations(connection, interactions, similarities, users, settings_frame: pd.DataFrame):
+    """ml_user_recommendations: top-N per user from the latest behaviour similarity version.
+
+    The relations' ids are coded in DuckDB (see _create_id_codes) and decoded in the relation
+    returned: users are every customer and every interacting user, items every item that is
+    interacted with or has similarity rows, so the result is what recommend_items gives on the ids."""
     from ltv.recommend import recommend_items
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
-    version = int(similarities["model_version"].iloc[0]) if len(similarities) else max(SIMILARITY_METHODS)
-    owned = interactions.loc[interactions["purchases_total"] > 0, ["user_id", "item_id"]]
+    prefix = "ltv_user_recommendations"
+    interactions.create_view(f"{prefix}_interactions")
+    similarities.create_view(f"{prefix}_similarities")
+    users.create_view(f"{prefix}_users")
+    versions = connection.sql(f"select model_version from {prefix}_similarities limit 1").fetchall()
+    version = int(versions[0][0]) if versions else max(SIMILARITY_METHODS)
+    user_count = _create_id_codes(connection, f"{prefix}_user_codes", f"""
+        select user_id as id from {prefix}_users
+        union all select user_id from {prefix}_interactions where interaction_weight > 0""")
+    _create_id_codes(connection, f"{prefix}_item_codes", f"""
+        select item_id as id from {prefix}_interactions where interaction_weight > 0
+        union all select item_id from {prefix}_similarities
+        union all select similar_item_id from {prefix}_similarities""")
+    coded_interactions = connection.sql(f"""
+        select user_codes.code as user_id, item_codes.code as item_id, interactions.interaction_weight,
+               interactions.purchases_total
+        from {prefix}_interactions as interactions
+        inner join {prefix}_user_codes as user_codes on interactions.user_id = user_codes.id
+        inner join {prefix}_item_codes as item_codes on interactions.item_id = item_codes.id
+        where interactions.interaction_weight > 0""").df()
+    coded_similarities = connection.sql(f"""
+        select items.code as item_id, similar_items.code as similar_item_id, similarities.similarity
+        from {prefix}_similarities as similarities
+        inner join {prefix}_item_codes as items on similarities.item_id = items.id
+        inner join {prefix}_item_codes as similar_items on similarities.similar_item_id = similar_items.id""").df()
+    owned = coded_interactions.loc[coded_interactions["purchases_total"] > 0, ["user_id", "item_id"]]
     recommendations = recommend_items(
-        _weighted_interactions(interactions, "interaction_weight"),
-        similarities[["item_id", "similar_item_id", "similarity"]],
+        _weighted_interactions(coded_interactions, "interaction_weight"),
+        coded_similarities,
         top_n=int(settings.get("recommendations_top_n", 10)),
         owned=owned,
-        popularity=_popularity(interactions, "purchases_total"),
-        all_user_ids=users["user_id"],
+        popularity=_popularity(coded_interactions, "purchases_total"),
+        all_user_ids=np.arange(user_count),
         interaction_transform=INTERACTION_TRANSFORMS[version],
     )
-    recommendations["similarity_version"] = version
-    return recommendations
+    connection.register(f"{prefix}_coded_result", recommendations)
+    return connection.sql(f"""
+        select users.id as user_id, result.rank, items.id as item_id, result.score,
+               because_items.id as because_item_id, result.is_fallback,
+               cast({version} as bigint) as similarity_version
+        from {prefix}_coded_result as result
+        inner join {prefix}_user_codes as users on result.user_id = users.code
+        inner join {prefix}_item_codes as items on result.item_id = items.code
+        left join {prefix}_item_codes as because_items on result.because_item_id = because_items.code""")
 
 
 def recommendation_evaluation(connection, interactions, items, settings_frame: pd.DataFrame,

@@ -3,7 +3,10 @@ after an incremental run equal a full build on the same data."""
 
 from __future__ import annotations
 
+import re
+
 import duckdb
+import pyarrow.parquet as pq
 from conftest import build_warehouse, table_checksums
 
 # The registry records each build (its run ids and times differ by design); quarantine_rows and the
@@ -67,6 +70,11 @@ def test_incremental_run_equals_full_build(small_shop, tmp_path):
         "base_shop__support_conversations": 1,
     }
     assert scoring_dates == [(True,)]  # the new orders moved the scoring date past the label window
+    # The tables with appended rows checked only those (and the rows they affect), not every row.
+    for table in ("orders", "order_items", "reviews", "support_conversations"):
+        compiled = next((tmp_path / "incremental" / "target" / "compiled").rglob(f"base_shop__{table}.sql")).read_text()
+        first_new_row = re.search(r"first_new_row=(\w+)", compiled).group(1)
+        assert first_new_row == str(len(pq.read_table(small_shop / f"{table}.parquet"))), table
 
 
     # --full-refresh recomputes everything, fits included, and still gives the same tables.

@@ -4,8 +4,9 @@ from ltv.dbt_entrypoints import item_similarity
 def model(dbt, session):
     dbt.config(materialized="table")
     return item_similarity(
-        interactions=dbt.ref("int_user_item_interactions_aggregated").project("user_id, item_id, interaction_weight").df(),
-        items=dbt.ref("stg_shop__items").df(),
+        session,
+        interactions=dbt.ref("int_user_item_interactions_aggregated").project("user_id, item_id, interaction_weight"),
+        items=dbt.ref("stg_shop__items").project("item_id"),
         settings_frame=dbt.ref("int_model_settings").df(),
         version=2,
     )
