@@ -94,3 +94,36 @@ def test_incremental_run_equals_full_build(small_shop, tmp_path):
         connection.close()
     assert refitted == 6  # three versions, fitted twice
     assert rebuilt == len(built_by)  # every fingerprinted table was written again
+
+
+def _keyed_table_rewrites(log_path) -> list[int]:
+    return [int(count) for count in re.findall(r"keyed_table .*fct_text_sentiment.*: rewrote the rows of (\d+) changed keys",
+                                               log_path.read_text())]
+
+
+def test_keyed_table_rewrites_only_changed_texts(small_shop, tmp_path):
+    """fct_text_sentiment (materialization keyed_table) rewrites only the keys whose rows changed,
+    appeared or disappeared, and ends equal to a fresh build: here one support conversation is deleted
+    and one support message edited (messages do not train sentiment v2, so no other score changes)."""
+    import pyarrow.compute as pc
+
+    selection = ["--select", "+fct_text_sentiment", "--exclude-resource-type", "test", "unit_test"]
+    warehouse, _ = build_warehouse(tmp_path / "incremental", raw_dir=small_shop, extra_arguments=selection)
+    conversations = pq.read_table(small_shop / "support_conversations.parquet")
+    changed_dir = tmp_path / "changed"
+    changed_dir.mkdir()
+    for path in small_shop.glob("*.parquet"):
+        (changed_dir / path.name).symlink_to(path)
+    (changed_dir / "support_conversations.parquet").unlink()
+    ids = conversations["conversation_id"]
+    deleted, edited = ids[0].as_py(), ids[1].as_py()
+    messages = pc.if_else(pc.equal(ids, edited), "Still waiting for my refund.", conversations["message"])
+    pq.write_table(conversations.set_column(conversations.schema.get_field_index("message"), "message", messages)
+                   .filter(pc.not_equal(ids, deleted)), changed_dir / "support_conversations.parquet")
+    build_warehouse(tmp_path / "incremental", raw_dir=changed_dir, extra_arguments=selection)
+    # Two keys (one per sentiment version) for the deleted conversation and two for the edited one.
+    assert _keyed_table_rewrites(tmp_path / "incremental" / "logs" / "dbt.log")[-1:] == [4]
+
+    fresh, _ = build_warehouse(tmp_path / "fresh", raw_dir=changed_dir, extra_arguments=selection)
+    checksums = table_checksums(warehouse, VOLATILE_TABLES, VOLATILE_COLUMNS)
+    assert checksums["fct_text_sentiment"] == table_checksums(fresh, VOLATILE_TABLES, VOLATILE_COLUMNS)["fct_text_sentiment"]
