@@ -54,7 +54,9 @@
 {#- A raw table without a contract column stops the build with a message naming both. -#}
 {% macro assert_required_columns(relation, table_name, required_columns) %}
     {%- if execute -%}
-        {%- set present = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+        {#- file_row_number is the row position register_raw_files adds, not a column of the file. -#}
+        {%- set present = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower')
+                          | reject('equalto', 'file_row_number') | list -%}
         {%- if present | length == 0 -%}
             {{ exceptions.raise_compiler_error("raw table '" ~ table_name ~ "' was not found (" ~ relation ~ ")") }}
         {%- endif -%}

@@ -361,9 +361,8 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
         "'support_message' as text_source, cast(conversation_id as varchar) as source_id, "
         "cast(user_id as varchar) as user_id, cast(opened_at as timestamp) as written_at, "
         "cast(null as bigint) as rating, message as original_text"))
-    current = current.project(
-        "*, md5(cast(struct_pack(text_source, source_id, user_id, written_at, rating, original_text) as varchar)"
-        f" || '{masking}') as source_hash")
+    source_hash = ("*, md5(cast(struct_pack(text_source, source_id, user_id, written_at, rating, original_text) "
+                   f"as varchar) || '{masking}') as source_hash")
     same_row = ("previous.text_source = current.text_source and previous.source_id = current.source_id "
                 "and previous.source_hash = current.source_hash")
     column_list = ", ".join(f"cast({column.split()[0]} as {column.split()[1]}) as {column.split()[0]}"
@@ -374,10 +373,19 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
         if "source_hash" not in previous.columns:  # a table from before source_hash existed
             previous = None
     if previous is None:
-        masked = connection.from_df(_mask_texts(current.df(), max_characters))
+        masked = connection.from_df(_mask_texts(current.project(source_hash).df(), max_characters))
         return masked.project(column_list).order("text_source, source_id")
-    kept = previous.set_alias("previous").join(current.set_alias("current"), same_row, how="semi")
-    changed = current.set_alias("current").join(previous.set_alias("previous"), same_row, how="anti")
+    # Every text is hashed once, into a temporary table of keys and hashes; only the few rows whose
+    # hash is new are read again in full (and hashed again) to be masked.
+    current.project(source_hash).project("text_source, source_id, source_hash").create_view("ltv_texts_masked_hashing")
+    connection.execute("create or replace temporary table ltv_texts_masked_current_hashes as "
+                       "select * from ltv_texts_masked_hashing")
+    hashes = connection.table("ltv_texts_masked_current_hashes").set_alias("current")
+    kept = previous.set_alias("previous").join(hashes, same_row, how="semi")
+    changed_keys = hashes.join(previous.set_alias("previous"), same_row, how="anti").set_alias("changed")
+    changed = current.set_alias("current").join(
+        changed_keys, "current.text_source = changed.text_source and current.source_id = changed.source_id",
+        how="semi").project(source_hash)
     newly_masked = connection.from_df(_mask_texts(changed.df(), max_characters))
     return kept.project(column_list).union(newly_masked.project(column_list)).order("text_source, source_id")
 
