@@ -121,8 +121,9 @@ def item_similarity(connection, interactions, items, settings_frame: pd.DataFram
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
     prefix = f"ltv_item_similarity_v{version}"
-    interactions.create_view(f"{prefix}_interactions")
-    items.create_view(f"{prefix}_items")
+    # register, not create_view: a registered relation is a temporary view, gone with the connection.
+    connection.register(f"{prefix}_interactions", interactions)
+    connection.register(f"{prefix}_items", items)
     item_count = _create_id_codes(connection, f"{prefix}_item_codes", f"select item_id as id from {prefix}_items")
     _create_id_codes(connection, f"{prefix}_user_codes",
                      f"select user_id as id from {prefix}_interactions where interaction_weight > 0")
@@ -198,9 +199,9 @@ def user_recommendations(connection, interactions, similarities, users, settings
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
     prefix = "ltv_user_recommendations"
-    interactions.create_view(f"{prefix}_interactions")
-    similarities.create_view(f"{prefix}_similarities")
-    users.create_view(f"{prefix}_users")
+    connection.register(f"{prefix}_interactions", interactions)
+    connection.register(f"{prefix}_similarities", similarities)
+    connection.register(f"{prefix}_users", users)
     versions = connection.sql(f"select model_version from {prefix}_similarities limit 1").fetchall()
     version = int(versions[0][0]) if versions else max(SIMILARITY_METHODS)
     user_count = _create_id_codes(connection, f"{prefix}_user_codes", f"""
@@ -377,7 +378,8 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
         return masked.project(column_list).order("text_source, source_id")
     # Every text is hashed once, into a temporary table of keys and hashes; only the few rows whose
     # hash is new are read again in full (and hashed again) to be masked.
-    current.project(source_hash).project("text_source, source_id, source_hash").create_view("ltv_texts_masked_hashing")
+    connection.register("ltv_texts_masked_hashing",
+                        current.project(source_hash).project("text_source, source_id, source_hash"))
     connection.execute("create or replace temporary table ltv_texts_masked_current_hashes as "
                        "select * from ltv_texts_masked_hashing")
     hashes = connection.table("ltv_texts_masked_current_hashes").set_alias("current")

@@ -143,6 +143,20 @@ def test_no_personal_data_reaches_public_text(demo_connection):
     assert any(email.search(text) for text in raw_texts), "the demo should contain e-mails to mask"
 
 
+def test_the_warehouse_holds_only_the_projects_relations(demo_warehouse, demo_connection):
+    """Helpers of the Python models (views, staging tables) leave nothing behind for BI to find."""
+    import json
+
+    manifest = json.loads((demo_warehouse.parent / "target" / "manifest.json").read_text())
+    built = {node["alias"] for node in manifest["nodes"].values() if node["resource_type"] in ("model", "seed")}
+    # Versioned models also get an unsuffixed view of their latest version.
+    built |= {node["name"] for node in manifest["nodes"].values() if node.get("version") is not None}
+    relations = {row[0] for row in demo_connection.execute(
+        "select table_name from information_schema.tables where table_catalog = current_database() "
+        "and table_schema in ('main', 'raw')").fetchall()}
+    assert relations - built == set()
+
+
 def test_unsuffixed_names_point_at_the_latest_version(demo_connection):
     views = dict(demo_connection.sql(
         "select view_name, sql from duckdb_views() where schema_name = 'main'").fetchall())
