@@ -53,6 +53,17 @@
         invocation_id varchar,
         recorded_at timestamp not null
     );
+    -- For each changed_keys_table: the fingerprints of the SQL and inputs its table was built from,
+    -- and checked_through, the start of that build: base rows checked later are what changed since.
+    -- checked_through is null while the whole table is being rebuilt.
+    create table if not exists registry.changed_keys_state (
+        relation_name varchar not null primary key,
+        code_fingerprint varchar not null,
+        inputs_fingerprint varchar not null,
+        checked_through timestamp,
+        invocation_id varchar,
+        recorded_at timestamp not null
+    );
     create table if not exists registry.dbt_invocations (
         invocation_id varchar not null primary key,
         started_at timestamp not null

@@ -28,7 +28,7 @@
 {%- if row_numbered -%}
     {#- The plan must know whether the SQL itself changed since the last build: the model file and
         this macro's SQL for checking every row. -#}
-    {%- set every_row_sql = validated_raw_rows_sql(arguments, none) -%}
+    {%- set every_row_sql = without_build_sections(validated_raw_rows_sql(arguments, none)) -%}
     {%- set plan = raw_rows_check_plan(arguments, local_md5(model.raw_code ~ every_row_sql)) -%}
 {%- else -%}
     {%- set plan = none -%}
@@ -228,6 +228,9 @@ select
     {{ column.name }},
     {%- endfor %}
     quarantine_reason,
+    {#- When this build started: a rebuild rewrites only the rows it checked again, so downstream
+        models find what changed since they were built (macros/materializations/changed_keys_table.sql). #}
+    {{ build_started_at() }} as checked_at,
     case
         when quarantine_reason is not null then to_json(struct_pack(
             {%- for column in columns %}

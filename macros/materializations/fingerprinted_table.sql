@@ -115,8 +115,7 @@
 {#- The fingerprint of a model's inputs: its compiled SQL and the content hash of each relation it
     depends on (models, seeds and sources alike). -#}
 {% macro model_input_fingerprint() %}
-  {#- A base model's rows_to_check section says how this build checks rows, not what the table holds. -#}
-  {%- set parts = [modules.re.sub('/\\* ltv:rows_to_check .*?/\\* ltv:end \\*/', '', compiled_code, flags=modules.re.DOTALL)] -%}
+  {%- set parts = [without_build_sections(compiled_code)] -%}
   {%- for node_id in model.depends_on.nodes | sort -%}
     {%- set node = graph.sources[node_id] if node_id.startswith('source.') else graph.nodes[node_id] -%}
     {%- set hashed = run_query("select count(*), coalesce(sum(hash(parent)), 0), coalesce(bit_xor(hash(parent, 'xor')), 0) from "
@@ -125,3 +124,17 @@
   {%- endfor -%}
   {{ return(local_md5(parts | join('|'))) }}
 {% endmacro %}
+
+
+{#- The parts of compiled SQL that describe this build rather than what the table holds: a base
+    model's rows_to_check plan (how this build checks rows) and its build_started_at stamp. -#}
+{% macro without_build_sections(sql) %}
+  {{ return(modules.re.sub('/\\* ltv:(rows_to_check|build_started_at)\\b.*?/\\* ltv:end \\*/', '', sql, flags=modules.re.DOTALL)) }}
+{% endmacro %}
+
+
+{#- This build's start (UTC, as dbt's run_started_at), as a timestamp literal between markers that
+    without_build_sections drops: a table that stamps its rows with it is not "changed" by the stamp. -#}
+{% macro build_started_at() -%}
+  /* ltv:build_started_at */ cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) /* ltv:end */
+{%- endmacro %}

@@ -1,6 +1,20 @@
 -- One row per order with its value. A returned order was paid and then refunded, so it adds
 -- nothing to net spend; a cancelled order was never paid.
-with order_lines as (
+-- A rebuild recomputes only the orders with order or line rows checked since the last build
+-- (materialization changed_keys_table); the first build recomputes every order.
+{{ config(materialized='changed_keys_table', unique_key='order_id') }}
+
+with changed_orders as (
+
+    {% call changed_keys() -%}
+    select order_id from {{ ref('base_shop__orders') }} where {{ checked_since_last_build() }}
+    union
+    select order_id from {{ ref('base_shop__order_items') }} where {{ checked_since_last_build() }}
+    {%- endcall %}
+
+),
+
+order_lines as (
 
     select
         order_id,
@@ -8,6 +22,7 @@ with order_lines as (
         sum(quantity) as units,
         {{ exact_sum('line_amount') }} as order_amount
     from {{ ref('stg_shop__order_items') }}
+    where order_id in (select order_id from changed_orders)
     group by order_id
 
 )
@@ -25,3 +40,4 @@ select
 from {{ ref('stg_shop__orders') }} as orders
 left join order_lines
     on orders.order_id = order_lines.order_id
+where orders.order_id in (select order_id from changed_orders)

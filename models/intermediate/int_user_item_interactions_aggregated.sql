@@ -2,10 +2,32 @@
 -- item similarity and recommendations weigh, split at the cut-off for the offline evaluation.
 -- A purchase is a line of a completed order; views and add-to-cart count only with a weight > 0
 -- (vars ltv_view_weight, ltv_add_to_cart_weight).
+-- A rebuild recomputes only the users with order, line or event rows checked since the last build
+-- (materialization changed_keys_table): every pair of theirs is replaced.
+{{ config(materialized='changed_keys_table', unique_key='user_id',
+          input_columns_read={'int_model_settings': ['cutoff_date', 'label_end_date']}) }}
 {%- set view_weight = validated_number_var('ltv_view_weight', minimum=0) %}
 {%- set add_to_cart_weight = validated_number_var('ltv_add_to_cart_weight', minimum=0) %}
 
-with settings as (
+with changed_users as (
+
+    {#- An order checked again may have moved to another user: its older version, checked with it,
+        names the user it moved from. -#}
+    {% call changed_keys() -%}
+    select user_id from {{ ref('base_shop__orders') }} where {{ checked_since_last_build() }}
+    union
+    select orders.user_id
+    from {{ ref('base_shop__order_items') }} as order_items
+    inner join {{ ref('base_shop__orders') }} as orders
+        on order_items.order_id = orders.order_id
+    where {{ checked_since_last_build('order_items') }}
+    union
+    select user_id from {{ ref('base_shop__events') }} where {{ checked_since_last_build() }}
+    {%- endcall %}
+
+),
+
+settings as (
 
     select cutoff_date, label_end_date from {{ ref('int_model_settings') }}
 
@@ -22,6 +44,7 @@ purchases as (
     inner join {{ ref('stg_shop__orders') }} as orders
         on order_items.order_id = orders.order_id
     where orders.status = 'completed'
+      and orders.user_id in (select user_id from changed_users)
 
 ),
 
@@ -31,6 +54,7 @@ browsing as (
     from {{ ref('stg_shop__events') }}
     where event_type in ('view', 'add_to_cart')
       and item_id is not null
+      and user_id in (select user_id from changed_users)
 
 ),
 

@@ -8,7 +8,7 @@
 with quarantined as (
     {%- for base_model in base_models %}
 
-    select source_table, raw_key, quarantine_reason as reason, raw_row_json as raw_row
+    select source_table, raw_key, quarantine_reason as reason, raw_row_json as raw_row, checked_at
     from {{ ref(base_model) }}
     where quarantine_reason is not null
     {{ "union all" if not loop.last }}
@@ -21,5 +21,5 @@ select
     raw_key,
     reason,
     raw_row,
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as loaded_at
+    checked_at as loaded_at
 from quarantined

@@ -60,7 +60,9 @@ def _first_new_rows(work_dir: Path) -> dict[str, str]:
 def _base_tables(warehouse: Path) -> dict[str, list]:
     connection = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return {table: connection.execute(f"select * from main.{table} order by all").fetchall() for table in BASE_TABLES}
+        # checked_at says when a row was checked, which differs between the builds compared.
+        return {table: connection.execute(f"select * exclude (checked_at) from main.{table} order by all").fetchall()
+                for table in BASE_TABLES}
     finally:
         connection.close()
 
@@ -149,3 +151,107 @@ def test_changed_rows_or_lost_parents_check_every_row(dirty_shop, tmp_path):
     assert plans["base_shop__order_items"] == "all"
     assert plans["base_shop__users"] != "all"
     _assert_same_as_fresh_build(warehouse, changed_dir, tmp_path / "fresh")
+
+
+# The tables downstream of the base tables that recompute only the keys with rows checked since
+# their last build (materialization changed_keys_table), and the run that builds them.
+CHANGED_KEYS_TABLES = ["int_orders_summarized", "int_user_item_interactions_aggregated"]
+# Views weigh something here so that appended events change interactions too.
+PINNED_VARS = '{"ltv_cutoff_date": "2024-06-30", "ltv_view_weight": 0.5, "ltv_add_to_cart_weight": 1.0}'
+
+
+def _build_changed_keys_tables(work_dir: Path, raw_dir: Path, variables: str = PINNED_VARS) -> Path:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    warehouse = work_dir / "warehouse.duckdb"
+    selection = [f"+{table}" for table in CHANGED_KEYS_TABLES]
+    run_dbt(["run", "--select", *selection, "--vars", variables], dbt_environment(warehouse, work_dir, raw_dir))
+    return warehouse
+
+
+def _tables(warehouse: Path, tables: list[str]) -> dict[str, list]:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return {table: connection.execute(f"select * from main.{table} order by all").fetchall() for table in tables}
+
+
+def _recomputed_keys(work_dir: Path) -> dict[str, int]:
+    """Per changed_keys_table, how many keys the last run recomputed (absent: rebuilt in full)."""
+    log = (work_dir / "logs" / "dbt.log").read_text()
+    last_run = log[log.rfind("Running with dbt"):]
+    return {name.split(".")[-1]: int(count) for name, count in
+            re.findall(r"changed_keys_table (\S+): recomputed the rows of (\d+) changed keys", last_run)}
+
+
+def test_downstream_tables_recompute_only_changed_keys(dirty_shop, tmp_path):
+    warehouse = _build_changed_keys_tables(tmp_path / "incremental", dirty_shop)
+    assert _recomputed_keys(tmp_path / "incremental") == {}
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        # A user with exactly one order and no weighed events: moving that order to another user
+        # leaves them no rows at all, so the rebuild must delete a key it computes nothing for.
+        moved_order_id, moved_from_user, ordered_at, status = connection.execute("""
+            select order_id, user_id, cast(ordered_at as varchar), status from stg_shop__orders
+            where status = 'completed' and user_id > 'U0000002'
+              and user_id in (select user_id from stg_shop__orders group by user_id having count(*) = 1)
+              and user_id not in (select user_id from stg_shop__events where user_id is not null
+                                  and event_type in ('view', 'add_to_cart') and item_id is not null)
+              and order_id in (select order_id from stg_shop__order_items)
+            order by order_id limit 1""").fetchone()
+        extended_order_id, = connection.execute(
+            "select min(order_id) from stg_shop__orders where status = 'completed' and order_id <> ?",
+            [moved_order_id]).fetchone()
+        viewing_user, = connection.execute("select max(user_id) from base_shop__users where quarantine_reason is null").fetchone()
+        # Rows waiting for a parent key are checked again in every rebuild, so their keys count as changed.
+        waiting_orders, waiting_users, all_orders, all_users = connection.execute("""
+            select
+                (select count(distinct order_id) from (
+                    select order_id from base_shop__orders where quarantine_reason like 'unknown%'
+                    union all
+                    select order_id from base_shop__order_items where quarantine_reason like 'unknown%')),
+                (select count(distinct user_id) from (
+                    select user_id from base_shop__orders where quarantine_reason like 'unknown%'
+                    union all
+                    select orders.user_id from base_shop__order_items as order_items
+                    inner join base_shop__orders as orders using (order_id)
+                    where order_items.quarantine_reason like 'unknown%'
+                    union all
+                    select user_id from base_shop__events where quarantine_reason like 'unknown%')),
+                (select count(*) from int_orders_summarized),
+                (select count(distinct user_id) from int_user_item_interactions_aggregated)""").fetchone()
+        assert connection.execute("select count(*) from int_user_item_interactions_aggregated where user_id = ?",
+                                  [moved_from_user]).fetchone()[0] > 0
+
+    appended_dir = tmp_path / "appended"
+    _write_with_appended_rows(dirty_shop, appended_dir, {
+        # The late order arrives (its waiting line becomes valid), an order gets a new version that
+        # sorts first and so moves it to U0000001, and a new order is placed.
+        "orders": f"""
+            select 'late-order', '{USER_ID}', '2025-01-02 10:00:00', 'completed'
+            union all
+            select '{moved_order_id}', 'U0000001', '{ordered_at}', '{status}'
+            union all
+            select 'new-order', 'U0000002', '2025-01-05 10:00:00', 'completed'""",
+        # A line for the new order and one more line for an existing order.
+        "order_items": f"""
+            select 'new-order', '{ITEM_ID}', '2', '4.0'
+            union all
+            select '{extended_order_id}', 'I00003', '1', '7.5'""",
+        "events": f"""
+            select 'new-event', '{viewing_user}', 'I00004', 'view', '2025-01-06 10:00:00'""",
+    })
+    _build_changed_keys_tables(tmp_path / "incremental", appended_dir)
+    recomputed = _recomputed_keys(tmp_path / "incremental")
+    # Orders: late-order, the moved order, new-order, the extended order. Users: each of those
+    # orders' users (the moved order's old and new user) and the viewing user.
+    assert 4 <= recomputed["int_orders_summarized"] <= 4 + waiting_orders < all_orders
+    assert 4 <= recomputed["int_user_item_interactions_aggregated"] <= 5 + waiting_users < all_users
+    fresh = _build_changed_keys_tables(tmp_path / "fresh", appended_dir)
+    assert _tables(warehouse, CHANGED_KEYS_TABLES) == _tables(fresh, CHANGED_KEYS_TABLES)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert connection.execute("select count(*) from int_user_item_interactions_aggregated where user_id = ?",
+                                  [moved_from_user]).fetchone()[0] == 0
+
+    # Another cut-off changes what interactions count (a full rebuild), not what orders are worth.
+    other_cutoff = PINNED_VARS.replace("2024-06-30", "2024-03-31")
+    _build_changed_keys_tables(tmp_path / "incremental", appended_dir, other_cutoff)
+    assert _recomputed_keys(tmp_path / "incremental") == {"int_orders_summarized": 0}
+    fresh = _build_changed_keys_tables(tmp_path / "fresh_other_cutoff", appended_dir, other_cutoff)
+    assert _tables(warehouse, CHANGED_KEYS_TABLES) == _tables(fresh, CHANGED_KEYS_TABLES)

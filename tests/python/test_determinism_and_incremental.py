@@ -9,10 +9,10 @@ import duckdb
 import pyarrow.parquet as pq
 from conftest import build_warehouse, table_checksums
 
-# The registry records each build (its run ids and times differ by design); quarantine_rows and the
-# raw views carry the build's start time or file paths.
+# The registry records each build (its run ids and times differ by design); base tables and
+# quarantine_rows carry the start time of the build that checked a row, the raw views file paths.
 VOLATILE_TABLES = {"fct_model_runs"}
-VOLATILE_COLUMNS = {"loaded_at"}
+VOLATILE_COLUMNS = {"loaded_at", "checked_at"}
 
 
 def test_two_full_builds_are_identical(small_shop, tmp_path):
