@@ -454,16 +454,24 @@ def text_sentiment(connection, texts, settings_frame: pd.DataFrame, version: int
     return scores[SENTIMENT_COLUMNS]
 
 
-def sentiment_evaluation_runs(connection, texts: pd.DataFrame, scores_v1: pd.DataFrame,
-                              settings_frame: pd.DataFrame) -> pd.DataFrame:
+def sentiment_evaluation_runs(connection, texts, scores_v1, settings_frame: pd.DataFrame) -> pd.DataFrame:
     """ml_sentiment_evaluation: TextBlob (v1) is not fitted, so each build measures it against the
     stars of every rated review and records that as v1's run (v2 records its out-of-fold metrics
-    when it is trained)."""
+    when it is trained).
+
+    texts and scores_v1 are DuckDB relations, joined in DuckDB: only the (polarity, stars) pairs of
+    rated reviews reach Python, not a million text hashes."""
     from ltv.sentiment import sentiment_evaluation
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
-    rated = texts.loc[(texts["text_source"] == "review") & texts["text_hash"].notna() & texts["rating"].notna()]
-    joined = rated.merge(scores_v1[["text_hash", "polarity"]], on="text_hash", how="inner")
+    connection.register("ltv_sentiment_evaluation_texts", texts)
+    connection.register("ltv_sentiment_evaluation_scores", scores_v1)
+    joined = connection.sql("""
+        select scores.polarity, texts.rating
+        from ltv_sentiment_evaluation_texts as texts
+        inner join ltv_sentiment_evaluation_scores as scores on texts.text_hash = scores.text_hash
+        where texts.text_source = 'review' and texts.rating is not null
+        order by texts.source_id""").df()
     metrics = sentiment_evaluation(joined["polarity"].to_numpy(), joined["rating"].astype(int).to_numpy())
     run = {"model_name": "text_sentiment", "model_version": 1, "method": "textblob", "status": "fitted",
            "message": "not fitted: evaluated against the stars of every rated review",
@@ -475,20 +483,29 @@ def sentiment_evaluation_runs(connection, texts: pd.DataFrame, scores_v1: pd.Dat
     return pd.DataFrame([{"model_version": 1, **{key: _metric_value(value) for key, value in metrics.items()}}])
 
 
-def conversation_experience(connection, conversations: pd.DataFrame, texts: pd.DataFrame,
-                            sentiment_scores: pd.DataFrame, settings_frame: pd.DataFrame,
+def conversation_experience(connection, conversations, texts, sentiment_scores, settings_frame: pd.DataFrame,
                             version: int) -> pd.DataFrame:
     """ml_conversation_experience vN: experience score per support conversation from the message's
     sentiment (sentiment version N) and the response time; v1 the published fixed weights, v2
-    weights fitted against satisfaction. Both measured on the same holdout conversations."""
+    weights fitted against satisfaction. Both measured on the same holdout conversations.
+
+    conversations, texts and sentiment_scores are DuckDB relations, joined in DuckDB, so that only
+    the conversations' rows reach pandas, not the scores of every review."""
     from ltv.experience import fit_experience
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
-    message_hashes = texts.loc[texts["text_source"] == "support_message", ["source_id", "text_hash"]]
-    frame = conversations[["conversation_id", "user_id", "response_hours", "satisfaction_rating"]].merge(
-        message_hashes.rename(columns={"source_id": "conversation_id"}), on="conversation_id", how="left")
-    frame = frame.merge(sentiment_scores[["text_hash", "polarity"]], on="text_hash", how="left")
-    frame = frame.rename(columns={"polarity": "sentiment"})
+    prefix = f"ltv_conversation_experience_v{version}"
+    connection.register(f"{prefix}_conversations", conversations)
+    connection.register(f"{prefix}_texts", texts)
+    connection.register(f"{prefix}_scores", sentiment_scores)
+    frame = connection.sql(f"""
+        select conversations.conversation_id, conversations.user_id, conversations.response_hours,
+               scores.polarity as sentiment, conversations.satisfaction_rating
+        from {prefix}_conversations as conversations
+        left join {prefix}_texts as messages
+            on messages.text_source = 'support_message' and messages.source_id = conversations.conversation_id
+        left join {prefix}_scores as scores on messages.text_hash = scores.text_hash
+        order by conversations.conversation_id""").df()
     scores, run = fit_experience(
         frame[["conversation_id", "response_hours", "sentiment", "satisfaction_rating"]],
         version=version, seed=int(settings.get("random_seed", 42)))
@@ -496,5 +513,4 @@ def conversation_experience(connection, conversations: pd.DataFrame, texts: pd.D
         record_run(connection, run, cutoff_date=_as_date(settings.get("cutoff_date")),
                    horizon_days=settings.get("horizon_days"))
     scores["model_version"] = version
-    return frame[["conversation_id", "user_id", "response_hours", "sentiment", "satisfaction_rating"]].merge(
-        scores, on="conversation_id", how="inner")
+    return frame.merge(scores, on="conversation_id", how="inner")
