@@ -54,12 +54,7 @@
   {%- endif -%}
 
   {%- if not recompute_changed_keys -%}
-    {#- No checked_through: the model's checked_since_last_build() conditions hold for every row. -#}
-    {% do record_changed_keys_state(relation_name, code_fingerprint, inputs.fingerprint, none) %}
-    {%- set result = materialization_table_duckdb() -%}
-    {% do record_changed_keys_state(relation_name, code_fingerprint, inputs.fingerprint, build_started_at()) %}
-    {% do adapter.commit() %}
-    {{ return(result) }}
+    {{ return(changed_keys_table_in_full(relation_name, code_fingerprint, inputs.fingerprint)) }}
   {%- endif -%}
 
   {%- set key_list = key_columns | join(', ') -%}
@@ -71,17 +66,9 @@
                   ~ " from (" ~ changed_keys_sql ~ ")") %}
   {% do run_query("create or replace temporary table changed_keys_table_new_rows as " ~ compiled_code) %}
   {%- set new_rows = api.Relation.create(database='temp', schema='main', identifier='changed_keys_table_new_rows', type='table') -%}
-  {%- set columns_now = adapter.get_columns_in_relation(new_rows) | map(attribute='column') | list -%}
-  {%- set types_now = adapter.get_columns_in_relation(new_rows) | map(attribute='dtype') | list -%}
-  {%- set columns_before = adapter.get_columns_in_relation(this) | map(attribute='column') | list -%}
-  {%- set types_before = adapter.get_columns_in_relation(this) | map(attribute='dtype') | list -%}
-  {%- if columns_now != columns_before or types_now != types_before -%}
+  {%- if not same_columns_and_types(new_rows, this) -%}
     {% do run_query("drop table changed_keys_table_new_rows") %}
-    {% do record_changed_keys_state(relation_name, code_fingerprint, inputs.fingerprint, none) %}
-    {%- set result = materialization_table_duckdb() -%}
-    {% do record_changed_keys_state(relation_name, code_fingerprint, inputs.fingerprint, build_started_at()) %}
-    {% do adapter.commit() %}
-    {{ return(result) }}
+    {{ return(changed_keys_table_in_full(relation_name, code_fingerprint, inputs.fingerprint)) }}
   {%- endif -%}
   {%- set stray_rows = run_query("select count(*) from changed_keys_table_new_rows as rows"
                                  ~ " anti join changed_keys_table_keys as changed on " ~ same_key | join(' and ')).rows[0][0] -%}
@@ -106,6 +93,17 @@
   {{ run_hooks(post_hooks, inside_transaction=False) }}
   {{ return({'relations': [this.incorporate(type='table')]}) }}
 {% endmaterialization %}
+
+
+{#- Every key at once: dbt-duckdb's table materialization, with no checked_through recorded while it
+    runs, so that the model's checked_since_last_build() conditions hold for every row. -#}
+{% macro changed_keys_table_in_full(relation_name, code_fingerprint, inputs_fingerprint) %}
+  {% do record_changed_keys_state(relation_name, code_fingerprint, inputs_fingerprint, none) %}
+  {%- set result = materialization_table_duckdb() -%}
+  {% do record_changed_keys_state(relation_name, code_fingerprint, inputs_fingerprint, build_started_at()) %}
+  {% do adapter.commit() %}
+  {{ return(result) }}
+{% endmacro %}
 
 
 {#- In a changed_keys_table model: wraps the select of the keys to recompute (see the materialization). -#}

@@ -25,11 +25,7 @@
   {#- Temporary (in memory, not compressed to disk): writing the rows is the cost this avoids. -#}
   {%- set new_rows = api.Relation.create(database='temp', schema='main', identifier='keyed_table_new_rows', type='table') -%}
   {% do run_query("create or replace temporary table keyed_table_new_rows as " ~ compiled_code) %}
-  {%- set columns_now = adapter.get_columns_in_relation(new_rows) | map(attribute='column') | list -%}
-  {%- set types_now = adapter.get_columns_in_relation(new_rows) | map(attribute='dtype') | list -%}
-  {%- set columns_before = adapter.get_columns_in_relation(this) | map(attribute='column') | list -%}
-  {%- set types_before = adapter.get_columns_in_relation(this) | map(attribute='dtype') | list -%}
-  {%- if columns_now != columns_before or types_now != types_before -%}
+  {%- if not same_columns_and_types(new_rows, this) -%}
     {% do run_query("drop table " ~ new_rows) %}
     {{ return(materialization_table_duckdb()) }}
   {%- endif -%}
@@ -64,3 +60,13 @@
   {{ run_hooks(post_hooks, inside_transaction=False) }}
   {{ return({'relations': [this.incorporate(type='table')]}) }}
 {% endmaterialization %}
+
+
+{#- Whether two relations have the same columns, in the same order, with the same types: the
+    condition for inserting one's rows into the other by name. -#}
+{% macro same_columns_and_types(relation, other_relation) %}
+  {%- set columns = adapter.get_columns_in_relation(relation) -%}
+  {%- set other_columns = adapter.get_columns_in_relation(other_relation) -%}
+  {{ return(columns | map(attribute='column') | list == other_columns | map(attribute='column') | list
+            and columns | map(attribute='dtype') | list == other_columns | map(attribute='dtype') | list) }}
+{% endmacro %}

@@ -69,7 +69,8 @@ def user_value(connection, features_at_cutoff, features_latest, settings_frame: 
         fit = fit_user_value(features_at_cutoff.project(", ".join(training_columns)).df(), **fit_arguments)
         if fit.state is not None:
             fitted_models.store(fingerprint, fit)
-    predictions, run = score_user_value(fit, features_latest.df())
+    # Only the columns the version reads: v1 needs four of the thirty-odd feature columns.
+    predictions, run = score_user_value(fit, features_latest.project(", ".join(REQUIRED_COLUMNS[version])).df())
     # The registry logs fits: a reused fit was recorded by the build that made it.
     if len(settings_frame) and not reused:
         record_run(connection, run, cutoff_date=_as_date(settings["cutoff_date"]),
