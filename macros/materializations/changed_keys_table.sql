@@ -57,6 +57,9 @@
     {{ return(changed_keys_table_in_full(relation_name, code_fingerprint, inputs.fingerprint)) }}
   {%- endif -%}
 
+  {%- if config.get('contract').enforced -%}
+    {{ get_assert_columns_equivalent(compiled_code) }}
+  {%- endif -%}
   {%- set key_list = key_columns | join(', ') -%}
   {%- set same_key = [] -%}
   {%- for key_column in key_columns -%}

@@ -1,6 +1,6 @@
 {#-
   A table brought up to date row by row: the model's rows are computed into a temporary table,
-  each key's row hash compared with the table's (a full outer join on unique_key), and only the
+  each key's count and sum of row hashes compared with the table's (grouped by unique_key), and only the
   keys whose rows changed, appeared or disappeared are deleted and inserted again. The table ends
   exactly as a rebuild would leave it; what is saved is writing it. For marts that copy long text
   (fct_text_sentiment: 2.5M rows of masked comments, of which a daily load changes about 1%):
