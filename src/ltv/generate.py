@@ -636,8 +636,8 @@ INVALID_STATUSES = ("shipped", "pending", "refunded", "lost", "on hold")
 INVALID_EVENT_TYPES = ("click", "purchase", "page_view", "wishlist", "scroll")
 OUT_OF_RANGE_SECONDS = tuple(
     int(np.datetime64(value, "s").astype(np.int64))
-    for value in ("1970-01-01T00:00:00", "1999-12-31T23:00:00", "1995-06-15T08:30:00", "2031-01-01T12:00:00",
-                  "2035-07-04T09:15:00", "2099-12-31T00:00:00")
+    for value in ("1970-01-01T00:00:00", "1979-12-31T23:00:00", "1901-06-15T08:30:00", "2099-01-01T12:00:00",
+                  "2135-07-04T09:15:00", "2199-12-31T00:00:00")
 )
 OUT_OF_RANGE_PAST_SECONDS = OUT_OF_RANGE_SECONDS[:3]
 OUT_OF_RANGE_FUTURE_SECONDS = OUT_OF_RANGE_SECONDS[3:]
@@ -1440,17 +1440,20 @@ def generate_block(
 # The order in which the quarantine step checks a row; a row gets the first reason that applies.
 QUARANTINE_REASONS = (
     "missing_required", "invalid_number", "invalid_timestamp", "invalid_rating", "invalid_enum",
-    "non_positive_quantity", "non_positive_price", "timestamp_out_of_range", "response_before_open",
+    "non_positive_quantity", "negative_price", "timestamp_out_of_range", "response_before_open",
     "unknown_user", "unknown_item", "unknown_order", "duplicate", "duplicate_key",
 )
 TEXT_DEFECT_KINDS = ("empty", "whitespace_only", "very_long", "html", "emoji", "non_english")
 TEXT_COLUMN = {"reviews": "comment", "support_conversations": "message"}
-OPTIONAL_COLUMNS = {("events", "item_id"), ("reviews", "comment"), ("support_conversations", "message"),
+# Nullable in the input contract (macros/raw_contract.sql): never nulled as a missing_required defect.
+OPTIONAL_COLUMNS = {("users", "signed_up_at"), ("users", "country"), ("items", "title"), ("items", "category"),
+                    ("items", "brand"), ("items", "price"), ("items", "description"), ("events", "item_id"),
+                    ("reviews", "comment"), ("support_conversations", "message"),
                     ("support_conversations", "satisfaction_rating")}
 # Required columns nulled by missing_required defects, cycled through in this order.
 NULLED_COLUMNS = {
-    "users": ("signed_up_at", "country", "user_id"),
-    "items": ("title", "price", "category", "brand", "description", "item_id"),
+    "users": ("user_id",),
+    "items": ("item_id",),
     "orders": ("ordered_at", "status", "user_id", "order_id"),
     "order_items": ("quantity", "unit_price", "item_id", "order_id"),
     "events": ("occurred_at", "event_type", "user_id", "event_id"),
@@ -1461,10 +1464,10 @@ NULLED_COLUMNS = {
 # references, so a rejected parent never turns its children into unknown_* rows.
 PLANNED_REASONS = {
     "users": ("missing_required", "invalid_timestamp", "timestamp_out_of_range", "duplicate", "duplicate_key"),
-    "items": ("missing_required", "invalid_number", "non_positive_price", "duplicate", "duplicate_key"),
+    "items": ("missing_required", "invalid_number", "negative_price", "duplicate", "duplicate_key"),
     "orders": ("missing_required", "invalid_timestamp", "invalid_enum", "timestamp_out_of_range", "unknown_user",
                "duplicate", "duplicate_key"),
-    "order_items": ("missing_required", "invalid_number", "non_positive_quantity", "non_positive_price", "unknown_item",
+    "order_items": ("missing_required", "invalid_number", "non_positive_quantity", "negative_price", "unknown_item",
                     "unknown_order", "duplicate", "duplicate_key"),
     "events": ("missing_required", "invalid_timestamp", "invalid_enum", "timestamp_out_of_range", "unknown_user",
                "unknown_item", "duplicate", "duplicate_key"),
@@ -1587,7 +1590,7 @@ def inject_defects(
         add_defect("timestamp_out_of_range", lambda b, row, k: b.columns["signed_up_at"].__setitem__(row, option(OUT_OF_RANGE_SECONDS)))
     elif table == "items":
         add_defect("invalid_number", lambda b, row, k: b.override("price", row, option(INVALID_NUMBERS)))
-        add_defect("non_positive_price", lambda b, row, k: b.columns["price"].__setitem__(row, option((0.0, -1.0, -19.99))))
+        add_defect("negative_price", lambda b, row, k: b.columns["price"].__setitem__(row, option((-0.01, -1.0, -19.99))))
     elif table == "orders":
         add_defect("invalid_timestamp", lambda b, row, k: b.override("ordered_at", row, option(INVALID_TIMESTAMPS)))
         add_defect("invalid_enum", lambda b, row, k: b.columns["status"].__setitem__(row, option(INVALID_STATUSES)))
@@ -1596,7 +1599,7 @@ def inject_defects(
     elif table == "order_items":
         add_defect("invalid_number", lambda b, row, k: b.override(("quantity", "unit_price")[k % 2], row, option(INVALID_NUMBERS)))
         add_defect("non_positive_quantity", lambda b, row, k: b.columns["quantity"].__setitem__(row, option((0, -1, -2))))
-        add_defect("non_positive_price", lambda b, row, k: b.columns["unit_price"].__setitem__(row, option((0.0, -1.0, -4.99))))
+        add_defect("negative_price", lambda b, row, k: b.columns["unit_price"].__setitem__(row, option((-0.01, -1.0, -4.99))))
         add_defect("unknown_item", lambda b, row, k: b.columns["item_id"].__setitem__(row, counters.unknown("item", 1, widths)[0]))
         add_defect("unknown_order", lambda b, row, k: b.columns["order_id"].__setitem__(row, counters.unknown("order", 1, widths)[0]))
     else:
@@ -1840,9 +1843,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dirty", action="store_true", help="inject known defects and write defects.json")
     parser.add_argument("--chunk-users", type=int, default=DEFAULT_CHUNK_USERS,
                         help=f"users per written chunk; bounds memory (default {DEFAULT_CHUNK_USERS:,})")
+    from ltv.shapes import SHAPES
+    parser.add_argument("--shape", choices=("demo", *SHAPES), default="demo",
+                        help="demo (default: every table and column) or a shop shaped like a real export "
+                             "(ltv.shapes.SHAPES describes each); --items and --dirty apply to demo only")
+    parser.set_defaults(generate_parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "shape", "demo") != "demo":
+        demo_only = [flag for flag, given in (("--items", args.items is not None), ("--dirty", args.dirty)) if given]
+        if demo_only:
+            args.generate_parser.error(f"{' and '.join(demo_only)} apply only to --shape demo, not --shape {args.shape}")
+        from ltv.shapes import generate_shaped_shop
+        counts = generate_shaped_shop(args.shape, args.users, args.out, seed=args.seed, file_format=args.format)
+        print(f"wrote {sum(counts.values()):,} rows ({args.shape} shape) to {args.out}")
+        return 0
+    Path(args.out, "shape.json").unlink(missing_ok=True)  # left by a shaped run; it would describe other data
     counts = generate_shop(
         n_users=args.users,
         out_dir=args.out,
