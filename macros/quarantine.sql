@@ -1,30 +1,32 @@
 {#-
   The quarantine rules, written once. Every base model calls validated_raw_rows() with its table's
-  column specification; the result holds every raw row, typed, with `quarantine_reason` null for
-  rows that staging keeps and the first failing rule's name for rows that go to quarantine_rows.
+  name (its key and columns come from raw_contract(), macros/raw_contract.sql) and its own rules;
+  the result holds every raw row, typed, with `quarantine_reason` null for rows that staging keeps
+  and the first failing rule's name for rows that go to quarantine_rows.
 
-  columns: list of dicts
-    name      contract column name
-    type      'text' | 'timestamp' | 'number' | 'integer' | 'rating'
-    required  true when a null (or blank text) makes the row unusable
-    allowed   for enumerations: the accepted lower-case values
-    positive  'quantity' or 'price': the value must be > 0 (reason non_positive_<positive>)
   rules:      extra [sql condition, reason] pairs on the typed columns (checked after the generic ones)
   references: [column, parent base model, reason]: the value must be an accepted key of the parent
 
   Precedence (a row gets the first reason that applies): missing_required, invalid_number,
-  invalid_timestamp, invalid_rating, invalid_enum, non_positive_quantity, non_positive_price,
+  invalid_timestamp, invalid_rating, invalid_enum, non_positive_quantity, negative_price,
   timestamp_out_of_range, the table's own rules, unknown_* references, duplicate, duplicate_key.
 -#}
-{% macro validated_raw_rows(table_name, key_columns, columns, rules=[], references=[]) %}
+{% macro validated_raw_rows(table_name, rules=[], references=[]) %}
+{%- set contract = raw_contract()[table_name] -%}
 {%- set source_relation = raw_table(table_name) -%}
-{{ assert_required_columns(source_relation, table_name, columns | map(attribute='name') | list) }}
-{%- set arguments = {'table_name': table_name, 'source_relation': source_relation, 'key_columns': key_columns,
-                     'columns': columns, 'rules': rules, 'references': references} -%}
+{{ assert_required_columns(source_relation, table_name, contract.columns | rejectattr('optional') | map(attribute='name') | list) }}
+{#- The raw columns' types: a timestamp is read by what it is (text, naive, with a zone, epoch). -#}
+{%- set raw_types = {} -%}
+{%- if execute -%}
+    {%- for raw_column in adapter.get_columns_in_relation(source_relation) -%}
+        {%- do raw_types.update({raw_column.name | lower: raw_column.dtype | upper}) -%}
+    {%- endfor -%}
+{%- endif -%}
+{%- set arguments = {'table_name': table_name, 'source_relation': source_relation, 'key_columns': contract.key,
+                     'columns': contract.columns, 'raw_types': raw_types, 'rules': rules, 'references': references} -%}
 {#- Parquet sources number their rows (raw_data.sql), which is what lets a rebuild check only rows
     appended since the last build; see raw_rows_check_plan. -#}
-{%- set row_numbered = execute and 'file_row_number' in (adapter.get_columns_in_relation(source_relation)
-                                                         | map(attribute='name') | map('lower') | list) -%}
+{%- set row_numbered = 'file_row_number' in raw_types -%}
 {%- if row_numbered -%}
     {#- The plan must know whether the SQL itself changed since the last build: the model file and
         this macro's SQL for checking every row. -#}
@@ -49,13 +51,17 @@
 {%- set rules = arguments.rules -%}
 {%- set references = arguments.references -%}
 {%- set earliest = validated_date_var('ltv_earliest_valid_timestamp') -%}
-{%- set latest = validated_date_var('ltv_latest_valid_timestamp') -%}
 
 with raw_rows as (
 
     select
         {%- for column in columns %}
+        {%- if not execute or column.name in arguments.raw_types %}
         {{ adapter.quote(column.name) }} as raw__{{ column.name }},
+        {%- else %}
+        {#- An optional column the shop does not have. #}
+        cast(null as varchar) as raw__{{ column.name }},
+        {%- endif %}
         {%- endfor %}
         {{ 'file_row_number' if plan is not none else 'null' }} as raw_row_number
     from {{ arguments.source_relation }}
@@ -67,7 +73,7 @@ typed_rows as (
     select
         raw_rows.*,
         {%- for column in columns %}
-        {{ typed_raw_value(column) }} as {{ column.name }}{{ "," if not loop.last }}
+        {{ typed_raw_value(column, arguments.raw_types.get(column.name, 'VARCHAR')) }} as {{ column.name }}{{ "," if not loop.last }}
         {%- endfor %}
     from raw_rows
 
@@ -83,7 +89,10 @@ rows_to_check as (
        or ({{ key_columns | join(', ') }}) in (
             select {{ key_columns | join(', ') }} from typed_rows where raw_row_number >= {{ plan.first_new_row }}
             union all
-            select {{ key_columns | join(', ') }} from {{ this }} where quarantine_reason like 'unknown\_%' escape '\'
+            {#- Verdicts that can change without the row changing: a parent key may have arrived, and a
+                timestamp that was after the build's day may now be inside the valid window. #}
+            select {{ key_columns | join(', ') }} from {{ this }}
+            where quarantine_reason like 'unknown\_%' escape '\' or {{ back_in_range_condition(table_name) }}
        )
     {%- endif %}
     /* ltv:end */
@@ -112,14 +121,15 @@ checked_rows as (
             {%- for column in columns if column.allowed is defined %}
             when {{ column.name }} not in ({% for value in column.allowed %}'{{ value }}'{{ ", " if not loop.last }}{% endfor %}) then 'invalid_enum'
             {%- endfor %}
-            {%- for column in columns if column.positive is defined and column.positive == 'quantity' %}
+            {%- for column in columns if column.sign is defined and column.sign == 'positive' %}
             when {{ column.name }} <= 0 then 'non_positive_quantity'
             {%- endfor %}
-            {%- for column in columns if column.positive is defined and column.positive == 'price' %}
-            when {{ column.name }} <= 0 then 'non_positive_price'
+            {#- A price of 0 is a free line (a gift, a promotion): a purchase worth nothing. #}
+            {%- for column in columns if column.sign is defined and column.sign == 'non_negative' %}
+            when {{ column.name }} < 0 then 'negative_price'
             {%- endfor %}
             {%- for column in columns if column.type == 'timestamp' %}
-            when {{ column.name }} < timestamp '{{ earliest }}' or {{ column.name }} >= timestamp '{{ latest }}' then 'timestamp_out_of_range'
+            when {{ column.name }} < timestamp '{{ earliest }}' or {{ column.name }} >= {{ latest_valid_timestamp_sql() }} then 'timestamp_out_of_range'
             {%- endfor %}
             {%- for condition, reason in rules %}
             when {{ condition }} then '{{ reason }}'
@@ -254,23 +264,100 @@ from all_rows
 
 
 {#- A raw value cast to its contract type; a value that does not cast becomes null, which the
-    checks then tell apart from a value that was missing. -#}
-{% macro typed_raw_value(column) -%}
+    checks then tell apart from a value that was missing. raw_type is the raw column's DuckDB type. -#}
+{% macro typed_raw_value(column, raw_type) -%}
     {%- set raw_column = 'raw__' ~ column.name -%}
     {%- if column.type == 'timestamp' -%}
-        try_cast({{ raw_column }} as timestamp)
+        {{ utc_timestamp(raw_column, raw_type) }}
     {%- elif column.type == 'number' -%}
-        try_cast({{ raw_column }} as double)
+        {#- NaN and ±Infinity are not amounts: invalid_number. #}
+        case when isfinite(try_cast({{ raw_column }} as double)) then try_cast({{ raw_column }} as double) end
     {%- elif column.type in ('integer', 'rating') -%}
-        {#- '4.0' is a valid 4; '4.5' or 'five' are not integers. -#}
+        {#- '4.0' is a valid 4; '4.5', 'five', NaN or a number too large for an integer are not. -#}
         case
-            when try_cast({{ raw_column }} as double) = round(try_cast({{ raw_column }} as double))
+            when isfinite(try_cast({{ raw_column }} as double))
+                and try_cast({{ raw_column }} as double) = round(try_cast({{ raw_column }} as double))
                 then try_cast(try_cast({{ raw_column }} as double) as integer)
         end
     {%- elif column.allowed is defined -%}
         lower(trim(cast({{ raw_column }} as varchar)))
     {%- else -%}
         nullif(trim(cast({{ raw_column }} as varchar)), '')
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- A raw timestamp as a UTC timestamp, whatever its form and whatever the build machine's TZ:
+      with a zone (TIMESTAMPTZ, or text ending in Z / +08:00 / -0530): converted to UTC;
+      naive (TIMESTAMP, DATE, text without an offset): local time of var ltv_source_time_zone
+        (default UTC, when it is simply taken as it is);
+      epoch numbers (integer or decimal columns, or text of digits): seconds since 1970-01-01 UTC,
+        or milliseconds from 10^11, microseconds from 10^14, nanoseconds from 10^17 (so any date
+        after 1973 reads right in any of the four units); from 10^20 on: invalid_timestamp. -#}
+{% macro utc_timestamp(raw_column, raw_type) -%}
+    {%- set numeric_types = ['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT',
+                             'UINTEGER', 'UBIGINT', 'UHUGEINT', 'FLOAT', 'DOUBLE', 'REAL'] -%}
+    {%- if raw_type == 'TIMESTAMP WITH TIME ZONE' -%}
+        timezone('UTC', {{ raw_column }})
+    {%- elif raw_type.startswith('TIMESTAMP') or raw_type == 'DATE' -%}
+        {{ naive_as_utc('cast(' ~ raw_column ~ ' as timestamp)') }}
+    {%- elif raw_type in numeric_types or raw_type.startswith('DECIMAL') -%}
+        {{ epoch_as_timestamp('cast(' ~ raw_column ~ ' as double)') }}
+    {%- else -%}
+        {%- set text = 'trim(cast(' ~ raw_column ~ ' as varchar))' -%}
+        case
+            when regexp_full_match({{ text }}, '-?[0-9]+(\.[0-9]+)?')
+                then {{ epoch_as_timestamp('try_cast(' ~ text ~ ' as double)') }}
+            when regexp_matches({{ text }}, '[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$')
+                then timezone('UTC', try_cast({{ text }} as timestamptz))
+            else {{ naive_as_utc('try_cast(' ~ text ~ ' as timestamp)') }}
+        end
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro naive_as_utc(timestamp_sql) -%}
+    {%- set zone = validated_time_zone_var('ltv_source_time_zone') -%}
+    {%- if zone == 'UTC' -%}
+        {{ timestamp_sql }}
+    {%- else -%}
+        timezone('UTC', timezone('{{ zone }}', {{ timestamp_sql }}))
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro epoch_as_timestamp(number_sql) -%}
+    case
+        when abs({{ number_sql }}) < 1e11 then make_timestamp(cast({{ number_sql }} * 1e6 as bigint))
+        when abs({{ number_sql }}) < 1e14 then make_timestamp(cast({{ number_sql }} * 1e3 as bigint))
+        when abs({{ number_sql }}) < 1e17 then make_timestamp(cast({{ number_sql }} as bigint))
+        when abs({{ number_sql }}) < 1e20 then make_timestamp(cast({{ number_sql }} / 1e3 as bigint))
+    end
+{%- endmacro %}
+
+
+{#- Rows of a base table quarantined as timestamp_out_of_range whose timestamps are all inside the
+    valid window now: the default upper bound moves with the build's day, so a row dated in the
+    future at one build can be valid at a later one, with no change to the row. -#}
+{% macro back_in_range_condition(table_name) -%}
+    (quarantine_reason = 'timestamp_out_of_range'
+    {%- for column in raw_contract()[table_name]['columns'] if column.type == 'timestamp' %}
+     and not coalesce({{ column.name }} < timestamp '{{ validated_date_var('ltv_earliest_valid_timestamp') }}'
+                      or {{ column.name }} >= {{ latest_valid_timestamp_sql(marked=false) }}, false)
+    {%- endfor %})
+{%- endmacro %}
+
+
+{#- Timestamps from this on are out of range: var ltv_latest_valid_timestamp, or by default one day
+    after this build started (UTC), since nothing can have happened later; the day absorbs clocks
+    and zones a little ahead. The default sits between build-section markers: a new day is not new
+    SQL, and the rows it can change (those already out of range) are checked again every build. -#}
+{% macro latest_valid_timestamp_sql(marked=true) -%}
+    {%- set latest = validated_date_var('ltv_latest_valid_timestamp', allow_empty=true) -%}
+    {%- if latest -%}
+        timestamp '{{ latest }}'
+    {%- else -%}
+        {%- set literal = "cast('" ~ (run_started_at + modules.datetime.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S") ~ "' as timestamp)" -%}
+        {#- Unmarked inside a section that is a build section as a whole (markers do not nest). -#}
+        {{ "/* ltv:build_started_at */ " ~ literal ~ " /* ltv:end */" if marked else literal }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -9,49 +9,124 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The schema holding the empty stand-ins of absent optional raw tables (never the raw schema:
+    in warehouse mode that schema is the shop's own, where a view of ours would block its table). -#}
+{% macro absent_raw_schema() -%}raw_absent{%- endmacro %}
+
 {#- The relation a base model reads. In demo mode it is the seed (a ref, so dbt orders seeds
-    before models); otherwise the `shop` source, which register_raw_files() points at the files. -#}
+    before models); otherwise the `shop` source, which base_shop__raw_tables points at the files,
+    or, for an optional table the shop does not have, its empty stand-in. -#}
 {% macro raw_table(table_name) -%}
-    {%- if raw_data_mode() == 'demo' -%}{{ return(ref(table_name)) }}{%- else -%}{{ return(source('shop', table_name)) }}{%- endif -%}
+    {#- The ref makes every reader of raw data wait for the files to be registered. -#}
+    {%- do ref('base_shop__raw_tables') -%}
+    {%- if raw_data_mode() == 'demo' -%}{{ return(ref(table_name)) }}{%- endif -%}
+    {%- set shop_relation = source('shop', table_name) -%}
+    {%- if execute and raw_contract()[table_name]['optional'] and not raw_relation_exists(shop_relation) -%}
+        {{ return(api.Relation.create(database=shop_relation.database, schema=absent_raw_schema(), identifier=table_name)) }}
+    {%- endif -%}
+    {{ return(shop_relation) }}
 {%- endmacro %}
 
-{#- Files mode: one view per raw table in the raw schema over <LTV_RAW_DIR>/<table>.parquet or
-    .csv. CSV is read as text (all_varchar) so that a malformed value becomes a quarantine row
+{#- Asked of the database, not dbt's relation cache: base_shop__raw_tables creates these views
+    during the run, after the cache was filled. -#}
+{% macro raw_relation_exists(relation) -%}
+    {%- set found = run_query("select count(*) from information_schema.tables where table_catalog = '" ~ relation.database
+                              ~ "' and table_schema = '" ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'") -%}
+    {{ return(found.rows[0][0] > 0) }}
+{%- endmacro %}
+
+{#- A path with DuckDB's glob characters escaped, so that it names exactly one file: DuckDB globs
+    every path it reads, and a folder called shop[ab] would otherwise read shopa's files. -#}
+{% macro literal_path(path) -%}
+    {{ return(path | replace('[', '[[]') | replace('*', '[*]') | replace('?', '[?]')) }}
+{%- endmacro %}
+
+{#- Files mode: the one file that holds a raw table, or none. Two files for one table stop the
+    build with a message naming both: reading either silently would be a guess. -#}
+{% macro raw_file_of(table_name) %}
+    {%- set raw_dir = env_var('LTV_RAW_DIR').rstrip('/') -%}
+    {%- if "'" in raw_dir -%}
+        {{ exceptions.raise_compiler_error("LTV_RAW_DIR must not contain a single quote: " ~ raw_dir) }}
+    {%- endif -%}
+    {%- set candidates = [raw_dir ~ '/' ~ table_name ~ '.parquet', raw_dir ~ '/' ~ table_name ~ '.csv'] -%}
+    {%- set found = run_query("select file from glob('" ~ literal_path(candidates[0]) ~ "') union all select file from glob('"
+                              ~ literal_path(candidates[1]) ~ "') order by 1 desc") -%}
+    {%- set files = found.rows | map(attribute=0) | list -%}
+    {%- if files | length > 1 -%}
+        {{ exceptions.raise_compiler_error("LTV_RAW_DIR=" ~ raw_dir ~ " has two files for raw table '" ~ table_name ~ "': "
+                                           ~ files | join(' and ') ~ ". Keep one of them.") }}
+    {%- endif -%}
+    {%- if files | length == 0 and not raw_contract()[table_name]['optional'] -%}
+        {{ exceptions.raise_compiler_error("LTV_RAW_DIR=" ~ raw_dir ~ " has no file for raw table '" ~ table_name ~ "': expected "
+                                           ~ candidates | join(' or ')) }}
+    {%- endif -%}
+    {{ return(files[0] if files else none) }}
+{% endmacro %}
+
+{#- base_shop__raw_tables' pre-hook. Files mode: one view per raw table in the raw schema over its
+    file. CSV is read as text (all_varchar) so that a malformed value becomes a quarantine row
     with a reason instead of a type-sniffing error for the whole file, and with the standard
     dialect given (comma, double quotes) because sniffing it from a sample of long multi-line
     comments can fail. Parquet views add each row's file_row_number, which lets base tables check
-    only rows appended since the last build. -#}
+    only rows appended since the last build. Every mode: an empty stand-in in raw_absent for each
+    optional table the shop does not have. A file DuckDB cannot read fails here, in one model that
+    every base model depends on, so its message is the build's only error. -#}
 {% macro register_raw_files() %}
-    {%- if execute and raw_data_mode() == 'files' -%}
-        {%- set raw_dir = env_var('LTV_RAW_DIR').rstrip('/') -%}
-        {%- if "'" in raw_dir -%}
-            {{ exceptions.raise_compiler_error("LTV_RAW_DIR must not contain a single quote: " ~ raw_dir) }}
+    {%- if not execute or raw_data_mode() == 'demo' -%}{{ return('select 1') }}{%- endif -%}
+    {%- set statements = ["create schema if not exists raw", "create schema if not exists " ~ absent_raw_schema()] -%}
+    {%- for table_name, table in raw_contract().items() -%}
+        {%- set file_path = raw_file_of(table_name) if raw_data_mode() == 'files' else none -%}
+        {%- if file_path is not none and file_path.endswith('.parquet') -%}
+            {%- set reader = "read_parquet('" ~ literal_path(file_path) ~ "', file_row_number = true)" -%}
+        {%- elif file_path is not none -%}
+            {%- set reader = "read_csv('" ~ literal_path(file_path) ~ "', header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
         {%- endif -%}
-        {%- set statements = ["create schema if not exists raw"] -%}
-        {%- for table_name in ltv_raw_table_names() -%}
-            {%- set found = run_query("select file from glob('" ~ raw_dir ~ "/" ~ table_name ~ ".parquet') union all select file from glob('" ~ raw_dir ~ "/" ~ table_name ~ ".csv')") -%}
-            {%- if found.rows | length == 0 -%}
-                {{ exceptions.raise_compiler_error("LTV_RAW_DIR=" ~ raw_dir ~ " has no file for raw table '" ~ table_name ~ "': expected " ~ raw_dir ~ "/" ~ table_name ~ ".parquet or " ~ raw_dir ~ "/" ~ table_name ~ ".csv") }}
-            {%- endif -%}
-            {%- set file_path = found.rows[0][0] -%}
-            {%- if file_path.endswith('.parquet') -%}
-                {#- file_row_number: each row's position in the file, by which a rebuild tells rows
-                    appended since the last build from those it already checked. -#}
-                {%- set reader = "read_parquet('" ~ file_path ~ "', file_row_number = true)" -%}
-            {%- else -%}
-                {%- set reader = "read_csv('" ~ file_path ~ "', header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
-            {%- endif -%}
+        {%- if file_path is not none -%}
             {%- do statements.append("create or replace view raw." ~ table_name ~ " as select * from " ~ reader) -%}
-        {%- endfor -%}
-        {{ return(statements | join(";\n")) }}
-    {%- endif -%}
+        {%- elif raw_data_mode() == 'files' -%}
+            {#- A view left by an earlier build must not keep reading a file that is gone. -#}
+            {%- do statements.append("drop view if exists raw." ~ table_name) -%}
+        {%- endif -%}
+        {%- if table.optional -%}
+            {%- do statements.append("create or replace view " ~ absent_raw_schema() ~ "." ~ table_name ~ " as "
+                                     ~ empty_raw_table_sql(table_name)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(statements | join(";\n")) }}
 {% endmacro %}
 
-{% macro ltv_raw_table_names() -%}
-    {{ return(['users', 'items', 'orders', 'order_items', 'events', 'reviews', 'support_conversations']) }}
-{%- endmacro %}
+{#- base_shop__raw_tables' rows: for each contract table, whether the shop has it and where it is read from. -#}
+{% macro raw_tables_listing() %}
+    {%- set rows = [] -%}
+    {%- set absent = [] -%}
+    {%- for table_name, table in raw_contract().items() -%}
+        {%- set mode = raw_data_mode() -%}
+        {%- if not execute -%}
+            {%- set location = none -%}
+        {%- elif mode == 'demo' -%}
+            {%- set location = 'seed ' ~ table_name -%}
+        {%- elif mode == 'files' -%}
+            {%- set location = raw_file_of(table_name) -%}
+        {%- else -%}
+            {%- set relation = source('shop', table_name) -%}
+            {%- set location = (relation.schema ~ '.' ~ relation.identifier) if raw_relation_exists(relation) else none -%}
+            {%- if location is none and not table.optional -%}
+                {{ exceptions.raise_compiler_error("raw table '" ~ table_name ~ "' was not found (" ~ relation ~ "); LTV_RAW_SOURCE=warehouse needs it in the raw schema") }}
+            {%- endif -%}
+        {%- endif -%}
+        {%- if execute and location is none -%}{%- do absent.append(table_name) -%}{%- endif -%}
+        {%- do rows.append("select '" ~ table_name ~ "' as raw_table, " ~ table.optional ~ " as is_optional, "
+                           ~ (location is not none) ~ " as is_present, '" ~ mode ~ "' as source_kind, "
+                           ~ ("'" ~ location | replace("'", "''") ~ "'" if location is not none else "null") ~ " as location") -%}
+    {%- endfor -%}
+    {%- if absent -%}
+        {{ log("ltv: the shop has no " ~ absent | join(', ') ~ " (optional): read as empty; what depends on them is empty.", info=true) }}
+    {%- endif -%}
+    {{ return(rows | join("\nunion all\n")) }}
+{% endmacro %}
 
-{#- A raw table without a contract column stops the build with a message naming both. -#}
+{#- A raw table without a contract column stops the build with a message naming both. Optional
+    columns may be absent (they are read as null). -#}
 {% macro assert_required_columns(relation, table_name, required_columns) %}
     {%- if execute -%}
         {#- file_row_number is the row position register_raw_files adds, not a column of the file. -#}

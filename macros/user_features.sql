@@ -6,6 +6,8 @@
 
   activity  = 1 / (days since last activity + 1); activity is any event, order or review, and
               signing up counts, so a user who did nothing since signing up is measured from then.
+              A user's start (days_since_signup) is the sign-up date or the first activity, if
+              earlier or if the shop records no sign-up date.
   frequency = completed orders / (days since first purchase + 1)
   amount    = net spend / (days since first purchase + 1)
   The BG/NBD inputs follow Fader, Hardie & Lee: a "purchase" is a day with a completed order;
@@ -20,12 +22,26 @@ with settings as (
 
 ),
 
+first_activities as (
+
+    select user_id, min(activity_on) as first_activity_on
+    from {{ ref('int_user_activities_unioned') }}
+    group by user_id
+
+),
+
 users as (
 
-    select users.user_id, cast(users.signed_up_at as date) as signed_up_on, settings.as_of_date
+    -- A user is known from sign-up or from the first thing they did, whichever is earlier: many
+    -- shops record no sign-up date, and imported customers often have orders before it.
+    select
+        users.user_id,
+        least(cast(users.signed_up_at as date), first_activities.first_activity_on) as signed_up_on,
+        settings.as_of_date
     from {{ ref('stg_shop__users') }} as users
+    left join first_activities on users.user_id = first_activities.user_id
     cross join settings
-    where cast(users.signed_up_at as date) <= settings.as_of_date
+    where least(cast(users.signed_up_at as date), first_activities.first_activity_on) <= settings.as_of_date
 
 ),
 

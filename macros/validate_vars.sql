@@ -27,11 +27,11 @@
         {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be " ~ ("a whole number" if integer else "a number") ~ ", got '" ~ text ~ "'") }}
     {%- endif -%}
     {%- set value = text | int if integer else text | float -%}
-    {%- if minimum is not none and (value < minimum or (exclusive_minimum and value == minimum)) -%}
-        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be " ~ ("greater than " if exclusive_minimum else "at least ") ~ minimum ~ ", got " ~ text) }}
-    {%- endif -%}
-    {%- if maximum is not none and value > maximum -%}
-        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be at most " ~ maximum ~ ", got " ~ text) }}
+    {%- set range_text = ("greater than " if exclusive_minimum else "at least ") ~ minimum if minimum is not none else "" -%}
+    {%- set range_text = range_text ~ (" and " if range_text and maximum is not none else "") ~ ("at most " ~ maximum if maximum is not none else "") -%}
+    {%- if (minimum is not none and (value < minimum or (exclusive_minimum and value == minimum)))
+          or (maximum is not none and value > maximum) -%}
+        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be " ~ range_text ~ ", got " ~ text) }}
     {%- endif -%}
     {{ return(value) }}
 {%- endmacro %}
@@ -44,30 +44,92 @@
     {{ return(text == 'true') }}
 {%- endmacro %}
 
+{#- One of a fixed list of words. -#}
+{% macro validated_choice_var(var_name, choices) -%}
+    {%- set value = var(var_name) | string | trim -%}
+    {%- if value not in choices -%}
+        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be one of " ~ choices | join(', ') ~ ", got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
+{#- An IANA time zone name (Europe/London, Asia/Shanghai, UTC), as DuckDB's ICU knows them. -#}
+{% macro validated_time_zone_var(var_name) -%}
+    {%- set value = var(var_name) | string | trim -%}
+    {%- if value not in modules.pytz.all_timezones_set -%}
+        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be a time zone name such as UTC, Europe/London or Asia/Shanghai, got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
+{#- Values that pass one var's check can still be absurd together or past what dates and numbers
+    can hold downstream: each is checked here, naming the vars. -#}
+{% macro validate_var_combinations() %}
+    {%- set earliest = validated_date_var('ltv_earliest_valid_timestamp') -%}
+    {%- set latest = validated_date_var('ltv_latest_valid_timestamp', allow_empty=true) -%}
+    {%- if earliest < '1900-01-01' -%}
+        {{ exceptions.raise_compiler_error("var 'ltv_earliest_valid_timestamp' must be 1900-01-01 or later, got '" ~ earliest ~ "'") }}
+    {%- endif -%}
+    {%- if latest and latest <= earliest -%}
+        {{ exceptions.raise_compiler_error("var 'ltv_latest_valid_timestamp' (" ~ latest ~ ") must be after var 'ltv_earliest_valid_timestamp' (" ~ earliest ~ "): every timestamp would be out of range") }}
+    {%- endif -%}
+    {%- if latest and latest > '2200-01-01' -%}
+        {{ exceptions.raise_compiler_error("var 'ltv_latest_valid_timestamp' must be 2200-01-01 or earlier, got '" ~ latest ~ "'") }}
+    {%- endif -%}
+    {%- set cutoff = validated_date_var('ltv_cutoff_date', allow_empty=true) -%}
+    {%- if cutoff and (cutoff < earliest or cutoff > (latest or '2200-01-01')) -%}
+        {{ exceptions.raise_compiler_error("var 'ltv_cutoff_date' (" ~ cutoff ~ ") must lie within the valid time window [ltv_earliest_valid_timestamp = " ~ earliest ~ ", ltv_latest_valid_timestamp = " ~ (latest or 'one day after the build') ~ ")") }}
+    {%- endif -%}
+    {%- if number_setting('ltv_quarantine_warn_share') > number_setting('ltv_quarantine_error_share') -%}
+        {{ exceptions.raise_compiler_error("var 'ltv_quarantine_warn_share' (" ~ var('ltv_quarantine_warn_share') ~ ") must not exceed var 'ltv_quarantine_error_share' (" ~ var('ltv_quarantine_error_share') ~ ")") }}
+    {%- endif -%}
+{% endmacro %}
+
+{#- The numeric vars and their allowed ranges, in one place: validate_vars() checks them all before
+    anything runs, and models read them through number_setting(), which checks again (so that
+    `dbt compile` or `dbt show` never render an unchecked value). The maxima keep every value
+    inside what dates, seeds and lengths downstream can hold. -#}
+{% macro number_var_ranges() -%}
+    {{ return({
+        'ltv_horizon_days': {'minimum': 0, 'maximum': 3660, 'integer': true, 'exclusive_minimum': true},
+        'ltv_holdout_share': {'minimum': 0, 'maximum': 0.9, 'exclusive_minimum': true},
+        'ltv_random_seed': {'minimum': 0, 'maximum': 4294967295, 'integer': true},
+        'ltv_min_labelled_users': {'minimum': 2, 'maximum': 1000000000, 'integer': true},
+        'ltv_similarity_top_k': {'minimum': 1, 'maximum': 1000, 'integer': true},
+        'ltv_recommendations_top_n': {'minimum': 1, 'maximum': 1000, 'integer': true},
+        'ltv_bm25_k1': {'minimum': 0, 'maximum': 100},
+        'ltv_bm25_b': {'minimum': 0, 'maximum': 1},
+        'ltv_view_weight': {'minimum': 0, 'maximum': 100},
+        'ltv_add_to_cart_weight': {'minimum': 0, 'maximum': 100},
+        'ltv_quarantine_warn_share': {'minimum': 0, 'maximum': 1},
+        'ltv_quarantine_error_share': {'minimum': 0, 'maximum': 1},
+        'ltv_max_text_characters': {'minimum': 1, 'maximum': 1000000, 'integer': true},
+        'ltv_segment_high_value_decile': {'minimum': 1, 'maximum': 10, 'integer': true},
+        'ltv_segment_at_risk_probability_alive': {'minimum': 0, 'maximum': 1},
+        'ltv_segment_lapsed_days': {'minimum': 1, 'maximum': 36600, 'integer': true},
+        'ltv_segment_new_user_days': {'minimum': 1, 'maximum': 36600, 'integer': true},
+        'ltv_segment_poor_experience_score': {'minimum': -1, 'maximum': 1},
+        'ltv_segment_negative_share': {'minimum': 0, 'maximum': 1},
+    }) }}
+{%- endmacro %}
+
+{% macro number_setting(var_name) -%}
+    {%- set allowed = number_var_ranges()[var_name] -%}
+    {{ return(validated_number_var(var_name, minimum=allowed.get('minimum'), maximum=allowed.get('maximum'),
+                                   integer=allowed.get('integer', false), exclusive_minimum=allowed.get('exclusive_minimum', false))) }}
+{%- endmacro %}
+
 {% macro validate_vars() %}
     {%- do validated_date_var('ltv_cutoff_date', allow_empty=true) -%}
-    {%- do validated_number_var('ltv_horizon_days', minimum=0, integer=true, exclusive_minimum=true) -%}
-    {%- do validated_number_var('ltv_holdout_share', minimum=0, maximum=0.9, exclusive_minimum=true) -%}
-    {%- do validated_number_var('ltv_random_seed', minimum=0, integer=true) -%}
-    {%- do validated_number_var('ltv_min_labelled_users', minimum=2, integer=true) -%}
-    {%- do validated_number_var('ltv_similarity_top_k', minimum=1, maximum=1000, integer=true) -%}
-    {%- do validated_number_var('ltv_recommendations_top_n', minimum=1, maximum=1000, integer=true) -%}
-    {%- do validated_number_var('ltv_bm25_k1', minimum=0) -%}
-    {%- do validated_number_var('ltv_bm25_b', minimum=0, maximum=1) -%}
-    {%- do validated_number_var('ltv_view_weight', minimum=0) -%}
-    {%- do validated_number_var('ltv_add_to_cart_weight', minimum=0) -%}
-    {%- do validated_number_var('ltv_quarantine_warn_share', minimum=0, maximum=1) -%}
-    {%- do validated_number_var('ltv_quarantine_error_share', minimum=0, maximum=1) -%}
+    {%- for var_name in number_var_ranges() -%}
+        {%- do number_setting(var_name) -%}
+    {%- endfor -%}
     {%- do validated_date_var('ltv_earliest_valid_timestamp') -%}
-    {%- do validated_date_var('ltv_latest_valid_timestamp') -%}
-    {%- do validated_number_var('ltv_max_text_characters', minimum=1, integer=true) -%}
+    {%- do validated_date_var('ltv_latest_valid_timestamp', allow_empty=true) -%}
+    {%- do validated_time_zone_var('ltv_source_time_zone') -%}
     {%- do validated_boolean_var('ltv_reuse_unchanged_work') -%}
-    {%- do validated_number_var('ltv_segment_high_value_decile', minimum=1, maximum=10, integer=true) -%}
-    {%- do validated_number_var('ltv_segment_at_risk_probability_alive', minimum=0, maximum=1) -%}
-    {%- do validated_number_var('ltv_segment_lapsed_days', minimum=1, integer=true) -%}
-    {%- do validated_number_var('ltv_segment_new_user_days', minimum=1, integer=true) -%}
-    {%- do validated_number_var('ltv_segment_poor_experience_score', minimum=-1, maximum=1) -%}
-    {%- do validated_number_var('ltv_segment_negative_share', minimum=0, maximum=1) -%}
+    {%- do validated_choice_var('ltv_champion_metric', ['rmse', 'normalized_gini', 'top20_capture']) -%}
+    {%- do validate_var_combinations() -%}
     {#- A hook must render to SQL; this one only validates. -#}
     select 1
 {% endmacro %}

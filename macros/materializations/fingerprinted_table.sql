@@ -21,6 +21,14 @@
   {%- set unchanged = existing_relation is not none and existing_relation.is_table
                       and stored.rows | length == 1 and stored.rows[0][0] == fingerprint -%}
   {%- set raw_rows_plan = raw_rows_plan_in(compiled_code) -%}
+  {#- A base table (base_shop__<raw table>) with rows that were dated after the build's day and are
+      inside the valid window now is not current even if its inputs are the same: those rows are
+      checked again (macros/quarantine.sql, back_in_range_condition). -#}
+  {%- set raw_table_name = this.identifier | replace('base_shop__', '') -%}
+  {%- if unchanged and raw_table_name in raw_contract() -%}
+    {%- set back_in_range = run_query("select count(*) from " ~ this ~ " where " ~ back_in_range_condition(raw_table_name)) -%}
+    {%- set unchanged = back_in_range.rows[0][0] == 0 -%}
+  {%- endif -%}
 
   {%- if unchanged and validated_boolean_var('ltv_reuse_unchanged_work') and not should_full_refresh() -%}
     {{ log("Inputs of " ~ relation_name ~ " unchanged since the last build: table kept", info=false) }}
@@ -116,11 +124,19 @@
     depends on (models, seeds and sources alike). -#}
 {% macro model_input_fingerprint() %}
   {%- set parts = [without_build_sections(compiled_code)] -%}
-  {%- for node_id in model.depends_on.nodes | sort -%}
+  {#- base_shop__raw_tables says where raw data is read from, not what it holds: the rows read are
+      hashed through the raw relations themselves, so a shop moved to another folder is unchanged. -#}
+  {%- for node_id in model.depends_on.nodes | reject('equalto', 'model.ltv.base_shop__raw_tables') | sort -%}
     {%- set node = graph.sources[node_id] if node_id.startswith('source.') else graph.nodes[node_id] -%}
-    {%- set hashed = run_query("select count(*), coalesce(sum(hash(parent)), 0), coalesce(bit_xor(hash(parent, 'xor')), 0) from "
-                               ~ node.relation_name ~ " as parent") -%}
-    {%- do parts.append(node_id ~ ':' ~ (hashed.rows[0] | join(','))) -%}
+    {%- if node_id.startswith('source.') and not raw_relation_exists(api.Relation.create(
+            database=node.database, schema=node.schema, identifier=node.identifier)) -%}
+      {#- An optional raw table the shop does not have (its empty stand-in is read instead). -#}
+      {%- do parts.append(node_id ~ ':absent') -%}
+    {%- else -%}
+      {%- set hashed = run_query("select count(*), coalesce(sum(hash(parent)), 0), coalesce(bit_xor(hash(parent, 'xor')), 0) from "
+                                 ~ node.relation_name ~ " as parent") -%}
+      {%- do parts.append(node_id ~ ':' ~ (hashed.rows[0] | join(','))) -%}
+    {%- endif -%}
   {%- endfor -%}
   {{ return(local_md5(parts | join('|'))) }}
 {% endmacro %}

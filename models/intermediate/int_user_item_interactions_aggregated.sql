@@ -6,8 +6,8 @@
 -- (materialization changed_keys_table): every pair of theirs is replaced.
 {{ config(materialized='changed_keys_table', unique_key='user_id',
           input_columns_read={'int_model_settings': ['cutoff_date', 'label_end_date']}) }}
-{%- set view_weight = validated_number_var('ltv_view_weight', minimum=0) %}
-{%- set add_to_cart_weight = validated_number_var('ltv_add_to_cart_weight', minimum=0) %}
+{%- set view_weight = number_setting('ltv_view_weight') %}
+{%- set add_to_cart_weight = number_setting('ltv_add_to_cart_weight') %}
 
 with changed_users as (
 

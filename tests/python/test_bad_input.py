@@ -34,12 +34,12 @@ def test_a_missing_required_column_names_the_table_and_column(small_shop, tmp_pa
     assert "raw table 'orders' is missing required column(s): status" in result.stdout
 
 
-def test_a_missing_file_names_the_file(small_shop, tmp_path):
+def test_a_missing_required_file_names_the_file(small_shop, tmp_path):
     shop = copy_shop(small_shop, tmp_path / "shop")
-    (shop / "events.parquet").unlink()
+    (shop / "orders.parquet").unlink()
     _, result = build_warehouse(tmp_path / "build", raw_dir=shop, check=False)
     assert result.returncode != 0
-    assert f"has no file for raw table 'events': expected {shop}/events.parquet or {shop}/events.csv" in result.stdout
+    assert f"has no file for raw table 'orders': expected {shop}/orders.parquet or {shop}/orders.csv" in result.stdout
 
 
 def test_sql_injection_through_a_var_is_refused_before_anything_runs(small_shop, tmp_path):

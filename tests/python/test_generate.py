@@ -388,8 +388,9 @@ def test_bad_experiences_predict_less_future_value(large):
 # Dirty mode: the quarantine rules, re-implemented independently
 # --------------------------------------------------------------------------------------------------
 
-OPTIONAL = {("events", "item_id"), ("reviews", "comment"), ("support_conversations", "message"),
-            ("support_conversations", "satisfaction_rating")}
+OPTIONAL = {("users", "signed_up_at"), ("users", "country"), ("items", "title"), ("items", "category"),
+            ("items", "brand"), ("items", "price"), ("items", "description"), ("events", "item_id"),
+            ("reviews", "comment"), ("support_conversations", "message"), ("support_conversations", "satisfaction_rating")}
 NUMBER_COLUMNS = {"items": ["price"], "order_items": ["quantity", "unit_price"]}
 RATING_COLUMNS = {"reviews": ["rating"], "support_conversations": ["satisfaction_rating"]}
 ENUMS = {"orders": ("status", {"completed", "cancelled", "returned"}),
@@ -426,9 +427,10 @@ def derive_quarantine(frames: dict[str, pd.DataFrame]) -> dict[str, pd.Series]:
         if "quantity" in numbers:
             flag(numbers["quantity"] <= 0, "non_positive_quantity")
         for column in PRICE_COLUMNS.get(table, []):
-            flag(numbers[column] <= 0, "non_positive_price")
+            flag(numbers[column] < 0, "negative_price")
         for values in stamps.values():
-            flag((values < pd.Timestamp("2000-01-01")) | (values > pd.Timestamp("2030-01-01")), "timestamp_out_of_range")
+            latest = pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(days=1)
+            flag((values < pd.Timestamp("1980-01-01")) | (values >= latest), "timestamp_out_of_range")
         if table == "support_conversations":
             flag(stamps["first_response_at"] < stamps["opened_at"], "response_before_open")
         if "user_id" in frame and table != "users":
@@ -493,7 +495,7 @@ def test_dirty_mode_covers_every_reason(dirty):
     covered = {reason for table in expected.values() for reason, count in table.items() if count}
     assert covered == {
         "missing_required", "invalid_number", "invalid_timestamp", "invalid_rating", "invalid_enum",
-        "non_positive_quantity", "non_positive_price", "timestamp_out_of_range", "response_before_open",
+        "non_positive_quantity", "negative_price", "timestamp_out_of_range", "response_before_open",
         "unknown_user", "unknown_item", "unknown_order", "duplicate", "duplicate_key",
     }
     for table, reasons in expected.items():

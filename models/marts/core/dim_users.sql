@@ -1,12 +1,12 @@
 -- One row per user for the business: value, churn risk, experience, top recommendations and a
 -- segment with a suggested action. Segment rules are evaluated in order, the first match wins;
 -- thresholds are vars (documented in _core__docs.md, validated before anything runs).
-{%- set high_value_decile = validated_number_var('ltv_segment_high_value_decile', minimum=1, maximum=10, integer=true) %}
-{%- set at_risk_probability = validated_number_var('ltv_segment_at_risk_probability_alive', minimum=0, maximum=1) %}
-{%- set lapsed_days = validated_number_var('ltv_segment_lapsed_days', minimum=1, integer=true) %}
-{%- set new_user_days = validated_number_var('ltv_segment_new_user_days', minimum=1, integer=true) %}
-{%- set poor_experience_score = validated_number_var('ltv_segment_poor_experience_score', minimum=-1, maximum=1) %}
-{%- set negative_share = validated_number_var('ltv_segment_negative_share', minimum=0, maximum=1) %}
+{%- set high_value_decile = number_setting('ltv_segment_high_value_decile') %}
+{%- set at_risk_probability = number_setting('ltv_segment_at_risk_probability_alive') %}
+{%- set lapsed_days = number_setting('ltv_segment_lapsed_days') %}
+{%- set new_user_days = number_setting('ltv_segment_new_user_days') %}
+{%- set poor_experience_score = number_setting('ltv_segment_poor_experience_score') %}
+{%- set negative_share = number_setting('ltv_segment_negative_share') %}
 
 with users as (
 

@@ -1,0 +1,82 @@
+{#-
+  The input contract, written once: for each raw table its key, its columns and which of them a real
+  shop may not have. Base models, the quarantine rules, the empty stand-ins for absent optional
+  tables and the README's contract table all follow it.
+
+  column fields
+    name      contract column name
+    type      'text' | 'timestamp' | 'number' | 'integer' | 'rating'
+    required  a null (or blank) value makes the row unusable (reason missing_required)
+    optional  the column may be absent from the raw table: it is then read as null. Every optional
+              column is also nullable; real catalogues often have no brand or description, many
+              shops record no country or sign-up date
+    allowed   for enumerations: the accepted lower-case values
+    sign      'positive' (quantity: > 0, else non_positive_quantity) or 'non_negative' (prices:
+              0 is a free line or item, < 0 is negative_price)
+  table fields
+    optional  the table may be absent (no file, no warehouse table): it is read as empty and what
+              depends on it is empty. Orders-only shops have no events, reviews or support data.
+-#}
+{% macro raw_contract() -%}
+    {{ return({
+        'users': {'key': ['user_id'], 'optional': false, 'columns': [
+            {'name': 'user_id', 'type': 'text', 'required': true},
+            {'name': 'signed_up_at', 'type': 'timestamp', 'required': false, 'optional': true},
+            {'name': 'country', 'type': 'text', 'required': false, 'optional': true},
+        ]},
+        'items': {'key': ['item_id'], 'optional': false, 'columns': [
+            {'name': 'item_id', 'type': 'text', 'required': true},
+            {'name': 'title', 'type': 'text', 'required': false, 'optional': true},
+            {'name': 'category', 'type': 'text', 'required': false, 'optional': true},
+            {'name': 'brand', 'type': 'text', 'required': false, 'optional': true},
+            {'name': 'price', 'type': 'number', 'required': false, 'optional': true, 'sign': 'non_negative'},
+            {'name': 'description', 'type': 'text', 'required': false, 'optional': true},
+        ]},
+        'orders': {'key': ['order_id'], 'optional': false, 'columns': [
+            {'name': 'order_id', 'type': 'text', 'required': true},
+            {'name': 'user_id', 'type': 'text', 'required': true},
+            {'name': 'ordered_at', 'type': 'timestamp', 'required': true},
+            {'name': 'status', 'type': 'text', 'required': true, 'allowed': ['completed', 'cancelled', 'returned']},
+        ]},
+        'order_items': {'key': ['order_id', 'item_id'], 'optional': false, 'columns': [
+            {'name': 'order_id', 'type': 'text', 'required': true},
+            {'name': 'item_id', 'type': 'text', 'required': true},
+            {'name': 'quantity', 'type': 'integer', 'required': true, 'sign': 'positive'},
+            {'name': 'unit_price', 'type': 'number', 'required': true, 'sign': 'non_negative'},
+        ]},
+        'events': {'key': ['event_id'], 'optional': true, 'columns': [
+            {'name': 'event_id', 'type': 'text', 'required': true},
+            {'name': 'user_id', 'type': 'text', 'required': true},
+            {'name': 'item_id', 'type': 'text', 'required': false},
+            {'name': 'event_type', 'type': 'text', 'required': true, 'allowed': ['view', 'add_to_cart', 'search', 'login']},
+            {'name': 'occurred_at', 'type': 'timestamp', 'required': true},
+        ]},
+        'reviews': {'key': ['review_id'], 'optional': true, 'columns': [
+            {'name': 'review_id', 'type': 'text', 'required': true},
+            {'name': 'user_id', 'type': 'text', 'required': true},
+            {'name': 'item_id', 'type': 'text', 'required': true},
+            {'name': 'rating', 'type': 'rating', 'required': true},
+            {'name': 'comment', 'type': 'text', 'required': false, 'optional': true},
+            {'name': 'created_at', 'type': 'timestamp', 'required': true},
+        ]},
+        'support_conversations': {'key': ['conversation_id'], 'optional': true, 'columns': [
+            {'name': 'conversation_id', 'type': 'text', 'required': true},
+            {'name': 'user_id', 'type': 'text', 'required': true},
+            {'name': 'opened_at', 'type': 'timestamp', 'required': true},
+            {'name': 'first_response_at', 'type': 'timestamp', 'required': true},
+            {'name': 'message', 'type': 'text', 'required': false, 'optional': true},
+            {'name': 'satisfaction_rating', 'type': 'rating', 'required': false, 'optional': true},
+        ]},
+    }) }}
+{%- endmacro %}
+
+
+{#- An empty relation with the table's contract columns, all text: what an absent optional raw
+    table is read as. Text, like a CSV read with all_varchar, so the same checks apply. -#}
+{% macro empty_raw_table_sql(table_name) -%}
+    select
+        {%- for column in raw_contract()[table_name]['columns'] %}
+        cast(null as varchar) as {{ adapter.quote(column.name) }}{{ "," if not loop.last }}
+        {%- endfor %}
+    where false
+{%- endmacro %}
