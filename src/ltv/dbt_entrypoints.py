@@ -22,7 +22,10 @@ def model_settings(settings_frame: pd.DataFrame) -> dict:
     if len(settings_frame) != 1:
         raise ValueError(f"int_model_settings must have exactly one row, found {len(settings_frame)}")
     row = settings_frame.iloc[0].to_dict()
-    return {key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()}
+    # A shop with no accepted order has no cut-off: NaT/NaN become None, which every caller treats
+    # as "not set" (NaT would pass an `is not None` check and fail later, e.g. in strftime).
+    return {key: None if pd.isna(value) else (value.item() if hasattr(value, "item") else value)
+            for key, value in row.items()}
 
 
 def reuse_allowed(settings: dict) -> bool:
@@ -252,6 +255,7 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
     method. That split does not move while the cut-off stays, so the last table is reused when the
     rows it reads are unchanged."""
     from ltv import build_cache, ranking_metrics, recommend, similarity
+    from ltv import metrics as metric_definitions
     from ltv.ranking_metrics import offline_evaluation
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
@@ -262,7 +266,7 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
         settings.get("label_end_date"), build_cache.relation_fingerprint(interactions),
         build_cache.relation_fingerprint(items),
         None if content_similarities is None else build_cache.relation_fingerprint(content_similarities),
-        build_cache.code_fingerprint(ranking_metrics, recommend, similarity, sys.modules[__name__]))
+        build_cache.code_fingerprint(metric_definitions, ranking_metrics, recommend, similarity, sys.modules[__name__]))
     previous = _reused_or_remembered(connection, this, settings, fingerprint)
     if previous is not None:
         return previous
@@ -300,9 +304,26 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
             "method": run.get("method"),
             "train_rows": run.get("train_rows"),
             "holdout_rows": run.get("holdout_rows"),
-            **{name: _metric_value(value) for name, value in run.get("metrics", {}).items()},
+            **_evaluation_columns(run.get("metrics", {})),
         })
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    # Typed even when every value is null (a tiny shop): nullable boolean, text.
+    if "beats_baseline" in frame.columns:
+        frame["beats_baseline"] = frame["beats_baseline"].astype("boolean")
+    if "metric_status" in frame.columns:
+        frame["metric_status"] = frame["metric_status"].astype("string")
+    return frame
+
+
+# Keys of a recommendation run's metrics that are not numbers: kept as they are, not cast to float.
+_NON_NUMERIC_EVALUATION_KEYS = ("metric_status", "beats_baseline")
+
+
+def _evaluation_columns(metrics: dict) -> dict:
+    """One ml_recommendation_evaluation row's metric columns: numbers as floats (None -> NaN), the
+    metric_status text and the beats_baseline flag (None stays null) as they are."""
+    return {name: value if name in _NON_NUMERIC_EVALUATION_KEYS else _metric_value(value)
+            for name, value in metrics.items()}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ totals) and "does the model put the valuable customers first?" (Spearman, normal
 capture). Marketing acts on the ranking, finance on the totals, so every model report carries both.
 
 All functions take plain sequences or numpy arrays and return plain Python floats, so that the result
-can go straight into JSON.
+can go straight into JSON. A metric that is undefined for the data (a ranking metric when every actual
+value is the same, say) is None, never 0.0: 0.0 is a real score ("no better than chance") and must not
+stand in for "cannot be measured here".
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ ArrayLike = Sequence[float] | np.ndarray
 
 # Share of customers, ranked by predicted value, whose actual value top20_capture sums up.
 TOP_SHARE = 0.2
+
+# The smallest evaluation set whose metrics a model run reports, for every model family (user value:
+# holdout users; recommendations: users with a test purchase). Below it the metrics of a run are None
+# and its metric_status is "too_few_users": on a handful of users a precision or an RMSE is mostly
+# noise, and a perfect-looking score on two users flatters a model that was never really tested.
+MIN_EVALUATED_USERS = 50
 
 
 def _as_finite_vector(values: ArrayLike, name: str) -> np.ndarray:
@@ -45,48 +53,50 @@ def _gini(actual: np.ndarray, predicted: np.ndarray) -> float:
     return float((cumulative_share_sum - (count + 1) / 2.0) / count)
 
 
-def normalized_gini(actual: ArrayLike, predicted: ArrayLike) -> float:
+def normalized_gini(actual: ArrayLike, predicted: ArrayLike) -> float | None:
     """Gini of the actual values ordered by prediction, divided by the Gini of the best possible order.
 
     1.0 means the predictions rank customers exactly as their actual value does, 0.0 is no better than
     chance and -1.0 is the reverse order. Ties in the prediction are broken by input order (stable
-    sort), so the result is deterministic. Undefined cases (no rows, actual values summing to zero,
-    or all actual values equal) return 0.0: there is no ranking to get right.
+    sort), so the result is deterministic. None where it is undefined: no rows, actual values summing
+    to zero (the shares divide by the total) or all actual values equal (there is no ranking to get
+    right, so the best order's Gini is zero).
     """
     actual_vector = _as_finite_vector(actual, "actual")
     predicted_vector = _as_finite_vector(predicted, "predicted")
     _check_same_length(actual_vector, predicted_vector)
-    if len(actual_vector) == 0 or actual_vector.sum() == 0:
-        return 0.0
+    if len(actual_vector) == 0 or actual_vector.sum() == 0 or np.ptp(actual_vector) == 0:
+        return None
     best_gini = _gini(actual_vector, actual_vector)
     if best_gini == 0:
-        return 0.0
+        return None
     return float(_gini(actual_vector, predicted_vector) / best_gini)
 
 
-def top_share_capture(actual: ArrayLike, predicted: ArrayLike, share: float = TOP_SHARE) -> float:
+def top_share_capture(actual: ArrayLike, predicted: ArrayLike, share: float = TOP_SHARE) -> float | None:
     """Share of the total actual value earned by the ceil(share * n) customers with the highest
-    predicted value (ties by input order). 0.0 when there are no rows or the actual total is zero."""
+    predicted value (ties by input order). None when there are no rows or the actual total is zero,
+    where a share of the total is undefined."""
     actual_vector = _as_finite_vector(actual, "actual")
     predicted_vector = _as_finite_vector(predicted, "predicted")
     _check_same_length(actual_vector, predicted_vector)
     total = actual_vector.sum()
     if len(actual_vector) == 0 or total == 0:
-        return 0.0
+        return None
     # Round the product first so that 0.2 * 15 = 3.0000000000000004 counts as 3, not 4.
     top_count = math.ceil(round(share * len(actual_vector), 9))
     top_indices = _order_by_prediction(predicted_vector)[:top_count]
     return float(actual_vector[top_indices].sum() / total)
 
 
-def spearman(actual: ArrayLike, predicted: ArrayLike) -> float:
-    """Spearman rank correlation with tied values given their average rank. 0.0 when either side is
-    constant (or there are fewer than two rows), where the correlation is undefined."""
+def spearman(actual: ArrayLike, predicted: ArrayLike) -> float | None:
+    """Spearman rank correlation with tied values given their average rank. None when there are
+    fewer than two rows or either side is constant, where the correlation is undefined."""
     actual_vector = _as_finite_vector(actual, "actual")
     predicted_vector = _as_finite_vector(predicted, "predicted")
     _check_same_length(actual_vector, predicted_vector)
     if len(actual_vector) < 2 or np.ptp(actual_vector) == 0 or np.ptp(predicted_vector) == 0:
-        return 0.0
+        return None
     return float(stats.spearmanr(actual_vector, predicted_vector).statistic)
 
 
@@ -100,7 +110,11 @@ def value_metrics(actual: ArrayLike, predicted: ArrayLike) -> dict:
 
     Keys: rmse, mae, spearman, normalized_gini, top20_capture, predicted_total, actual_total, rows.
     With zero rows, rmse, mae, spearman, normalized_gini and top20_capture are None (JSON null) and
-    the totals are 0.0, so a skipped model still reports every key.
+    the totals are 0.0, so a skipped model still reports every key. Otherwise spearman,
+    normalized_gini and top20_capture are None wherever `spearman`, `normalized_gini` and
+    `top_share_capture` say they are undefined (all actual values equal, say); rmse and mae are
+    always defined. Whether there are enough rows for the numbers to mean anything is the caller's
+    judgement (see MIN_EVALUATED_USERS).
     """
     actual_vector = _as_finite_vector(actual, "actual")
     predicted_vector = _as_finite_vector(predicted, "predicted")

@@ -4,6 +4,10 @@ All metrics use binary relevance (an item is relevant to a user if the user boug
 period) and are averaged over the evaluated users: every user with at least one test purchase.
 A user without recommendations counts with zeros, so a recommender cannot look better by staying
 silent for hard users.
+
+`evaluate_recommendations` computes the numbers on whatever it is given; `offline_evaluation`, which
+feeds the run registry, withholds them (None, never 0) where they cannot mean anything: a catalogue
+of fewer than two items, or fewer than MIN_EVALUATED_USERS evaluated users.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ltv.metrics import MIN_EVALUATED_USERS
 from ltv.recommend import recommend_items
 from ltv.similarity import content_similarities, item_similarities
 
@@ -82,6 +87,30 @@ def _popularity(train_interactions: pd.DataFrame) -> pd.DataFrame:
     return counts.rename("popularity_score").reset_index()
 
 
+def evaluation_verdict(metrics: dict, catalogue_size: int) -> dict:
+    """The offline metrics of one method as the registry records them: a copy of `metrics`
+    (evaluate_recommendations' keys) with metric_status added and, where they are undefined, the
+    ranking metrics (precision, recall, NDCG, MAP at k and catalogue_coverage) set to None:
+
+    * "degenerate_catalogue": fewer than 2 items in the catalogue; there is nothing to choose
+      between, so every recommender is trivially perfect (a one-item shop scored NDCG 1.0);
+    * "too_few_users": fewer than MIN_EVALUATED_USERS users with a test purchase;
+    * "ok" otherwise.
+    users_evaluated (and anything else, such as fallback_user_share) is kept.
+    """
+    metrics = dict(metrics)
+    if catalogue_size < 2:
+        status = "degenerate_catalogue"
+    elif (metrics.get("users_evaluated") or 0) < MIN_EVALUATED_USERS:
+        status = "too_few_users"
+    else:
+        status = "ok"
+    if status != "ok":
+        metrics.update(dict.fromkeys(METRIC_NAMES))
+    metrics["metric_status"] = status
+    return metrics
+
+
 def offline_evaluation(
     train_interactions: pd.DataFrame,
     test_purchases: pd.DataFrame,
@@ -106,6 +135,13 @@ def offline_evaluation(
     falls back to popularity for test users without a positive score, as in production.
     Recommendations are only computed for test users (the only ones scored), from similarities
     fitted on all of train. Returns one registry-ready dict per method, JSON-serialisable.
+
+    Each run's metrics are `evaluate_recommendations` plus fallback_user_share, judged by
+    `evaluation_verdict` (metric_status; metrics None when the catalogue has fewer than 2 items or
+    fewer than MIN_EVALUATED_USERS users are evaluated), plus baseline_ndcg_at_k, the popularity
+    baseline's ndcg_at_k (evaluated even when "popularity" is not among `methods`), and
+    beats_baseline: ndcg_at_k > baseline_ndcg_at_k, None when either is None and for the
+    popularity run itself (the baseline is not judged against itself).
     """
     unknown = set(methods) - set(OFFLINE_METHODS)
     if unknown:
@@ -115,8 +151,8 @@ def offline_evaluation(
     popularity = _popularity(train_interactions)
     catalogue_size = int(items["item_id"].nunique())
     empty_similarities = pd.DataFrame({"item_id": [], "similar_item_id": [], "similarity": []})
-    runs = []
-    for method in methods:
+
+    def evaluate(method: str) -> tuple[dict, dict]:
         parameters: dict = {"top_k": int(top_k), "top_n": int(top_n)}
         if method in ("cosine", "bm25"):
             similarities = item_similarities(
@@ -153,6 +189,18 @@ def offline_evaluation(
         )
         served = recommendations.drop_duplicates("user_id")
         metrics["fallback_user_share"] = float(served["is_fallback"].mean()) if len(served) else 0.0
+        return parameters, evaluation_verdict(metrics, catalogue_size)
+
+    evaluated = {method: evaluate(method) for method in methods}
+    _, baseline_metrics = evaluated["popularity"] if "popularity" in evaluated else evaluate("popularity")
+    baseline_ndcg = baseline_metrics["ndcg_at_k"]
+    runs = []
+    for method, (parameters, metrics) in evaluated.items():
+        ndcg = metrics["ndcg_at_k"]
+        metrics["baseline_ndcg_at_k"] = baseline_ndcg
+        metrics["beats_baseline"] = (
+            None if method == "popularity" or ndcg is None or baseline_ndcg is None else bool(ndcg > baseline_ndcg)
+        )
         runs.append(
             {
                 "model_name": "item_similarity",

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, optimize, special
 
-from ltv.metrics import value_metrics
+from ltv.metrics import MIN_EVALUATED_USERS, value_metrics
 
 MODEL_NAME = "user_value"
 SUPPORTED_VERSIONS = (1, 2, 3)
@@ -701,15 +701,29 @@ def _fit_v3(train: pd.DataFrame, horizon_days: int) -> dict:
     except Exception as error:  # the reason is reported in the run's parameters
         v2_state, v2_failure = None, f"{type(error).__name__}: {error}"
     features = _v3_feature_matrix(v2_state, train, horizon_days)
+    kept = informative_columns(features)
     # Poisson loss needs non-negative targets; a net refund is, for ranking future value, no spend.
     label = np.maximum(_numeric(train, LABEL_COLUMN), 0.0)
     if label.sum() <= 0:
         raise ValueError("every training user has zero future spend; there is nothing to learn")
+    if not kept.any():
+        raise ValueError("every feature is empty or constant over the training users; there is nothing to learn from")
     model = HistGradientBoostingRegressor(**V3_HYPERPARAMETERS)
     # One thread: on a small, shared machine OpenMP threads contend and make HistGB many times slower.
     with threadpool_limits(limits=1):
-        model.fit(features, label)
-    return {"v2_state": v2_state, "v2_failure": v2_failure, "model": model}
+        model.fit(features[:, kept], label)
+    return {"v2_state": v2_state, "v2_failure": v2_failure, "model": model, "kept_columns": kept}
+
+
+def informative_columns(features: np.ndarray) -> np.ndarray:
+    """Which feature columns can inform a fit: not entirely missing and not one value throughout.
+    A shop without reviews has an all-null average_rating, which breaks HistGradientBoosting's
+    binning ("window shape cannot be larger than input array shape"); a constant column is useless."""
+    kept = np.zeros(features.shape[1], dtype=bool)
+    for index in range(features.shape[1]):
+        present = features[~np.isnan(features[:, index]), index]
+        kept[index] = present.size > 0 and np.ptp(present) > 0
+    return kept
 
 
 def _predict_v3(state: dict, frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
@@ -717,8 +731,9 @@ def _predict_v3(state: dict, frame: pd.DataFrame, horizon_days: int) -> pd.DataF
 
     v2_outputs = None if state["v2_state"] is None else _predict_v2(state["v2_state"], frame, horizon_days)
     features = _v3_feature_matrix(state["v2_state"], frame, horizon_days, v2_outputs)
+    kept = state.get("kept_columns", np.ones(features.shape[1], dtype=bool))  # fits stored before columns were dropped
     with threadpool_limits(limits=1):
-        predicted = np.maximum(state["model"].predict(features), 0.0)
+        predicted = np.maximum(state["model"].predict(features[:, kept]), 0.0)
     if v2_outputs is not None:
         # An equal-weight ensemble of the trees and the probabilistic model: on the demo shop it beat
         # either alone on RMSE, normalized Gini and top-20% capture averaged over 16 holdout splits
@@ -730,7 +745,10 @@ def _predict_v3(state: dict, frame: pd.DataFrame, horizon_days: int) -> pd.DataF
 
 def _parameters_v3(state: dict) -> dict:
     features = V3_FEATURES if state["v2_state"] is not None else V3_BASE_FEATURES
-    parameters = {"hyperparameters": dict(V3_HYPERPARAMETERS), "features": list(features)}
+    kept = state.get("kept_columns", np.ones(len(features), dtype=bool))
+    parameters = {"hyperparameters": dict(V3_HYPERPARAMETERS),
+                  "features": [name for name, keep in zip(features, kept, strict=True) if keep],
+                  "dropped_features": [name for name, keep in zip(features, kept, strict=True) if not keep]}
     parameters["trees"] = int(state["model"].n_iter_)
     parameters["tree_weight"] = V3_TREE_WEIGHT if state["v2_state"] is not None else 1.0
     parameters["v2_parameters"] = None if state["v2_state"] is None else _parameters_v2(state["v2_state"])
@@ -817,11 +835,50 @@ def _run_record(
     )
 
 
+# Metrics that rank customers: undefined when every holdout user has the same actual value.
+RANKING_METRICS = ("spearman", "normalized_gini", "top20_capture")
+# Metrics that only mean something on enough holdout users (everything estimated from the holdout;
+# rows and the totals are plain counts and sums, so they stay).
+HOLDOUT_ESTIMATES = ("rmse", "mae", *RANKING_METRICS, "baseline_rmse")
+
+
+def holdout_verdict(metrics: dict, holdout_actual: np.ndarray) -> tuple[dict, str | None]:
+    """The holdout metrics as the registry records them, plus a caveat for the run's message.
+
+    Adds metric_status and beats_baseline to a copy of `metrics` (value_metrics plus baseline_rmse):
+    * "too_few_users": fewer than MIN_EVALUATED_USERS holdout users; rmse, mae, the ranking metrics
+      and baseline_rmse are None (a score on a handful of users says little and flatters easily);
+    * "degenerate_labels": every holdout actual value is the same (all 0, say): there is no ranking
+      to get right, so spearman, normalized_gini and top20_capture are None; rmse and mae stay;
+    * "ok" otherwise.
+    beats_baseline is rmse < baseline_rmse (predicting the train mean), None when either is None.
+    """
+    metrics = dict(metrics)
+    holdout_users = len(holdout_actual)
+    caveat = None
+    if holdout_users < MIN_EVALUATED_USERS:
+        status = "too_few_users"
+        metrics.update(dict.fromkeys(HOLDOUT_ESTIMATES))
+        caveat = f"holdout of {holdout_users} users is below {MIN_EVALUATED_USERS}: metrics undefined"
+    elif np.ptp(holdout_actual) == 0:
+        status = "degenerate_labels"
+        metrics.update(dict.fromkeys(RANKING_METRICS))
+        caveat = (f"every holdout user has the same actual value ({float(holdout_actual[0]):g}): "
+                  "ranking metrics undefined")
+    else:
+        status = "ok"
+    metrics["metric_status"] = status
+    rmse, baseline_rmse = metrics.get("rmse"), metrics.get("baseline_rmse")
+    metrics["beats_baseline"] = None if rmse is None or baseline_rmse is None else bool(rmse < baseline_rmse)
+    return metrics, caveat
+
+
 def _skipped(
     version: int, message: str, train_rows: int = 0, holdout_rows: int = 0
 ) -> tuple[pd.DataFrame, dict]:
     metrics = value_metrics([], [])
-    metrics["baseline_rmse"] = None
+    # Nothing was evaluated: no status to report, and no verdict against the baseline.
+    metrics.update(baseline_rmse=None, metric_status=None, beats_baseline=None)
     return _empty_predictions(version), _run_record(
         version, "skipped", message, train_rows, holdout_rows, {}, metrics
     )
@@ -900,6 +957,7 @@ def fit_user_value(
     train_mean = float(np.mean(_numeric(train, LABEL_COLUMN)))
     metrics = value_metrics(holdout_actual, holdout_predicted)
     metrics["baseline_rmse"] = float(np.sqrt(np.mean((holdout_actual - train_mean) ** 2)))
+    metrics, caveat = holdout_verdict(metrics, holdout_actual)
     split_lookup = pd.DataFrame(
         {
             "user_id": labelled["user_id"].astype("str"),
@@ -911,6 +969,8 @@ def fit_user_value(
     split_lookup.loc[is_holdout, "holdout_predicted_spend"] = holdout_predicted
     split_lookup.loc[is_holdout, "holdout_actual_spend"] = holdout_actual
     message = f"fitted user_value v{version} on {len(train)} users, evaluated on {len(holdout)}"
+    if caveat:
+        message = f"{message}; {caveat}"
     run = _run_record(version, "fitted", message, len(train), len(holdout), parameters, metrics)
     return UserValueFit(version, horizon_days, state, split_lookup, run)
 
@@ -981,7 +1041,10 @@ def predict_user_value(
       Holdout users missing from `features_latest` count in the metrics but have no row.
     * run, a JSON-ready dict: model_name, model_version, status ('fitted', 'reused' or 'skipped'), message,
       train_rows, holdout_rows, parameters, and metrics (`value_metrics` on the holdout plus
-      baseline_rmse, the RMSE of predicting the train mean for every holdout user).
+      baseline_rmse, the RMSE of predicting the train mean for every holdout user, metric_status
+      and beats_baseline: see `holdout_verdict`). A holdout below MIN_EVALUATED_USERS users, or
+      one where every label is equal, still gives a fitted model that scores everyone, but its
+      undefined metrics are None (JSON null), never 0, and metric_status says why.
 
     With fewer than `min_labelled_users` labelled users, or when fitting fails, nothing is raised:
     predictions has the output columns and zero rows, and run has status 'skipped' and a message

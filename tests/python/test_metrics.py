@@ -81,10 +81,16 @@ def test_gini_matches_brute_force_on_random_data_with_ties_and_negatives():
         assert normalized_gini(actual, predicted) == pytest.approx(expected, abs=1e-12)
 
 
-def test_gini_degenerate_inputs_return_zero():
-    assert normalized_gini([], []) == 0.0
-    assert normalized_gini([0.0, 0.0, 0.0], [1.0, 2.0, 3.0]) == 0.0
-    assert normalized_gini([2.0, 2.0, 2.0], [1.0, 2.0, 3.0]) == 0.0
+def test_gini_undefined_inputs_return_none_not_zero():
+    # 0.0 would read as "no better than chance"; these inputs have no ranking to judge at all.
+    assert normalized_gini([], []) is None
+    assert normalized_gini([0.0, 0.0, 0.0], [1.0, 2.0, 3.0]) is None  # every label 0
+    assert normalized_gini([2.0, 2.0, 2.0], [1.0, 2.0, 3.0]) is None  # every label equal
+    assert normalized_gini([0.1, 0.1, 0.1], [3.0, 1.0, 2.0]) is None  # equal, not exactly summable
+    assert normalized_gini([4.0, -4.0], [1.0, 2.0]) is None  # labels sum to zero
+    # One differing label is enough: ordered by prediction the labels are 0, 0, 1, cumulative
+    # shares 0, 0, 1 sum to 1, minus (n + 1) / 2 = 2, over n = 3: -1/3. Best order 1, 0, 0: 1/3.
+    assert normalized_gini([1.0, 0.0, 0.0], [1.0, 2.0, 3.0]) == pytest.approx(-1.0)
 
 
 def test_top20_capture_counts_ceil_of_a_fifth():
@@ -100,10 +106,13 @@ def test_top20_capture_counts_ceil_of_a_fifth():
     assert top_share_capture([4.0], [0.0]) == pytest.approx(1.0)
 
 
-def test_top20_capture_ties_follow_input_order_and_zero_total():
+def test_top20_capture_ties_follow_input_order_and_undefined_total():
     assert top_share_capture([9.0, 1.0, 0.0, 0.0, 0.0], [1, 1, 1, 1, 1]) == pytest.approx(0.9)
     assert top_share_capture([1.0, 9.0, 0.0, 0.0, 0.0], [1, 1, 1, 1, 1]) == pytest.approx(0.1)
-    assert top_share_capture([0.0, 0.0], [1.0, 2.0]) == 0.0
+    # A share of a zero total is undefined.
+    assert top_share_capture([0.0, 0.0], [1.0, 2.0]) is None
+    assert top_share_capture([5.0, -5.0], [1.0, 2.0]) is None
+    assert top_share_capture([], []) is None
 
 
 def test_spearman_matches_average_rank_brute_force():
@@ -115,10 +124,20 @@ def test_spearman_matches_average_rank_brute_force():
     )
 
 
-def test_spearman_constant_side_is_zero():
-    assert spearman([1.0, 2.0, 3.0], [5.0, 5.0, 5.0]) == 0.0
-    assert spearman([0.0, 0.0, 0.0], [1.0, 2.0, 3.0]) == 0.0
-    assert spearman([1.0], [2.0]) == 0.0
+def test_spearman_hand_computed():
+    # No ties: ranks 1, 2, 3, 4 against 1, 3, 2, 4; squared rank differences sum to 2, so
+    # rho = 1 - 6 * 2 / (4 * (4 ** 2 - 1)) = 0.8.
+    assert spearman([10.0, 20.0, 30.0, 40.0], [1.0, 3.0, 2.0, 4.0]) == pytest.approx(0.8)
+    assert spearman([10.0, 20.0, 30.0, 40.0], [4.0, 3.0, 2.0, 1.0]) == pytest.approx(-1.0)
+    # Two rows are enough when both sides vary.
+    assert spearman([1.0, 2.0], [5.0, 7.0]) == pytest.approx(1.0)
+
+
+def test_spearman_undefined_inputs_return_none_not_zero():
+    assert spearman([1.0, 2.0, 3.0], [5.0, 5.0, 5.0]) is None  # constant prediction
+    assert spearman([0.0, 0.0, 0.0], [1.0, 2.0, 3.0]) is None  # constant label
+    assert spearman([1.0], [2.0]) is None  # fewer than two rows
+    assert spearman([], []) is None
 
 
 def test_value_metrics_hand_computed():
@@ -147,3 +166,28 @@ def test_value_metrics_zero_rows_and_bad_input():
         value_metrics([1.0, float("nan")], [1.0, 2.0])
     with pytest.raises(ValueError, match="values"):
         value_metrics([1.0, 2.0], [1.0])
+
+
+def test_value_metrics_all_zero_labels_keep_errors_and_null_the_ranking():
+    # The shop where nobody spends in the horizon: errors are defined, rankings are not.
+    actual = [0.0, 0.0, 0.0, 0.0]
+    predicted = [1.0, 3.0, 0.0, 2.0]
+    metrics = value_metrics(actual, predicted)
+    assert metrics["rmse"] == pytest.approx(math.sqrt((1 + 9 + 0 + 4) / 4))
+    assert metrics["mae"] == pytest.approx((1 + 3 + 0 + 2) / 4)
+    assert metrics["spearman"] is None
+    assert metrics["normalized_gini"] is None
+    assert metrics["top20_capture"] is None
+    assert metrics["predicted_total"] == pytest.approx(6.0) and metrics["actual_total"] == 0.0
+    assert metrics["rows"] == 4
+    encoded = json.loads(json.dumps(metrics, allow_nan=False))
+    assert encoded["spearman"] is None and encoded["normalized_gini"] is None and encoded["top20_capture"] is None
+
+
+def test_value_metrics_all_equal_nonzero_labels():
+    # Every label 5: Gini and Spearman are undefined (nothing to rank); top-20 % capture is a
+    # share of a non-zero total, hence defined: ceil(0.2 * 5) = 1 customer earned 5 of 25.
+    metrics = value_metrics([5.0] * 5, [1.0, 2.0, 3.0, 4.0, 5.0])
+    assert metrics["spearman"] is None and metrics["normalized_gini"] is None
+    assert metrics["top20_capture"] == pytest.approx(5 / 25)
+    assert metrics["rmse"] == pytest.approx(math.sqrt((16 + 9 + 4 + 1 + 0) / 5))

@@ -451,6 +451,9 @@ def test_v2_outputs_are_consistent(population, results):
 def test_every_version_beats_the_mean_and_v3_ranks_best(results):
     for version, (_, run) in results.items():
         assert run["metrics"]["rmse"] < run["metrics"]["baseline_rmse"], version
+        assert run["metrics"]["beats_baseline"] is True, version
+        assert run["metrics"]["metric_status"] == "ok", version
+        assert "undefined" not in run["message"], version
     assert results[3][1]["metrics"]["normalized_gini"] > results[1][1]["metrics"]["normalized_gini"]
     assert results[3][1]["metrics"]["spearman"] > results[1][1]["metrics"]["spearman"]
 
@@ -492,6 +495,120 @@ def test_value_deciles_hand_example():
     assert value_deciles([], []).tolist() == []
 
 
+# --------------------------------------------------------------------------------------------------
+# A registry that does not flatter: undefined metrics are null, and losing to the mean is said
+# --------------------------------------------------------------------------------------------------
+
+RANKING_KEYS = ("spearman", "normalized_gini", "top20_capture")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_all_zero_labels_are_degenerate_with_null_rankings_and_defined_errors(population, version):
+    at_cutoff, latest = population
+    nobody_spends = at_cutoff.assign(future_net_spend=0.0)
+    predictions, run = predict_user_value(nobody_spends, latest, version, horizon_days=HORIZON_DAYS)
+    # Still a fitted model that scores everyone: only the report changes.
+    assert run["status"] == "fitted" and len(predictions) == len(latest)
+    metrics = run["metrics"]
+    assert metrics["metric_status"] == "degenerate_labels"
+    assert all(metrics[key] is None for key in RANKING_KEYS), metrics
+    assert "ranking metrics undefined" in run["message"]
+    holdout = predictions[predictions["split"] == "holdout"]
+    assert run["holdout_rows"] == round(0.2 * len(at_cutoff)) >= 50
+    # Errors against all-zero labels, by hand: the root mean square and mean absolute prediction.
+    predicted = holdout["holdout_predicted_spend"].to_numpy()
+    assert metrics["rmse"] == pytest.approx(float(np.sqrt(np.mean(predicted**2))), abs=1e-9)
+    assert metrics["mae"] == pytest.approx(float(np.mean(np.abs(predicted))), abs=1e-9)
+    # The train mean is exactly 0, so the trivial baseline is perfect and nothing beats it.
+    assert metrics["baseline_rmse"] == 0.0
+    assert metrics["beats_baseline"] is False
+    if version == 1:
+        # Least squares on all-zero targets: every coefficient 0, so RMSE 0 (the case that once read
+        # as a perfect model with Spearman and Gini 0.0).
+        assert metrics["rmse"] == pytest.approx(0.0, abs=1e-9)
+    else:
+        assert metrics["rmse"] > 0  # v2 ignores the labels and predicts purchases anyway
+    encoded = json.loads(json.dumps(run, allow_nan=False))
+    assert all(encoded["metrics"][key] is None for key in RANKING_KEYS)
+
+
+def test_holdout_of_30_users_is_too_few_and_reports_no_metrics(population):
+    at_cutoff, latest = population
+    # 150 labelled users and a 20 % holdout: 30 holdout users, fewer than the 50 required.
+    predictions, run = predict_user_value(at_cutoff.head(150), latest, 1, horizon_days=HORIZON_DAYS)
+    assert run["status"] == "fitted" and run["holdout_rows"] == 30 and run["train_rows"] == 120
+    assert len(predictions) == len(latest) and (predictions["split"] == "holdout").sum() == 30
+    metrics = run["metrics"]
+    assert metrics["metric_status"] == "too_few_users"
+    for key in ("rmse", "mae", *RANKING_KEYS, "baseline_rmse", "beats_baseline"):
+        assert metrics[key] is None, key
+    assert metrics["rows"] == 30  # a count, not an estimate: kept
+    assert "holdout of 30 users is below 50: metrics undefined" in run["message"]
+    json.dumps(run, allow_nan=False)
+
+
+def test_holdout_of_exactly_50_users_is_enough(population):
+    at_cutoff, latest = population
+    _, run = predict_user_value(at_cutoff.head(250), latest, 1, horizon_days=HORIZON_DAYS)
+    assert run["holdout_rows"] == 50 and run["metrics"]["metric_status"] == "ok"
+    assert run["metrics"]["rmse"] is not None and run["metrics"]["normalized_gini"] is not None
+
+
+def test_a_version_worse_than_the_train_mean_does_not_beat_the_baseline():
+    from ltv.user_value import fit_user_value
+
+    generator = np.random.default_rng(5)
+    users = pd.DataFrame({
+        "user_id": [f"u{index:03d}" for index in range(300)],
+        "activity": generator.uniform(0, 1, 300),
+        "frequency": generator.uniform(0, 1, 300),
+        "amount": 1.0,
+        "future_net_spend": 0.0,
+    })
+    # The split depends only on which users are labelled (and the seed), not on the values.
+    split = fit_user_value(users, 1).split_lookup.set_index("user_id")["split"]
+    is_holdout = (split.loc[users["user_id"]] == "holdout").to_numpy()
+    assert is_holdout.sum() == 60
+    # Train: spend is exactly 10 x amount, amounts in [1, 2]. Holdout: amounts of 100 (far outside
+    # what train saw) and spend of at most 1, so the fitted line extrapolates to ~1000 each.
+    train_amount = generator.uniform(1, 2, 300)
+    holdout_spend = generator.uniform(0, 1, 300)
+    users["amount"] = np.where(is_holdout, 100.0, train_amount)
+    users["future_net_spend"] = np.where(is_holdout, holdout_spend, 10.0 * train_amount)
+    _, run = predict_user_value(users, users.drop(columns="future_net_spend"), 1)
+
+    actual = holdout_spend[is_holdout]
+    train_mean = 10.0 * train_amount[~is_holdout].mean()
+    expected_rmse = np.sqrt(np.mean((1000.0 - actual) ** 2))
+    expected_baseline = np.sqrt(np.mean((actual - train_mean) ** 2))
+    metrics = run["metrics"]
+    assert run["status"] == "fitted" and metrics["metric_status"] == "ok"
+    assert metrics["rmse"] == pytest.approx(expected_rmse, rel=1e-6)
+    assert metrics["baseline_rmse"] == pytest.approx(expected_baseline, rel=1e-9)
+    assert metrics["beats_baseline"] is False
+
+
+def test_holdout_verdict_rules_by_hand():
+    from ltv.user_value import holdout_verdict
+
+    base = {"rmse": 2.0, "mae": 1.0, "spearman": 0.5, "normalized_gini": 0.4, "top20_capture": 0.3,
+            "predicted_total": 10.0, "actual_total": 12.0, "rows": 60, "baseline_rmse": 3.0}
+    varied = np.arange(60, dtype=float)
+    metrics, caveat = holdout_verdict(base, varied)
+    assert metrics["metric_status"] == "ok" and metrics["beats_baseline"] is True and caveat is None
+    assert base.get("metric_status") is None  # the input is not changed
+    metrics, _ = holdout_verdict({**base, "rmse": 3.0}, varied)
+    assert metrics["beats_baseline"] is False  # a tie with the mean is not a win
+    metrics, caveat = holdout_verdict(base, np.full(60, 7.0))
+    assert metrics["metric_status"] == "degenerate_labels" and metrics["rmse"] == 2.0
+    assert metrics["beats_baseline"] is True and all(metrics[key] is None for key in RANKING_KEYS)
+    assert "(7)" in caveat
+    metrics, caveat = holdout_verdict(base, np.arange(49, dtype=float))
+    assert metrics["metric_status"] == "too_few_users" and metrics["beats_baseline"] is None
+    assert metrics["rows"] == 60 and metrics["actual_total"] == 12.0
+    assert caveat == "holdout of 49 users is below 50: metrics undefined"
+
+
 @pytest.mark.parametrize("version", [1, 2, 3])
 def test_too_few_labelled_users_is_skipped_not_raised(population, version):
     at_cutoff, latest = population
@@ -500,6 +617,7 @@ def test_too_few_labelled_users_is_skipped_not_raised(population, version):
     assert run["status"] == "skipped" and "30 labelled users" in run["message"]
     assert predictions.empty and list(predictions.columns) == output_columns(version)
     assert run["metrics"]["rows"] == 0 and run["metrics"]["baseline_rmse"] is None
+    assert run["metrics"]["metric_status"] is None and run["metrics"]["beats_baseline"] is None
     json.dumps(run, allow_nan=False)
 
 
@@ -522,6 +640,26 @@ def test_failed_fit_is_skipped_not_raised(population):
     )
     assert run["status"] == "skipped" and "zero future spend" in run["message"]
     assert predictions.empty
+
+
+def test_v3_fits_a_shop_without_reviews_or_support_and_drops_the_empty_columns(population, results):
+    at_cutoff, latest = population
+    empty = {"average_rating": np.nan, "average_support_satisfaction": np.nan, "reviews_written": 0}
+    predictions, run = predict_user_value(at_cutoff.assign(**empty), latest.assign(**empty), 3,
+                                          horizon_days=HORIZON_DAYS)
+    assert run["status"] == "fitted" and len(predictions) == len(latest)
+    dropped = set(run["parameters"]["dropped_features"])
+    assert {"average_rating", "average_support_satisfaction", "reviews_written"} <= dropped
+    assert not dropped & set(run["parameters"]["features"])
+    # Where users do review, the rating is informative and kept.
+    assert "average_rating" not in results[3][1]["parameters"]["dropped_features"]
+
+
+def test_informative_columns_hand_example():
+    from ltv.user_value import informative_columns
+
+    features = np.array([[1.0, np.nan, 5.0, np.nan], [2.0, np.nan, 5.0, 3.0], [3.0, np.nan, 5.0, 4.0]])
+    assert informative_columns(features).tolist() == [True, False, False, True]
 
 
 @pytest.mark.parametrize("version", [1, 2, 3])

@@ -13,7 +13,7 @@
 {%- set metric_columns = [
     'rmse', 'mae', 'spearman', 'normalized_gini', 'top20_capture', 'predicted_total', 'actual_total',
     'baseline_rmse', 'precision_at_10', 'recall_at_10', 'ndcg_at_10', 'map_at_10', 'catalogue_coverage',
-    'auc_positive_vs_negative', 'spearman_with_rating', 'mse', 'r2'] %}
+    'auc_positive_vs_negative', 'spearman_with_rating', 'mse', 'r2', 'baseline_ndcg_at_10'] %}
 
 select
     run_id,
@@ -30,6 +30,10 @@ select
     holdout_rows,
     parameters_json,
     metrics_json,
+    -- Why metrics may be NULL (too_few_users, degenerate_labels, degenerate_catalogue; ok otherwise)
+    -- and whether the run beat its trivial baseline: NULL, never 0, where a metric is undefined.
+    json_extract_string(metrics_json, '$.metric_status') as metric_status,
+    try_cast(json_extract_string(metrics_json, '$.beats_baseline') as boolean) as beats_baseline,
     {%- for metric in metric_columns %}
     try_cast(json_extract_string(metrics_json, '$.{{ metric }}') as double) as {{ metric }}{{ "," if not loop.last }}
     {%- endfor %}
