@@ -6,8 +6,12 @@
 
 with latest_order as (
 
-    select max(ordered_on) as latest_order_date
-    from {{ ref('stg_shop__orders') }}
+    -- The latest order date; a shop with no accepted order (yet) is scored as of its latest
+    -- activity of any kind, so its users still get features and a segment.
+    select coalesce(
+        (select max(ordered_on) from {{ ref('stg_shop__orders') }}),
+        (select max(activity_on) from {{ ref('int_user_activities_unioned') }})
+    ) as latest_order_date
 
 ),
 

@@ -194,7 +194,8 @@ def _popularity(interactions: pd.DataFrame, purchase_column: str) -> pd.DataFram
 
 
 def user_recommendations(connection, interactions, similarities, users, settings_frame: pd.DataFrame):
-    """ml_user_recommendations: top-N per user from the latest behaviour similarity version.
+    """ml_user_recommendations: top-N per user from the champion behaviour similarity version
+    (int_item_similarities_served: the best on the offline evaluation).
 
     The relations' ids are coded in DuckDB (see _create_id_codes) and decoded in the relation
     returned: users are every customer and every interacting user, items every item that is

@@ -84,15 +84,10 @@ REQUIRED_COLUMNS = {
     3: ("user_id",) + V3_BASE_FEATURES,
 }
 
-COMMON_OUTPUT_COLUMNS = (
-    "user_id",
-    "model_version",
-    "predicted_spend",
-    "value_decile",
-    "split",
-    "holdout_predicted_spend",
-    "holdout_actual_spend",
-)
+# Per labelled user at the cut-off: the holdout pair (held-out users only) and the cut-off pair for
+# every labelled user, train and holdout alike, so an analyst can back-test each version in BI.
+SPLIT_VALUE_COLUMNS = ("holdout_predicted_spend", "holdout_actual_spend", "cutoff_predicted_spend", "cutoff_actual_spend")
+COMMON_OUTPUT_COLUMNS = ("user_id", "model_version", "predicted_spend", "value_decile", "split", *SPLIT_VALUE_COLUMNS)
 VERSION_OUTPUT_COLUMNS = {
     1: ("contribution_activity", "contribution_frequency", "contribution_amount", "intercept"),
     2: V2_OUTPUT_COLUMNS,
@@ -890,7 +885,8 @@ class UserValueFit:
 
     Picklable, so a build can store it and a later build with the same training data reuse it.
     state is None when the fit was skipped; split_lookup has one row per labelled user at the
-    cut-off: user_id, split ('train'/'holdout'), holdout_predicted_spend, holdout_actual_spend.
+    cut-off: user_id, split ('train'/'holdout'), holdout_predicted_spend, holdout_actual_spend and the
+    cut-off prediction and actual spend of every labelled user (cutoff_predicted_spend, cutoff_actual_spend).
     """
 
     version: int
@@ -904,8 +900,7 @@ def _skipped_fit(version: int, horizon_days: int, message: str, train_rows: int 
                  holdout_rows: int = 0) -> UserValueFit:
     _, run = _skipped(version, message, train_rows, holdout_rows)
     empty = pd.DataFrame({"user_id": pd.Series([], dtype="str"), "split": pd.Series([], dtype="str"),
-                          "holdout_predicted_spend": pd.Series([], dtype="float64"),
-                          "holdout_actual_spend": pd.Series([], dtype="float64")})
+                          **{column: pd.Series([], dtype="float64") for column in SPLIT_VALUE_COLUMNS}})
     return UserValueFit(version, horizon_days, None, empty, run)
 
 
@@ -943,8 +938,9 @@ def fit_user_value(
     try:
         state = _fit(version, train, horizon_days)
         holdout_predicted = _predict(version, state, holdout, horizon_days)["predicted_spend"].to_numpy(dtype=float)
+        train_predicted = _predict(version, state, train, horizon_days)["predicted_spend"].to_numpy(dtype=float)
         parameters = _parameters(version, state)
-        if not np.all(np.isfinite(holdout_predicted)):
+        if not (np.all(np.isfinite(holdout_predicted)) and np.all(np.isfinite(train_predicted))):
             raise ValueError("the fitted model produced non-finite predictions")
     except Exception as error:  # a failed fit must not fail the dbt build; the run says why
         return _skipped_fit(
@@ -968,6 +964,10 @@ def fit_user_value(
     )
     split_lookup.loc[is_holdout, "holdout_predicted_spend"] = holdout_predicted
     split_lookup.loc[is_holdout, "holdout_actual_spend"] = holdout_actual
+    split_lookup["cutoff_predicted_spend"] = np.nan
+    split_lookup.loc[is_holdout, "cutoff_predicted_spend"] = holdout_predicted
+    split_lookup.loc[~is_holdout, "cutoff_predicted_spend"] = train_predicted
+    split_lookup["cutoff_actual_spend"] = _numeric(labelled, LABEL_COLUMN)
     message = f"fitted user_value v{version} on {len(train)} users, evaluated on {len(holdout)}"
     if caveat:
         message = f"{message}; {caveat}"
@@ -1000,8 +1000,8 @@ def score_user_value(fit: UserValueFit, features_latest: pd.DataFrame) -> tuple[
     # seconds for a few hundred thousand users.
     joined = predictions[["user_id"]].merge(fit.split_lookup, on="user_id", how="left", sort=False)
     predictions["split"] = joined["split"].fillna("scoring_only").astype("str").to_numpy()
-    predictions["holdout_predicted_spend"] = joined["holdout_predicted_spend"].to_numpy(dtype=float)
-    predictions["holdout_actual_spend"] = joined["holdout_actual_spend"].to_numpy(dtype=float)
+    for column in SPLIT_VALUE_COLUMNS:
+        predictions[column] = joined[column].to_numpy(dtype=float)
     for column in VERSION_OUTPUT_COLUMNS[version]:
         predictions[column] = scored[column].to_numpy(dtype=float)
     predictions = predictions[output_columns(version)].reset_index(drop=True)
@@ -1033,7 +1033,8 @@ def predict_user_value(
       next `horizon_days` from the latest date), value_decile (1..10, 10 = highest predicted_spend,
       equal-count, ties by user_id), split ('train', 'holdout' or 'scoring_only' for users not
       labelled at the cut-off), holdout_predicted_spend and holdout_actual_spend (the cut-off
-      prediction and the label, holdout rows only, null elsewhere), then per version:
+      prediction and the label, holdout rows only, null elsewhere), cutoff_predicted_spend and
+      cutoff_actual_spend (the same for every labelled user, train rows in-sample), then per version:
       v1 contribution_activity, contribution_frequency, contribution_amount and intercept, which sum
       to predicted_spend (v1 predictions may be negative: the published method is reproduced as is,
       without clipping); v2 predicted_purchases, probability_alive (null for users who never bought)

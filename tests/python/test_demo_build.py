@@ -157,14 +157,16 @@ def test_the_warehouse_holds_only_the_projects_relations(demo_warehouse, demo_co
     assert relations - built == set()
 
 
-def test_unsuffixed_names_point_at_the_latest_version(demo_connection):
+def test_unsuffixed_names_point_at_the_latest_version_or_the_champion(demo_connection):
     views = dict(demo_connection.sql(
         "select view_name, sql from duckdb_views() where schema_name = 'main'").fetchall())
-    assert "fct_user_value_predictions_v3" in views["fct_user_value_predictions"]
     assert "ml_item_similarities_v2" in views["ml_item_similarities"]
-    latest = demo_connection.sql("select * from fct_user_value_predictions order by user_id").df()
-    version_3 = demo_connection.sql("select * from fct_user_value_predictions_v3 order by user_id").df()
-    pd.testing.assert_frame_equal(latest, version_3)
+    # User value serves the champion chosen on the holdout, with the columns every version shares.
+    champion = demo_connection.sql("select model_version from fct_user_value_versions where is_champion").fetchall()[0][0]
+    served = demo_connection.sql("select * from fct_user_value_predictions order by user_id").df()
+    columns = ", ".join(served.columns)
+    version = demo_connection.sql(f"select {columns} from fct_user_value_predictions_v{champion} order by user_id").df()
+    pd.testing.assert_frame_equal(served, version)
 
 
 def test_public_marts_carry_their_documentation_into_the_catalog(demo_connection):
@@ -195,3 +197,26 @@ def test_a_model_quality_regression_of_more_than_ten_percent_warns(demo_warehous
     result = run_dbt(["build", "--select", "fct_model_runs", "assert_model_quality_not_regressed"],
                      dbt_environment(warehouse, tmp_path))
     assert "WARN 1 assert_model_quality_not_regressed" in result.stdout
+
+
+def test_the_served_user_value_is_the_champion_measured_like_the_registry(demo_connection):
+    versions = demo_connection.sql("select * from fct_user_value_versions order by model_version").df()
+    runs = latest_runs(demo_connection, "user_value").set_index("model_version")
+    # The SQL measures of this build's holdout equal the metrics the Python fits recorded.
+    for row in versions.itertuples():
+        run = runs.loc[str(row.model_version)]
+        assert row.holdout_rmse == pytest.approx(run.rmse, rel=1e-9)
+        assert row.baseline_rmse == pytest.approx(run.baseline_rmse, rel=1e-9)
+        assert row.holdout_normalized_gini == pytest.approx(run.normalized_gini, rel=1e-9)
+        assert row.holdout_top20_capture == pytest.approx(run.top20_capture, rel=1e-9)
+        assert row.beats_baseline == (run.rmse < run.baseline_rmse)
+    # The champion: lowest holdout RMSE among the versions that beat the training mean.
+    candidates = versions[versions.beats_baseline & (versions.scored_users > 0)]
+    champion = int(candidates.sort_values(["holdout_rmse", "model_version"]).model_version.iloc[0])
+    assert versions.set_index("model_version").is_champion.to_dict() == {v: v == champion for v in (1, 2, 3)}
+    served = demo_connection.sql("select model_version, count(*) from fct_user_value_predictions group by 1").fetchall()
+    users = demo_connection.sql("select count(*) from int_user_features_latest").fetchall()[0][0]
+    assert served == [(champion, users)]
+    assert demo_connection.sql("select distinct value_model_version from dim_users "
+                               "where predicted_spend is not null").fetchall() == [(champion,)]
+    assert demo_connection.sql("select model_version from fct_model_runs where is_champion").fetchall() == [(str(champion),)]

@@ -206,6 +206,11 @@ def test_a_shop_whose_orders_all_fail_builds_without_a_traceback(small_shop, tmp
     try:
         assert scalar(connection, "select count(*) from stg_shop__orders") == 0
         assert scalar(connection, "select count(*) from dim_users") == scalar(connection, "select count(*) from stg_shop__users")
+        # Without orders the shop is scored as of its latest activity, so users still get features.
+        latest_activity = max(pd.read_parquet(shop / "events.parquet").occurred_at.max(),
+                              pd.read_parquet(shop / "reviews.parquet").created_at.max()).date()
+        assert scalar(connection, "select scoring_date from int_model_settings") == latest_activity
+        assert scalar(connection, "select count(*) from fct_user_features") > 0
     finally:
         connection.close()
 

@@ -51,6 +51,9 @@ def test_a_real_shaped_shop_builds_green_and_fills_its_public_tables(shape, tmp_
         assert count("dim_users") == rows["users"]
         assert count("fct_user_value_predictions") == rows["users"]
         assert connection.sql("select sum(users) from fct_segment_summary").fetchall()[0][0] == rows["users"]
+        # The served predictions are the champion's, whatever versions could fit this shape.
+        champion = connection.sql("select model_version from fct_user_value_versions where is_champion").fetchall()
+        assert connection.sql("select distinct model_version from fct_user_value_predictions").fetchall() == champion
         if shape == "orders-only":  # one item: nothing to be similar to, nothing left to recommend
             assert count("fct_item_similarities") == 0
     finally:

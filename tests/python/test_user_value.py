@@ -401,6 +401,21 @@ def test_output_shape_and_splits(population, results, version):
     for key, value in recomputed.items():
         assert run["metrics"][key] == pytest.approx(value)
 
+    # The back-test pair covers every labelled user: the holdout pair where held out, and for
+    # training users the fitted model's in-sample prediction (v1: the least-squares fit itself).
+    in_cutoff = predictions[predictions["split"] != "scoring_only"]
+    assert in_cutoff[["cutoff_predicted_spend", "cutoff_actual_spend"]].notna().all().all()
+    assert predictions.loc[predictions["split"] == "scoring_only", "cutoff_predicted_spend"].isna().all()
+    assert np.allclose(in_cutoff["cutoff_actual_spend"], labels[in_cutoff["user_id"]].astype(float))
+    assert np.array_equal(holdout["cutoff_predicted_spend"], holdout["holdout_predicted_spend"])
+    if version == 1:
+        train_ids = predictions.loc[predictions["split"] == "train", "user_id"]
+        train = at_cutoff.set_index("user_id").loc[train_ids]
+        design = np.column_stack([np.ones(len(train)), train[["activity", "frequency", "amount"]].to_numpy(float)])
+        coefficients = np.linalg.lstsq(design, train["future_net_spend"].to_numpy(float), rcond=None)[0]
+        in_sample = predictions.set_index("user_id").loc[train_ids, "cutoff_predicted_spend"]
+        assert np.allclose(in_sample.to_numpy(), design @ coefficients)
+
     json.dumps(run, allow_nan=False)
     assert run["model_name"] == "user_value" and run["model_version"] == version
 

@@ -24,8 +24,9 @@ features as (
 
 latest_value as (
 
+    -- The champion version's predictions (fct_user_value_versions), not blindly the latest version.
     select user_id, model_version, predicted_spend, value_decile
-    from {{ ref('fct_user_value_predictions') }}
+    from ({{ served_user_value_predictions_sql() }}) as served
 
 ),
 

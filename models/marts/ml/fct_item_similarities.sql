@@ -1,10 +1,10 @@
--- Each item's most similar items: from behaviour (the latest ml_item_similarities version: users
--- who bought one also bought the other) and from content (category, brand, price band and text;
+-- Each item's most similar items: from behaviour (the champion ml_item_similarities version, the one
+-- recommendations use: users who bought one also bought the other) and from content (category, brand, price band and text;
 -- the only source for items nobody has bought yet).
 with behaviour as (
 
     select item_id, similar_item_id, similarity, rank, 'behaviour' as source
-    from {{ ref('ml_item_similarities') }}
+    from {{ ref('int_item_similarities_served') }}
 
 ),
 

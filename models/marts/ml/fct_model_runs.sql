@@ -15,11 +15,30 @@
     'baseline_rmse', 'precision_at_10', 'recall_at_10', 'ndcg_at_10', 'map_at_10', 'catalogue_coverage',
     'auc_positive_vs_negative', 'spearman_with_rating', 'mse', 'r2', 'baseline_ndcg_at_10'] %}
 
+with runs as (
+
+    select
+        *,
+        status = 'fitted' and row_number() over (
+            partition by model_name, model_version, status order by trained_at desc, run_id
+        ) = 1 as is_latest_fit
+    from {{ source('registry', 'model_run_log') }}
+
+),
+
+champion as (
+
+    select cast(model_version as varchar) as model_version, champion_reason
+    from {{ ref('fct_user_value_versions') }}
+    where is_champion
+
+)
+
 select
-    run_id,
-    model_name,
-    model_version,
-    method,
+    runs.run_id,
+    runs.model_name,
+    runs.model_version,
+    runs.method,
     status,
     message,
     invocation_id,
@@ -33,8 +52,13 @@ select
     -- Why metrics may be NULL (too_few_users, degenerate_labels, degenerate_catalogue; ok otherwise)
     -- and whether the run beat its trivial baseline: NULL, never 0, where a metric is undefined.
     json_extract_string(metrics_json, '$.metric_status') as metric_status,
+    -- The user-value fit served now (its latest fit, which a rebuild may have reused) and why.
+    coalesce(runs.model_name = 'user_value' and runs.is_latest_fit and champion.model_version is not null, false) as is_champion,
+    case when runs.model_name = 'user_value' and runs.is_latest_fit then champion.champion_reason end as champion_reason,
     try_cast(json_extract_string(metrics_json, '$.beats_baseline') as boolean) as beats_baseline,
     {%- for metric in metric_columns %}
     try_cast(json_extract_string(metrics_json, '$.{{ metric }}') as double) as {{ metric }}{{ "," if not loop.last }}
     {%- endfor %}
-from {{ source('registry', 'model_run_log') }}
+from runs
+left join champion
+    on runs.model_name = 'user_value' and runs.model_version = champion.model_version

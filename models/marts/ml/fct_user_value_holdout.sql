@@ -1,16 +1,11 @@
 -- Holdout rows of every user-value version side by side: what each version predicted at the
 -- cut-off for users it never saw in training, and what those users then spent. Lift and
 -- calibration charts start here.
-{%- set versions = [1, 2, 3] %}
-
 with holdout_rows as (
-    {%- for version in versions %}
 
     select user_id, model_version, holdout_predicted_spend, holdout_actual_spend
-    from {{ ref('ml_user_value', v=version) }}
+    from {{ ref('int_user_value_versions_unioned') }}
     where split = 'holdout'
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
 
 )
 

@@ -1,0 +1,12 @@
+{{ config(materialized='view') }}
+-- The behaviour similarities of the champion version (fct_recommendation_versions, chosen on the
+-- offline evaluation), which recommendations and fct_item_similarities use. A view: it only
+-- filters the two versions' tables.
+{%- set versions = [1, 2] %}
+{%- for version in versions %}
+
+select item_id, similar_item_id, similarity, rank, model_version
+from {{ ref('ml_item_similarities', v=version) }}
+where {{ version }} = (select model_version from {{ ref('fct_recommendation_versions') }} where is_champion)
+{{ "union all" if not loop.last }}
+{%- endfor %}

@@ -1,0 +1,54 @@
+-- One row per behaviour-similarity version behind the recommendations: its offline evaluation
+-- (ml_recommendation_evaluation: train up to the cut-off, test on first purchases after it), the
+-- popularity baseline on the same users, and which version is the champion that
+-- fct_user_recommendations, fct_item_similarities and dim_users serve.
+-- The rule: among the versions whose evaluation is defined (metric_status ok: 50+ evaluated users,
+-- 2+ items) and beats popularity on NDCG@10, the highest NDCG@10; ties go to the lower version. If
+-- none qualifies, v1 (plain cosine, the published method) is served as the last resort.
+{%- set versions = [1, 2] %}
+
+with evaluation as (
+
+    select
+        cast(known.model_version as integer) as model_version,
+        evaluation.method,
+        evaluation.users_evaluated,
+        evaluation.ndcg_at_10,
+        evaluation.baseline_ndcg_at_10,
+        evaluation.metric_status,
+        evaluation.beats_baseline
+    from (values {% for version in versions %}('{{ version }}'){{ ", " if not loop.last }}{% endfor %}) as known(model_version)
+    left join {{ ref('ml_recommendation_evaluation') }} as evaluation
+        on evaluation.model_version = known.model_version
+
+),
+
+chosen as (
+
+    select
+        coalesce(
+            (select model_version from evaluation
+             where metric_status = 'ok' and beats_baseline
+             order by ndcg_at_10 desc, model_version limit 1),
+            1
+        ) as champion_version,
+        exists (select 1 from evaluation where metric_status = 'ok' and beats_baseline) as chosen_on_evaluation
+
+)
+
+select
+    cast(evaluation.model_version as integer) as model_version,
+    cast(evaluation.method as varchar) as method,
+    cast(evaluation.users_evaluated as bigint) as users_evaluated,
+    cast(evaluation.ndcg_at_10 as double) as ndcg_at_10,
+    cast(evaluation.baseline_ndcg_at_10 as double) as baseline_ndcg_at_10,
+    cast(evaluation.metric_status as varchar) as metric_status,
+    cast(evaluation.beats_baseline as boolean) as beats_baseline,
+    cast(evaluation.model_version = chosen.champion_version as boolean) as is_champion,
+    cast(case
+        when evaluation.model_version <> chosen.champion_version then null
+        when chosen.chosen_on_evaluation then 'highest offline NDCG@10 among the versions that beat popularity'
+        else 'last resort: no version was evaluated on 50+ users and beat popularity; v1 (plain cosine) is served'
+    end as varchar) as champion_reason
+from evaluation
+cross join chosen
