@@ -1,12 +1,21 @@
 """The `ltv` command. Each subcommand lives in its own module, which exposes
 `add_arguments(parser)` and `run(args) -> int`; modules load lazily so that
-`ltv generate` does not pay for importing dbt."""
+`ltv generate` does not pay for importing dbt.
+
+Every command ends a failure with one line, `ltv <command>: <what is wrong>`, and a non-zero exit
+status, never a traceback: a traceback tells the person running `ltv` nothing they can act on.
+LTV_TRACEBACK=1 shows it anyway, for debugging ltv itself."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 SUBCOMMANDS = {
     "generate": ("ltv.generate", "write a synthetic shop (the demo, or large sets for benchmarks)"),
@@ -28,11 +37,59 @@ def build_parser(chosen_command: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised in the main thread so that cleanup (`finally`, `with`) runs.
+
+    A BaseException like KeyboardInterrupt, so that no `except Exception` swallows it.
+    """
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise Terminated while a command runs (main() may run inside a test)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+    previous = {signum: signal.signal(signum, _raise_terminated) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def describe(error: BaseException) -> str:
+    """One line naming what is wrong."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    if isinstance(error, (ValueError, OSError)):
+        return str(error) or type(error).__name__
+    return f"{type(error).__name__}: {error}"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen_command = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     args = build_parser(chosen_command).parse_args(argv)
-    return int(args.handler(args) or 0)
+    try:
+        with _terminate_as_exception():
+            return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print(f"ltv {args.command}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Terminated as stop:
+        print(f"ltv {args.command}: stopped by {stop}", file=sys.stderr)
+        return 128 + signal.Signals[str(stop)]
+    except Exception as error:
+        if os.environ.get("LTV_TRACEBACK"):
+            raise
+        print(f"ltv {args.command}: {describe(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

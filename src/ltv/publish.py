@@ -7,18 +7,26 @@ empty), runs `dbt build` there and, only when every model and test passed, check
 moves it over the served file with os.replace — one atomic rename on the same filesystem. A reader
 that opened the old file keeps reading the old file; the next connection sees the new one. A failed
 build leaves the served file exactly as it was.
+
+One publish at a time per served file: a publish holds an exclusive flock on <served>.publish.lock for
+its whole run (the OS drops it when the holder dies, so a killed publish leaves no stale lock). dbt runs
+under ltv.process_guard, so no dbt process outlives the publish that started it, however it ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from ltv.process_guard import run_guarded
 
 DEFAULT_SERVED_PATH = "warehouse/ltv.duckdb"
 
@@ -35,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export-dir", default=None,
                         help="also write every public mart as <dir>/<model>.parquet after a green build")
     parser.add_argument("--no-docs", action="store_true", help="skip `dbt docs generate --static`")
+    parser.add_argument("--wait", action="store_true",
+                        help="if another publish is running for the same served file, wait for it "
+                             "instead of exiting with status 1")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
             fresh=args.fresh,
             export_dir=Path(args.export_dir) if args.export_dir else None,
             generate_docs=not args.no_docs,
+            wait=args.wait,
         )
     except PublishError as error:
         print(f"ltv publish: {error}", file=sys.stderr)
@@ -55,7 +67,60 @@ def run(args: argparse.Namespace) -> int:
 
 
 class PublishError(RuntimeError):
-    """The build or its tests failed; the served warehouse was left unchanged."""
+    """The build or its tests failed, or the publish could not start; the served warehouse was left unchanged."""
+
+
+class PublishLocked(PublishError):
+    """Another publish holds the lock of the same served file."""
+
+
+def lock_path_for(served_path: Path) -> Path:
+    return served_path.with_name(served_path.name + ".publish.lock")
+
+
+@contextlib.contextmanager
+def publish_lock(served_path: Path, wait: bool = False) -> Iterator[int]:
+    """Hold the publish lock of `served_path`; yield its file descriptor.
+
+    flock on an open descriptor rather than a file that exists or not: the lock belongs to the open
+    file, so the OS releases it when every process holding it has died, SIGKILL included. The file is
+    never deleted: a publish waiting on the old file while another created a new one would make two
+    holders. It holds the holder's pid, for the message of the publish that finds it locked.
+    """
+    descriptor = os.open(lock_path_for(served_path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _take_lock(descriptor, served_path, wait)
+        try:
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+            yield descriptor
+        finally:
+            os.ftruncate(descriptor, 0)  # while still ours: the pid of a finished publish names nobody
+    finally:
+        os.close(descriptor)
+
+
+def _take_lock(descriptor: int, served_path: Path, wait: bool) -> None:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        holder = _lock_holder(descriptor)
+    if not wait:
+        raise PublishLocked(f"another ltv publish (pid {holder}) is running for {served_path}; "
+                            "use --wait to wait for it")
+    print(f"ltv publish: waiting for another ltv publish (pid {holder}) to finish with {served_path}", flush=True)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+
+
+def _lock_holder(descriptor: int) -> str:
+    # The holder writes its pid just after taking the lock; give it a moment if we came in between.
+    for _ in range(20):
+        pid = os.pread(descriptor, 32, 0).decode(errors="replace").strip()
+        if pid:
+            return pid
+        time.sleep(0.01)
+    return "unknown"
 
 
 def dbt_executable() -> str:
@@ -76,15 +141,15 @@ def dbt_environment(warehouse_path: Path, raw_dir: str | None) -> dict:
     return environment
 
 
-def run_dbt(arguments: list[str], project_dir: Path, environment: dict) -> None:
+def run_dbt(arguments: list[str], project_dir: Path, environment: dict, keep_fds: tuple[int, ...] = ()) -> None:
     command = [dbt_executable(), *arguments]
     started = time.monotonic()
     print(f"ltv publish: dbt {' '.join(arguments)}", flush=True)
-    result = subprocess.run(command, cwd=project_dir, env=environment)
+    exit_code = run_guarded(command, cwd=project_dir, env=environment, keep_fds=keep_fds)
     print(f"ltv publish: dbt {arguments[0]} finished in {time.monotonic() - started:.1f} s "
-          f"(exit code {result.returncode})", flush=True)
-    if result.returncode != 0:
-        raise PublishError(f"`dbt {' '.join(arguments)}` failed (exit code {result.returncode}); "
+          f"(exit code {exit_code})", flush=True)
+    if exit_code != 0:
+        raise PublishError(f"`dbt {' '.join(arguments)}` failed (exit code {exit_code}); "
                            "the served warehouse was not changed")
 
 
@@ -136,37 +201,76 @@ def export_parquet(warehouse_path: Path, relation_names: list[str], export_dir: 
 
 def publish(served_path: Path, project_dir: Path = Path("."), raw_dir: str | None = None,
             dbt_vars: str | None = None, fresh: bool = False, export_dir: Path | None = None,
-            generate_docs: bool = True) -> Path:
-    """Build into a side file and atomically replace `served_path` with it if everything passed."""
+            generate_docs: bool = True, wait: bool = False) -> Path:
+    """Build into a side file and atomically replace `served_path` with it if everything passed.
+
+    Holds the publish lock of `served_path` throughout; raises PublishLocked at once if another
+    publish holds it, unless `wait`.
+    """
     served_path = served_path.resolve()
-    build_dir = served_path.parent / ".building"
-    build_path = build_dir / served_path.name
-    build_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in (build_path, build_path.with_name(build_path.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+    build_path = served_path.parent / ".building" / served_path.name
+    _make_folder(build_path.parent)
+    with publish_lock(served_path, wait=wait) as lock_descriptor:
+        _start_build_file(served_path, build_path, fresh)
+        try:
+            _build(build_path, project_dir, raw_dir, dbt_vars, export_dir, generate_docs, lock_descriptor)
+        except BaseException:
+            _remove_build_files(build_path)
+            raise
+        os.replace(build_path, served_path)
+        print(f"ltv publish: {served_path} now serves the new build", flush=True)
+        if generate_docs:
+            _copy_docs_page(project_dir, served_path.with_name("ltv_docs.html"))
+    return served_path
+
+
+def _make_folder(folder: Path) -> None:
+    # Said in one line, because `--served` pointing below a regular file or into a read-only place is
+    # a mistake in the command line, not a bug.
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PublishError(f"cannot create the folder {folder}: {error.strerror}") from None
+
+
+def _start_build_file(served_path: Path, build_path: Path, fresh: bool) -> None:
+    # Leftovers of a publish that was killed: under the lock, nothing of it is still writing them.
+    _remove_build_files(build_path)
     if served_path.exists() and not fresh:
         shutil.copy2(served_path, build_path)
         print(f"ltv publish: building from a copy of {served_path}", flush=True)
     else:
         print(f"ltv publish: building a fresh warehouse for {served_path}", flush=True)
 
+
+def _remove_build_files(build_path: Path) -> None:
+    for path in (build_path, build_path.with_name(build_path.name + ".wal")):
+        path.unlink(missing_ok=True)
+
+
+def _build(build_path: Path, project_dir: Path, raw_dir: str | None, dbt_vars: str | None,
+           export_dir: Path | None, generate_docs: bool, lock_descriptor: int) -> None:
+    """dbt build (+ docs) into `build_path`, checkpoint it, export Parquet; raise PublishError on failure."""
+    import duckdb
+
     environment = dbt_environment(build_path, raw_dir)
     vars_arguments = ["--vars", dbt_vars] if dbt_vars else []
+    # dbt keeps the lock open too: the next publish starts only when no process of this one is left.
+    keep = (lock_descriptor,)
+    run_dbt(["build", *vars_arguments], project_dir, environment, keep_fds=keep)
+    if generate_docs:
+        run_dbt(["docs", "generate", "--static", *vars_arguments], project_dir, environment, keep_fds=keep)
     try:
-        run_dbt(["build", *vars_arguments], project_dir, environment)
-        if generate_docs:
-            run_dbt(["docs", "generate", "--static", *vars_arguments], project_dir, environment)
         checkpoint(build_path)
         if export_dir is not None:
             export_parquet(build_path, public_models(project_dir), export_dir.resolve())
-    except BaseException:
-        build_path.unlink(missing_ok=True)
-        raise
-    os.replace(build_path, served_path)
-    print(f"ltv publish: {served_path} now serves the new build", flush=True)
-    if generate_docs:
-        docs_page = project_dir / Path(os.environ.get("DBT_TARGET_PATH", "target")) / "static_index.html"
-        if docs_page.exists():
-            shutil.copy2(docs_page, served_path.with_name("ltv_docs.html"))
-            print(f"ltv publish: lineage and documentation page: {served_path.with_name('ltv_docs.html')}", flush=True)
-    return served_path
+    except duckdb.Error as error:
+        raise PublishError(f"the build passed but could not be finished ({error}); "
+                           "the served warehouse was not changed") from None
+
+
+def _copy_docs_page(project_dir: Path, destination: Path) -> None:
+    docs_page = project_dir / Path(os.environ.get("DBT_TARGET_PATH", "target")) / "static_index.html"
+    if docs_page.exists():
+        shutil.copy2(docs_page, destination)
+        print(f"ltv publish: lineage and documentation page: {destination}", flush=True)

@@ -1,17 +1,24 @@
-"""Safe serving: BI keeps reading the served file while `ltv publish` rebuilds it, and a failed
-build leaves the served file byte-for-byte as it was."""
+"""Safe serving: BI keeps reading the served file while `ltv publish` rebuilds it, a failed build
+leaves the served file byte-for-byte as it was, one publish runs at a time, and no process of a
+publish outlives it."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from conftest import PROJECT_DIR, dbt_environment
+
+from ltv.publish import lock_path_for, publish_lock
 
 # A BI client: every half-tenth of a second it opens the served file read-only, reads two marts
 # in one transaction and records what it saw. It writes one JSON line per query.
@@ -38,11 +45,20 @@ with open(out, "w") as log:
 """
 
 
-def publish(served: Path, raw_dir: Path, work_dir: Path, extra: list[str] | None = None) -> subprocess.CompletedProcess:
+def publish_command(served: Path, raw_dir: Path | None, work_dir: Path,
+                    extra: list[str] | None = None) -> tuple[list[str], dict]:
+    """`ltv publish` of `raw_dir` (None: the bundled demo) into `served`, and its environment."""
     environment = dbt_environment(served, work_dir, raw_dir)
     environment.pop("LTV_DUCKDB_PATH")
-    command = [sys.executable, "-m", "ltv.cli", "publish", "--served", str(served), "--raw-dir", str(raw_dir),
-               "--no-docs", *(extra or [])]
+    command = [sys.executable, "-m", "ltv.cli", "publish", "--served", str(served), "--no-docs", *(extra or [])]
+    if raw_dir is not None:
+        command += ["--raw-dir", str(raw_dir)]
+    return command, environment
+
+
+def publish(served: Path, raw_dir: Path | None, work_dir: Path,
+            extra: list[str] | None = None) -> subprocess.CompletedProcess:
+    command, environment = publish_command(served, raw_dir, work_dir, extra)
     return subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True)
 
 
@@ -103,3 +119,186 @@ def test_a_failed_build_leaves_the_served_file_unchanged(small_shop, tmp_path):
     assert file_digest(served) == before
     assert file_digest(exports / "dim_users.parquet") == exported_before
     assert not (served.parent / ".building" / served.name).exists()
+
+
+def test_a_second_publish_without_wait_exits_at_once_naming_the_holder(tmp_path):
+    served = tmp_path / "served" / "ltv.duckdb"
+    served.parent.mkdir()
+    with publish_lock(served):  # this test process plays the running publish
+        started = time.monotonic()
+        second = publish(served, None, tmp_path / "second")
+        seconds = time.monotonic() - started
+    assert second.returncode == 1
+    assert second.stderr.splitlines() == [
+        f"ltv publish: another ltv publish (pid {os.getpid()}) is running for {served}; use --wait to wait for it"]
+    assert second.stdout == ""
+    assert seconds < 15, "it must not have waited for the lock or built anything"
+    assert not served.exists()
+
+
+def test_publish_where_its_folder_cannot_be_made_fails_in_one_line(tmp_path):
+    regular_file = tmp_path / "a_file"
+    regular_file.write_text("not a folder")
+    result = publish(regular_file / "ltv.duckdb", None, tmp_path / "work")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.splitlines() == [
+        f"ltv publish: cannot create the folder {regular_file / '.building'}: Not a directory"]
+
+
+# --------------------------------------------------------------------------------------------------
+# No process of a publish outlives it
+
+def process_state(pid: int) -> tuple[str, int] | None:
+    """(state letter, process group) of a live process; None once it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    state, _parent, group = stat[stat.rindex(")") + 2:].split()[:3]
+    return None if state in "ZX" else (state, int(group))
+
+
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    for children_file in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children_file.read_text().split():
+            found |= {int(child)} | descendants(int(child))
+    return found
+
+
+def live_members(groups: set[int]) -> list[str]:
+    """Every live process in one of `groups`, whoever its parent is now."""
+    return [f"{entry.name}: {command_line(int(entry.name))}" for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and (state := process_state(int(entry.name))) and state[1] in groups]
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return "(gone)"
+
+
+def assert_all_gone(pids: set[int], groups: set[int], within_seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + within_seconds
+    while time.monotonic() < deadline:
+        if not any(process_state(pid) for pid in pids) and not live_members(groups):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"still running: {[pid for pid in pids if process_state(pid)]} {live_members(groups)}")
+
+
+def wait_for(condition, timeout_seconds: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def processes_while_dbt_builds(publish_process: subprocess.Popen, building: Path) -> tuple[set[int], set[int]]:
+    """Once dbt is writing the building file: the publish's descendants and every process group of it."""
+    wait_for(building.exists, 120, "dbt to start writing the building file")
+    time.sleep(2)
+    children = descendants(publish_process.pid)
+    commands = [command_line(pid) for pid in children]
+    assert any("bin/dbt build" in command for command in commands), commands
+    groups = {publish_process.pid} | {state[1] for pid in children if (state := process_state(pid))}
+    return children, groups
+
+
+def test_a_waiting_publish_then_killed_leaves_no_process_and_the_next_publish_succeeds(tmp_path):
+    served = tmp_path / "served" / "ltv.duckdb"
+    served.parent.mkdir()
+    building = served.parent / ".building" / served.name
+    command, environment = publish_command(served, None, tmp_path / "killed", extra=["--wait"])
+    output = tmp_path / "killed.out"
+    with publish_lock(served), output.open("w") as output_file:
+        # Its own session, so that every process it leaves behind is found by its process group.
+        killed = subprocess.Popen(command, cwd=PROJECT_DIR, env=environment, stdout=output_file,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(lambda: "waiting for another ltv publish" in output.read_text(), 30, "the waiting line")
+        assert output.read_text().splitlines() == [
+            f"ltv publish: waiting for another ltv publish (pid {os.getpid()}) to finish with {served}"]
+        assert killed.poll() is None
+    try:
+        children, groups = processes_while_dbt_builds(killed, building)
+    finally:
+        killed.kill()
+        killed.wait(timeout=30)
+    assert_all_gone(children, groups)
+
+    after = publish(served, None, tmp_path / "after")
+    assert after.returncode == 0, after.stdout[-3000:] + after.stderr[-3000:]
+    assert served.exists() and not building.exists()
+    assert lock_path_for(served).read_text() == ""
+
+
+def test_a_publish_stopped_by_sigterm_says_so_in_one_line_and_leaves_nothing_behind(tmp_path):
+    served = tmp_path / "served" / "ltv.duckdb"
+    building = served.parent / ".building" / served.name
+    command, environment = publish_command(served, None, tmp_path / "stopped")
+    stopped = subprocess.Popen(command, cwd=PROJECT_DIR, env=environment, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        children, groups = processes_while_dbt_builds(stopped, building)
+        stopped.send_signal(signal.SIGTERM)
+        _, stderr = stopped.communicate(timeout=30)
+    finally:
+        stopped.kill()
+    assert stopped.returncode == 128 + signal.SIGTERM
+    assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1] == "ltv publish: stopped by SIGTERM"
+    assert_all_gone(children, groups)
+    assert list(building.parent.iterdir()) == [] and not served.exists()
+    assert lock_path_for(served).read_text() == ""
+
+
+# A command that starts a grandchild which, like multiprocessing's resource tracker, ignores SIGTERM
+# and SIGINT, then records both pids and lingers (or, with "exit", leaves its grandchild behind).
+FAMILY = r"""
+import os, signal, subprocess, sys, time
+grandchild = subprocess.Popen([sys.executable, "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(120)"])
+with open(sys.argv[1], "w") as pids:
+    pids.write(f"{os.getpid()} {grandchild.pid}")
+if sys.argv[2] != "exit":
+    time.sleep(120)
+"""
+
+# The caller: what `ltv publish` does around dbt, with the SIGTERM handling of `ltv.cli`.
+CALLER = r"""
+import signal, sys
+from pathlib import Path
+from ltv.cli import _raise_terminated
+from ltv.process_guard import run_guarded
+signal.signal(signal.SIGTERM, _raise_terminated)
+run_guarded([sys.executable, "-c", sys.argv[1], sys.argv[2], sys.argv[3]], cwd=Path("."), env=None,
+            grace_seconds=0.5)
+print("returned", flush=True)
+"""
+
+
+@pytest.mark.parametrize("ending", ["SIGKILL", "SIGTERM", "SIGINT", "exit"])
+def test_a_guarded_command_and_its_children_die_with_the_caller(tmp_path, ending):
+    pids_file, output = tmp_path / "pids", tmp_path / "output"
+    # Output to a file, not a pipe: a process left behind would hold a pipe open and hang the test.
+    with output.open("w") as output_file:
+        caller = subprocess.Popen([sys.executable, "-c", CALLER, FAMILY, str(pids_file), ending],
+                                  stdout=output_file, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: pids_file.exists() and " " in pids_file.read_text(), 30, "the command to start")
+        family = {int(pid) for pid in pids_file.read_text().split()}
+        groups = {state[1] for pid in family if (state := process_state(pid))}
+        assert len(groups) == 1 and caller.pid not in groups, "the command runs in a group of its own"
+        if ending != "exit":
+            caller.send_signal(getattr(signal, ending))
+        caller.wait(timeout=30)
+        assert_all_gone(family, groups)
+    finally:
+        caller.kill()
+        for group in groups:  # whatever a failed assertion left behind
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+    assert ("returned" in output.read_text()) == (ending == "exit"), output.read_text()
