@@ -22,5 +22,24 @@
     (not the latest version, which may not have fitted or may be worse). -#}
 {% macro create_served_user_value_view() %}
     create or replace view {{ this.schema }}.fct_user_value_predictions as
-    {{ served_user_value_predictions_sql(versions_relation=this) }}
+    {{ served_user_value_predictions_sql(versions_relation=this) }};
+    {{ comment_served_view(this.schema ~ '.fct_user_value_predictions', this.schema ~ '.fct_user_value_predictions_v1',
+                           "Expected net spend per user over the next horizon from the champion user-value version "
+                           ~ "(chosen on this build's holdout: see fct_user_value_versions); one row per user.") }}
 {% endmacro %}
+
+{#- A served view carries its documentation into the catalogue like the contracted tables do
+    (persist_docs does not reach views a hook creates): the view's own comment, and each column's
+    comment copied from the contracted version it serves. -#}
+{% macro comment_served_view(view_name, documented_relation, description) -%}
+    comment on view {{ view_name }} is '{{ description | replace("'", "''") }}'
+    {%- if execute -%}
+        {%- set schema_name, table_name = documented_relation.split('.') -%}
+        {%- set documented = run_query("select column_name, comment from duckdb_columns() where schema_name = '" ~ schema_name
+                                       ~ "' and table_name = '" ~ table_name ~ "' and comment is not null") -%}
+        {%- for column_name, comment in documented.rows if column_name in ('user_id', 'model_version', 'predicted_spend', 'value_decile', 'scored_at') -%}
+        ;
+    comment on column {{ view_name }}.{{ column_name }} is '{{ comment | replace("'", "''") }}'
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -177,6 +177,14 @@ def test_public_marts_carry_their_documentation_into_the_catalog(demo_connection
         "select comment from duckdb_columns() where table_name = 'fct_user_recommendations' "
         "and column_name = 'because_item_id'").fetchall()[0][0]
     assert column_comment and "contributes most" in column_comment
+    # The served view of the champion carries documentation too (a hook creates it, not persist_docs).
+    view_comment = demo_connection.sql(
+        "select comment from duckdb_views() where view_name = 'fct_user_value_predictions'").fetchall()[0][0]
+    assert "champion" in view_comment
+    served_columns = dict(demo_connection.sql(
+        "select column_name, comment from duckdb_columns() where table_name = 'fct_user_value_predictions'").fetchall())
+    assert all(served_columns.values()) and set(served_columns) == {
+        "user_id", "model_version", "predicted_spend", "value_decile", "scored_at"}
 
 
 def test_a_model_quality_regression_of_more_than_ten_percent_warns(demo_warehouse, tmp_path):
