@@ -6,8 +6,14 @@ the sentiment models, the warehouse tables) only ever sees the masked text, so t
 
     prepared = mask_personal_data(clean_text(raw_texts))
 
-`clean_text` comes first so that HTML-escaped personal data ("john&#64;example.com") is decoded
-before the patterns look for it.
+`clean_text` comes first so that HTML-escaped personal data ("john&#64;example.com") is decoded and
+invisible characters that would split a number or an address are gone before the patterns look.
+
+clean_text strips HTML tags and decodes entities, deletes control characters (C0 but the whitespace
+ones, DEL, C1; NUL among them), the Unicode bidirectional controls (U+061C, U+200E, U+200F,
+U+202A-U+202E: a right-to-left override makes a table show text that is not what is stored, U+2066-
+U+2069) and the invisible U+200B, U+2060, U+FEFF and soft hyphen U+00AD, then collapses whitespace.
+`neutralise_formula` applies the OWASP CSV-injection rule to a finished text (see there).
 
 The patterns are tuned for precision on shop texts as much as for recall: prices (49.99, $1,299.00),
 quantities ("2 pairs"), shoe sizes (EU 42, 10.5), years, dates, times and order numbers (O00012345)
@@ -113,11 +119,22 @@ def _digits_replacement(match: re.Match[str]) -> str:
     return PHONE_TOKEN  # north_american: its shape already fixes 10 digits
 
 
-# --- HTML and whitespace ----------------------------------------------------------------------------
+# --- HTML, control characters and whitespace ---------------------------------------------------------
 # Script and style bodies are not text; comments neither. A tag must start with a letter (or "/", "!")
 # so that "<3" (a heart, which TextBlob scores) and "a < b" survive.
 _HTML_BLOCKS = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
 _HTML_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<![A-Za-z][^<>]*>")
+# Characters deleted outright: C0 controls but the whitespace ones (tab, newline, CR, VT, FF and the
+# separators 0x1C-0x1F, which become spaces below), DEL, C1 controls but NEL (whitespace), the bidi
+# controls (ALM, LRM, RLM, LRE/RLE/PDF/LRO/RLO, LRI/RLI/FSI/PDI) and invisible characters that would
+# split a number or address from the detectors (zero-width space, word joiner, BOM, soft hyphen).
+# Written as literal characters, so that the same class works in Python's re and in RE2.
+_DELETED_CHARACTERS = "".join(
+    chr(code) for code in [*range(0x00, 0x09), *range(0x0E, 0x1C), *range(0x7F, 0x85), *range(0x86, 0xA0),
+                           0x00AD, 0x061C, 0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), 0x2060,
+                           *range(0x2066, 0x206A), 0xFEFF]
+)
+_CONTROL = re.compile("[" + "".join(re.escape(c) for c in _DELETED_CHARACTERS) + "]")
 # Rows whose whitespace needs normalising: any whitespace other than a single space (tabs, newlines,
 # the non-breaking space that "&nbsp;" turns into, ...), two spaces in a row, or a space at either end.
 # The characters are listed literally rather than as \s so that pandas can run the filter in RE2;
@@ -126,6 +143,8 @@ _WHITESPACE_CHARACTERS = "".join(chr(code) for code in range(0x110000) if chr(co
 _IRREGULAR_WHITESPACE = re.compile(
     "[" + "".join(re.escape(c) for c in _WHITESPACE_CHARACTERS if c != " ") + "]|  |^ | \\Z"
 )
+# OWASP CSV injection: a cell starting with one of these is a formula (or is made one) in a spreadsheet.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _as_text_series(texts: pd.Series) -> pd.Series:
@@ -133,6 +152,20 @@ def _as_text_series(texts: pd.Series) -> pd.Series:
     if not isinstance(texts, pd.Series):
         texts = pd.Series(texts)
     return texts.astype("str") if texts.dtype != "str" else texts.copy()
+
+
+def _rows(texts: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
+    """The rows `pattern` is found in. The pattern goes as a string, so that an inline "(?i)" does not
+    send it to Python's re: written for RE2, it runs in pyarrow, many times faster over all rows."""
+    return texts.str.contains(pattern.pattern, regex=True).fillna(False).astype(bool)
+
+
+def _subset_rows(texts: pd.Series, rows: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
+    """The rows among `rows` that `pattern` is found in."""
+    found = rows.copy()
+    if found.any():
+        found.loc[found] = _rows(texts.loc[found], pattern).to_numpy()
+    return found
 
 
 def _replace_where(texts: pd.Series, rows: pd.Series, pattern: re.Pattern[str], replacement) -> pd.Series:
@@ -167,12 +200,16 @@ def mask_text(text: str | None) -> str | None:
 
 
 def clean_text(texts: pd.Series) -> pd.Series:
-    """Strip HTML tags and entities, collapse whitespace, and turn empty texts into nulls.
+    """Strip HTML tags and entities, delete control, bidi and invisible characters, collapse
+    whitespace, and turn empty texts into nulls.
 
     Empty or whitespace-only texts (after cleaning) become null: the rows stay, but there is nothing
     to score, and a null is clearer downstream than a polarity of 0.0 for "no words".
     """
     cleaned = _as_text_series(texts)
+    # Control characters go first, so that "<scr\0ipt>" is seen as the tag it is, and again after
+    # entities are decoded ("&#x202E;" is a right-to-left override too).
+    cleaned = _replace_where(cleaned, _rows(cleaned, _CONTROL), _CONTROL, "")
     has_markup = cleaned.str.contains("<", regex=False)
     cleaned = _replace_where(cleaned, has_markup, _HTML_BLOCKS, " ")
     cleaned = _replace_where(cleaned, has_markup, _HTML_TAG, " ")
@@ -180,9 +217,27 @@ def clean_text(texts: pd.Series) -> pd.Series:
     has_entity = cleaned.str.contains("&", regex=False).fillna(False).astype(bool)
     if has_entity.any():
         cleaned.loc[has_entity] = cleaned.loc[has_entity].map(html.unescape)
-    irregular = cleaned.str.contains(_IRREGULAR_WHITESPACE, regex=True).fillna(False).astype(bool)
+        cleaned = _replace_where(cleaned, _subset_rows(cleaned, has_entity, _CONTROL), _CONTROL, "")
+    irregular = _rows(cleaned, _IRREGULAR_WHITESPACE)
     if irregular.any():
         # split() without arguments splits on runs of Unicode whitespace and drops empty ends:
         # collapse and strip in one step.
         cleaned.loc[irregular] = cleaned.loc[irregular].map(lambda text: " ".join(text.split()))
     return cleaned.mask(cleaned.str.len() == 0)
+
+
+def neutralise_formula(texts: pd.Series) -> pd.Series:
+    """Prefix a text that a spreadsheet would read as a formula with an apostrophe (OWASP CSV injection).
+
+    A value starting with "=", "+", "-", "@", a tab or a carriage return gets a leading "'", which
+    Excel, LibreOffice and Google Sheets show as text ("=HYPERLINK(…)" -> "'=HYPERLINK(…)",
+    "+cmd|' /C calc'!A0" -> "'+cmd|' /C calc'!A0"). Everything else, nulls included, is unchanged, and
+    the index is preserved. Apply it last, to the text as it is stored (after masking: no mask token
+    starts with one of these characters; after clean_text no text starts with a tab or CR, but a
+    text from elsewhere may).
+    """
+    neutralised = _as_text_series(texts)
+    starts = neutralised.str.startswith(_FORMULA_STARTS).fillna(False).astype(bool)
+    if starts.any():
+        neutralised.loc[starts] = "'" + neutralised.loc[starts]
+    return neutralised

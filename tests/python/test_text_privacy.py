@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ltv.text_privacy import clean_text, mask_personal_data, mask_text
+from ltv.text_privacy import clean_text, mask_personal_data, mask_text, neutralise_formula
 
 EMAILS = [
     "anna.smith@example.com",
@@ -148,3 +148,26 @@ def test_clean_text_turns_empty_texts_into_nulls_but_keeps_rows():
 def test_entity_encoded_email_is_masked_after_cleaning():
     raw = pd.Series(["write to anna&#64;example.com or <b>+44 20 7946 0958</b>"])
     assert mask_personal_data(clean_text(raw)).tolist() == ["write to [EMAIL] or [PHONE]"]
+
+
+def test_clean_text_removes_control_bidi_and_invisible_characters():
+    raw = pd.Series([
+        "nul\x00byte", "bell\x07 and del\x7f and c1\x9b", "evil\u202etxt.exe", "\u2066isolate\u2069 \u200emarks\u200f\u061c",
+        "card 4111\u200b1111\u200b1111\u200b1111", "entity &#x202E;override &#8238;decimal", "tab\tcr\rff\x0cnel\x85end",
+        "<scr\x00ipt>alert(1)</script>ok",
+    ])
+    assert clean_text(raw).tolist() == [
+        "nulbyte", "bell and del and c1", "eviltxt.exe", "isolate marks", "card 4111111111111111",
+        "entity override decimal", "tab cr ff nel end", "ok",
+    ]
+    assert mask_personal_data(clean_text(raw))[4] == "card [CARD]"
+
+
+def test_neutralise_formula_prefixes_what_a_spreadsheet_would_run():
+    texts = pd.Series(['=HYPERLINK("http://evil","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx",
+                       "Great, =fine", "[EMAIL] wrote", None], index=list("abcdefghi"))
+    assert neutralise_formula(texts).tolist()[:8] == [
+        '\'=HYPERLINK("http://evil","click")', "'+cmd|' /C calc'!A0", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx",
+        "Great, =fine", "[EMAIL] wrote"]
+    assert pd.isna(neutralise_formula(texts)["i"]) and list(neutralise_formula(texts).index) == list("abcdefghi")
+    assert texts["a"].startswith("=")  # not modified in place
