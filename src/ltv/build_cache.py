@@ -51,8 +51,13 @@ def combine(*parts: Any) -> str:
 
 
 def code_fingerprint(*modules: ModuleType) -> str:
-    """The source of the modules that compute a result: changing the code invalidates what it made."""
-    return combine(*(Path(module.__file__).read_bytes().hex() for module in modules))
+    """The source of the modules that compute a result: changing the code invalidates what it made.
+    A package counts with all the modules in it (ltv.text_privacy and its detectors)."""
+    paths = []
+    for module in modules:
+        path = Path(module.__file__)
+        paths += sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
+    return combine(*(path.read_bytes().hex() for path in paths))
 
 
 def relation_fingerprint(relation, columns: Iterable[str] | None = None) -> str:

@@ -376,7 +376,8 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
     max_characters = int(settings.get("max_text_characters", 5000))
-    masking = build_cache.combine("texts_masked", max_characters,
+    # The detectors' libraries are part of the masking: a newer libphonenumber metadata masks more.
+    masking = build_cache.combine("texts_masked", max_characters, text_privacy.DETECTOR_LIBRARIES,
                                   build_cache.code_fingerprint(text_privacy, sentiment, sys.modules[__name__]))
     current = reviews.project(
         "'review' as text_source, cast(review_id as varchar) as source_id, cast(user_id as varchar) as user_id, "

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from stdnum import luhn
 
 # --------------------------------------------------------------------------------------------------
 # Fixed window and sizes
@@ -972,7 +973,10 @@ def personal_data_sentence(sentences: tuple[str, ...], draws: list[float], digit
     phone = pick((f"+1 {200 + digits[1] % 800}-555-{digits[2] % 10000:04d}", f"(020) 7946 {digits[2] % 10000:04d}",
                   f"07700 900{digits[1] % 1000:03d}", f"+44 7700 900{digits[1] % 1000:03d}",
                   f"+1 ({200 + digits[1] % 800}) 555-{digits[2] % 10000:04d}"), draws[4])
-    groups = [f"{(4000 + digits[0] % 1000) if index == 0 else digits[index] % 10000:04d}" for index in range(4)]
+    # A Visa-shaped number with a valid Luhn check digit, as a real card number has (masking checks it).
+    number = "".join(f"{(4000 + digits[0] % 1000) if index == 0 else digits[index] % 10000:04d}" for index in range(4))[:15]
+    number += luhn.calc_check_digit(number)
+    groups = [number[start:start + 4] for start in range(0, 16, 4)]
     card = pick((" ".join(groups), "-".join(groups), "".join(groups)), draws[5])
     return pick(sentences, draws[6]).format(email=email, phone=phone, card=card)
 

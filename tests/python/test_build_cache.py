@@ -91,3 +91,19 @@ def test_a_stored_user_value_fit_scores_like_a_fresh_one(connection):
     # Holdout users keep their holdout prediction and label in the scored table.
     holdout = predictions.loc[predictions["split"] == "holdout"]
     assert len(holdout) == run["holdout_rows"] and holdout["holdout_actual_spend"].notna().all()
+
+
+def test_code_fingerprint_of_a_package_covers_every_module_in_it(tmp_path, monkeypatch):
+    import importlib
+
+    from ltv.build_cache import code_fingerprint
+
+    package = tmp_path / "fingerprinted_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("from fingerprinted_package.detectors import VALUE\n")
+    (package / "detectors.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("fingerprinted_package")
+    before = code_fingerprint(module)
+    (package / "detectors.py").write_text("VALUE = 2\n")
+    assert code_fingerprint(module) != before

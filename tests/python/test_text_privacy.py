@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ltv.text_privacy import clean_text, mask_personal_data, mask_text
+from ltv.text_privacy import clean_text, mask_personal_data, mask_text, neutralise_formula
 
 EMAILS = [
     "anna.smith@example.com",
@@ -42,7 +42,7 @@ CARDS = [
     "378282246310005",
     "4222222222222",
     "6011 0009 9013 9424",
-    "6759 6498 2643 8453 018",
+    "6759 6498 2643 8453 011",  # 19-digit Maestro, Luhn-valid
 ]
 # Numbers that carry the meaning of a review and must survive masking untouched.
 ORDINARY = [
@@ -148,3 +148,84 @@ def test_clean_text_turns_empty_texts_into_nulls_but_keeps_rows():
 def test_entity_encoded_email_is_masked_after_cleaning():
     raw = pd.Series(["write to anna&#64;example.com or <b>+44 20 7946 0958</b>"])
     assert mask_personal_data(clean_text(raw)).tolist() == ["write to [EMAIL] or [PHONE]"]
+
+
+# --- found on real hostile input (issue 16) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["138 0013 8000", "13800138000", "139-1234-5678"])
+def test_chinese_mobiles_are_masked_with_the_default_region_and_with_cn(number):
+    text = f"my number is {number} thanks"
+    assert mask_text(text) == "my number is [PHONE] thanks"
+    assert mask_text(text, default_region="CN", other_regions=()) == "my number is [PHONE] thanks"
+    # Chinese text has no spaces around the number
+    assert mask_text(f"手机{number}谢谢") == "手机[PHONE]谢谢"
+
+
+def test_the_default_region_decides_how_a_bare_national_number_is_read():
+    assert mask_text("call 415-555-0132") == "call [PHONE]"  # default "US"
+    assert mask_text("call 415-555-0132", default_region="GB", other_regions=()) == "call 415-555-0132"
+    assert mask_text("call 020 7946 0958", default_region="GB", other_regions=()) == "call [PHONE]"
+    # with "+" the country is written down: found whatever the region
+    for region in ["US", "GB", "CN", "BR"]:
+        assert mask_text("call +44 20 7946 0958", default_region=region, other_regions=()) == "call [PHONE]"
+        assert mask_text("call +86 138 0013 8000", default_region=region, other_regions=()) == "call [PHONE]"
+    with pytest.raises(ValueError, match="unknown phone region"):
+        mask_personal_data(pd.Series(["x"]), default_region="XX")
+
+
+@pytest.mark.parametrize("card", ["4111.1111.1111.1111", "4111 1111 1111 1111", "4111-1111-1111-1111",
+                                  "5555.5555.5555.4444", "3782.822463.10005"])
+def test_cards_with_any_separator_are_masked(card):
+    assert mask_text(f"card {card}.") == "card [CARD]."
+
+
+def test_only_luhn_valid_numbers_are_cards():
+    assert mask_text("code 4111 1111 1111 1112 used") == "code 4111 1111 1111 1112 used"
+    assert mask_text("EAN 5449000000996 on the bottle") == "EAN 5449000000996 on the bottle"  # Luhn-valid EAN
+
+
+@pytest.mark.parametrize("account", ["DE89370400440532013000", "GB29NWBK60161331926819", "DE89 3704 0044 0532 0130 00",
+                                     "GB29 NWBK 6016 1331 9268 19", "gb29 nwbk 6016 1331 9268 19"])
+def test_ibans_are_masked_whole(account):
+    assert mask_text(f"Refund to {account}, thanks") == "Refund to [IBAN], thanks"
+    assert mask_text(f"IBAN {account}") == "IBAN [IBAN]"
+
+
+def test_an_iban_with_a_wrong_check_digit_is_left():
+    assert mask_text("ref DE88370400440532013000 ok") == "ref DE88370400440532013000 ok"
+
+
+@pytest.mark.parametrize("email", ["john at example dot com", "john(at)example(dot)com", "john[at]example[dot]com",
+                                   "john @ example . com", "John AT Example DOT com", "john at gmail.com"])
+def test_obfuscated_emails_are_masked(email):
+    assert mask_text(f"mail {email} please") == "mail [EMAIL] please"
+
+
+@pytest.mark.parametrize("text", ["I bought it at amazon.com, cheaper", "We met at home. Great service",
+                                  "Look at it dot by dot", "thanks @anna for the tip", "3 @ 29.99 each"])
+def test_words_that_only_look_like_obfuscated_emails_stay(text):
+    assert mask_text(text) == text
+
+
+def test_clean_text_removes_control_bidi_and_invisible_characters():
+    raw = pd.Series([
+        "nul\x00byte", "bell\x07 and del\x7f and c1\x9b", "evil\u202etxt.exe", "\u2066isolate\u2069 \u200emarks\u200f\u061c",
+        "card 4111\u200b1111\u200b1111\u200b1111", "entity &#x202E;override &#8238;decimal", "tab\tcr\rff\x0cnel\x85end",
+        "<scr\x00ipt>alert(1)</script>ok",
+    ])
+    assert clean_text(raw).tolist() == [
+        "nulbyte", "bell and del and c1", "eviltxt.exe", "isolate marks", "card 4111111111111111",
+        "entity override decimal", "tab cr ff nel end", "ok",
+    ]
+    assert mask_personal_data(clean_text(raw))[4] == "card [CARD]"
+
+
+def test_neutralise_formula_prefixes_what_a_spreadsheet_would_run():
+    texts = pd.Series(['=HYPERLINK("http://evil","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx",
+                       "Great, =fine", "[EMAIL] wrote", None], index=list("abcdefghi"))
+    assert neutralise_formula(texts).tolist()[:8] == [
+        '\'=HYPERLINK("http://evil","click")', "'+cmd|' /C calc'!A0", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx",
+        "Great, =fine", "[EMAIL] wrote"]
+    assert pd.isna(neutralise_formula(texts)["i"]) and list(neutralise_formula(texts).index) == list("abcdefghi")
+    assert texts["a"].startswith("=")  # not modified in place
