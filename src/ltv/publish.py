@@ -251,14 +251,34 @@ def _start_build_file(served_path: Path, state_path: Path, build_path: Path, fre
     if fresh:
         print(f"ltv publish: building a fresh warehouse for {served_path}", flush=True)
         return
-    # No state yet but a served file: a warehouse published before the split, which still holds
-    # everything; building from it keeps its history (and the next served file holds only what is public).
-    start_from = state_path if state_path.exists() else served_path
-    if start_from.exists():
-        shutil.copy2(start_from, build_path)
-        print(f"ltv publish: building from a copy of {start_from}", flush=True)
-    else:
-        print(f"ltv publish: building a fresh warehouse for {served_path}", flush=True)
+    if state_path.exists():
+        shutil.copy2(state_path, build_path)
+        print(f"ltv publish: building from a copy of {state_path}", flush=True)
+        return
+    # No state yet but a served file: if it was published before the split it still holds everything,
+    # and building from it keeps its history (the next served file holds only what is public). A served
+    # file of the new kind (the state was deleted) is no warehouse to build on.
+    if served_path.exists():
+        shutil.copy2(served_path, build_path)
+        if _holds_the_full_warehouse(build_path):
+            print(f"ltv publish: building from a copy of {served_path}", flush=True)
+            return
+        _remove_build_files(build_path)
+    print(f"ltv publish: building a fresh warehouse for {served_path}", flush=True)
+
+
+def _holds_the_full_warehouse(path: Path) -> bool:
+    import duckdb
+
+    try:
+        connection = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        staging = connection.execute("select count(*) from duckdb_tables() where table_name like 'stg\\_%' escape '\\'")
+        return staging.fetchall()[0][0] > 0
+    finally:
+        connection.close()
 
 
 def _remove_build_files(*paths: Path) -> None:

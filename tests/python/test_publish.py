@@ -218,21 +218,32 @@ def test_the_registry_history_carries_over_through_the_state_file(small_shop, tm
 
 
 @pytest.mark.parametrize("existing, fresh, expected", [
-    (("state", "served"), False, "state"),
-    (("served",), False, "served"),  # a served file from before the state file: the upgrade path
+    (("state", "old served"), False, "state"),
+    (("old served",), False, "old served"),  # served before the state file existed: the upgrade path
+    (("served",), False, None),  # a served file holds no warehouse to build on
     ((), False, None),
-    (("state", "served"), True, None),
+    (("state", "old served"), True, None),
 ])
 def test_a_build_starts_from_the_state_then_an_old_served_file_unless_fresh(tmp_path, existing, fresh, expected):
     served = tmp_path / "ltv.duckdb"
     state = state_path_for(served)
     state.parent.mkdir()
-    paths = {"state": state, "served": served}
     for name in existing:
-        paths[name].write_text(name)
+        connection = duckdb.connect(str(state if name == "state" else served))
+        # The full warehouse has staging tables; a served file only marts.
+        table = "dim_users" if name == "served" else "stg_shop__users"
+        connection.execute(f"create table {table} as select '{name}' as origin")
+        connection.close()
     build = tmp_path / "build.duckdb"
     _start_build_file(served, state, build, fresh)
-    assert (build.read_text() if build.exists() else None) == expected
+    if expected is None:
+        assert not build.exists()
+        return
+    connection = duckdb.connect(str(build), read_only=True)
+    try:
+        assert connection.execute("select origin from stg_shop__users").fetchall() == [(expected,)]
+    finally:
+        connection.close()
 
 
 def test_a_second_publish_without_wait_exits_at_once_naming_the_holder(tmp_path):
