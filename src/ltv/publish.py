@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ltv.process_guard import run_guarded
+from ltv.served_file import write_served_file
 
 DEFAULT_SERVED_PATH = "warehouse/ltv.duckdb"
 
@@ -202,26 +203,39 @@ def export_parquet(warehouse_path: Path, relation_names: list[str], export_dir: 
 def publish(served_path: Path, project_dir: Path = Path("."), raw_dir: str | None = None,
             dbt_vars: str | None = None, fresh: bool = False, export_dir: Path | None = None,
             generate_docs: bool = True, wait: bool = False) -> Path:
-    """Build into a side file and atomically replace `served_path` with it if everything passed.
+    """Build into a side file and, if everything passed, atomically replace the state and served files.
 
     Holds the publish lock of `served_path` throughout; raises PublishLocked at once if another
     publish holds it, unless `wait`.
     """
     served_path = served_path.resolve()
     build_path = served_path.parent / ".building" / served_path.name
+    served_build_path = build_path.with_name(build_path.name + ".served")
+    state_path = state_path_for(served_path)
     _make_folder(build_path.parent)
+    _make_folder(state_path.parent)
     with publish_lock(served_path, wait=wait) as lock_descriptor:
-        _start_build_file(served_path, build_path, fresh)
+        _remove_build_files(build_path, served_build_path)
+        _start_build_file(served_path, state_path, build_path, fresh)
         try:
-            _build(build_path, project_dir, raw_dir, dbt_vars, export_dir, generate_docs, lock_descriptor)
+            _build(build_path, project_dir, raw_dir, dbt_vars, generate_docs, lock_descriptor)
+            _finish(build_path, served_build_path, project_dir, export_dir)
         except BaseException:
-            _remove_build_files(build_path)
+            _remove_build_files(build_path, served_build_path)
             raise
-        os.replace(build_path, served_path)
+        # State first: if the publish dies between the two renames, the served file lags one build
+        # behind the state, never ahead of it (the next publish rewrites it from the state).
+        os.replace(build_path, state_path)
+        os.replace(served_build_path, served_path)
         print(f"ltv publish: {served_path} now serves the new build", flush=True)
         if generate_docs:
             _copy_docs_page(project_dir, served_path.with_name("ltv_docs.html"))
     return served_path
+
+
+def state_path_for(served_path: Path) -> Path:
+    """The private full warehouse behind `served_path`: raw texts included, never for BI."""
+    return served_path.parent / ".state" / served_path.name
 
 
 def _make_folder(folder: Path) -> None:
@@ -233,26 +247,51 @@ def _make_folder(folder: Path) -> None:
         raise PublishError(f"cannot create the folder {folder}: {error.strerror}") from None
 
 
-def _start_build_file(served_path: Path, build_path: Path, fresh: bool) -> None:
-    # Leftovers of a publish that was killed: under the lock, nothing of it is still writing them.
-    _remove_build_files(build_path)
-    if served_path.exists() and not fresh:
-        shutil.copy2(served_path, build_path)
-        print(f"ltv publish: building from a copy of {served_path}", flush=True)
-    else:
+def _start_build_file(served_path: Path, state_path: Path, build_path: Path, fresh: bool) -> None:
+    if fresh:
         print(f"ltv publish: building a fresh warehouse for {served_path}", flush=True)
+        return
+    if state_path.exists():
+        shutil.copy2(state_path, build_path)
+        print(f"ltv publish: building from a copy of {state_path}", flush=True)
+        return
+    # No state yet but a served file: if it was published before the split it still holds everything,
+    # and building from it keeps its history (the next served file holds only what is public). A served
+    # file of the new kind (the state was deleted) is no warehouse to build on.
+    if served_path.exists():
+        shutil.copy2(served_path, build_path)
+        if _holds_the_full_warehouse(build_path):
+            print(f"ltv publish: building from a copy of {served_path}", flush=True)
+            return
+        _remove_build_files(build_path)
+    print(f"ltv publish: building a fresh warehouse for {served_path}", flush=True)
 
 
-def _remove_build_files(build_path: Path) -> None:
-    for path in (build_path, build_path.with_name(build_path.name + ".wal")):
-        path.unlink(missing_ok=True)
+def _holds_the_full_warehouse(path: Path) -> bool:
+    import duckdb
+
+    try:
+        connection = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        staging = connection.execute("select count(*) from duckdb_tables() where table_name like 'stg\\_%' escape '\\'")
+        return staging.fetchall()[0][0] > 0
+    finally:
+        connection.close()
+
+
+def _remove_build_files(*paths: Path) -> None:
+    # Leftovers of a publish that was killed, or of this one failing: under the lock, nothing else
+    # is writing them.
+    for path in paths:
+        for file in (path, path.with_name(path.name + ".wal")):
+            file.unlink(missing_ok=True)
 
 
 def _build(build_path: Path, project_dir: Path, raw_dir: str | None, dbt_vars: str | None,
-           export_dir: Path | None, generate_docs: bool, lock_descriptor: int) -> None:
-    """dbt build (+ docs) into `build_path`, checkpoint it, export Parquet; raise PublishError on failure."""
-    import duckdb
-
+           generate_docs: bool, lock_descriptor: int) -> None:
+    """dbt build (+ docs) into `build_path`; raise PublishError on failure."""
     environment = dbt_environment(build_path, raw_dir)
     vars_arguments = ["--vars", dbt_vars] if dbt_vars else []
     # dbt keeps the lock open too: the next publish starts only when no process of this one is left.
@@ -260,10 +299,18 @@ def _build(build_path: Path, project_dir: Path, raw_dir: str | None, dbt_vars: s
     run_dbt(["build", *vars_arguments], project_dir, environment, keep_fds=keep)
     if generate_docs:
         run_dbt(["docs", "generate", "--static", *vars_arguments], project_dir, environment, keep_fds=keep)
+
+
+def _finish(build_path: Path, served_build_path: Path, project_dir: Path, export_dir: Path | None) -> None:
+    """Checkpoint the green build, write the served file from it, export Parquet from the served file."""
+    import duckdb
+
     try:
         checkpoint(build_path)
+        relation_names = public_models(project_dir)
+        write_served_file(build_path, served_build_path, relation_names)
         if export_dir is not None:
-            export_parquet(build_path, public_models(project_dir), export_dir.resolve())
+            export_parquet(served_build_path, relation_names, export_dir.resolve())
     except duckdb.Error as error:
         raise PublishError(f"the build passed but could not be finished ({error}); "
                            "the served warehouse was not changed") from None

@@ -1,6 +1,7 @@
 """Safe serving: BI keeps reading the served file while `ltv publish` rebuilds it, a failed build
-leaves the served file byte-for-byte as it was, one publish runs at a time, and no process of a
-publish outlives it."""
+leaves the served file byte-for-byte as it was, the served file holds only what is public (the full
+warehouse stays in the private state file), one publish runs at a time, and no process of a publish
+outlives it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +21,7 @@ import duckdb
 import pytest
 from conftest import PROJECT_DIR, dbt_environment
 
-from ltv.publish import lock_path_for, publish_lock
+from ltv.publish import _start_build_file, lock_path_for, public_models, publish_lock, state_path_for
 
 # A BI client: every half-tenth of a second it opens the served file read-only, reads two marts
 # in one transaction and records what it saw. It writes one JSON line per query.
@@ -110,15 +113,137 @@ def test_a_failed_build_leaves_the_served_file_unchanged(small_shop, tmp_path):
             assert exported == connection.execute(f"select count(*) from {mart}").fetchall(), mart
     finally:
         connection.close()
-    before = file_digest(served)
+    before, state_before = file_digest(served), file_digest(state_path_for(served))
     exported_before = file_digest(exports / "dim_users.parquet")
     failed = publish(served, small_shop, tmp_path / "failed",
                      extra=["--vars", "{ltv_horizon_days: -5}", "--export-dir", str(exports)])
     assert failed.returncode != 0
     assert "the served warehouse was not changed" in failed.stderr
     assert file_digest(served) == before
+    assert file_digest(state_path_for(served)) == state_before
     assert file_digest(exports / "dim_users.parquet") == exported_before
-    assert not (served.parent / ".building" / served.name).exists()
+    assert list((served.parent / ".building").iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# The served file holds only what is public
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+QUARANTINED_EMAIL = "quarantined.buyer@example.org"
+
+
+def demo_seeds_with_a_quarantined_review(folder: Path) -> Path:
+    """The demo seeds as raw CSV files, plus a review with an impossible rating and an e-mail in its comment."""
+    folder.mkdir()
+    for seed in (PROJECT_DIR / "seeds").glob("*.csv"):
+        shutil.copy2(seed, folder / seed.name)
+    with (folder / "reviews.csv").open("a") as reviews:
+        reviews.write(f'"R09999999","U0000007","I00171",9,"Wrong size, write to {QUARANTINED_EMAIL} '
+                      f'or call +44 20 7946 0958","2025-06-03 07:23:54"\n')
+    return folder
+
+
+def a_raw_comment_with_an_email() -> str:
+    import csv
+
+    with (PROJECT_DIR / "seeds" / "reviews.csv").open(newline="") as reviews:
+        return next(row["comment"] for row in csv.DictReader(reviews) if EMAIL.search(row["comment"] or ""))
+
+
+def served_text_values(connection) -> list[str]:
+    """Every non-null VARCHAR and JSON value of every relation in the served file."""
+    columns = connection.execute(
+        "select schema_name, table_name, column_name from duckdb_columns() "
+        "where database_name = current_database() and data_type in ('VARCHAR', 'JSON')").fetchall()
+    values = []
+    for schema, table, column in columns:
+        values += [row[0] for row in connection.execute(
+            f'select "{column}"::varchar from "{schema}"."{table}" where "{column}" is not null').fetchall()]
+    return values
+
+
+def test_the_served_file_holds_only_the_public_relations_and_masked_quarantine_rows(tmp_path, monkeypatch):
+    raw_dir = demo_seeds_with_a_quarantined_review(tmp_path / "raw")
+    served = tmp_path / "served" / "ltv.duckdb"
+    result = publish(served, raw_dir, tmp_path / "work")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "work" / "target"))
+    public = public_models(PROJECT_DIR)
+    assert "fct_user_value_predictions" in public
+
+    connection = duckdb.connect(str(served), read_only=True)
+    try:
+        relations = connection.execute(
+            "select table_schema, table_name, table_type from information_schema.tables "
+            "where table_catalog = current_database()").fetchall()
+        assert sorted(relations) == sorted(("main", name, "BASE TABLE") for name in [*public, "quarantine_rows"])
+        undocumented = connection.execute(
+            "select table_name from duckdb_tables() where database_name = current_database() "
+            "and (comment is null or comment = '')").fetchall()
+        assert undocumented == []
+        assert connection.execute(
+            "select count(comment) from duckdb_columns() where table_name = 'dim_users'").fetchall()[0][0] > 0
+        texts = served_text_values(connection)
+        quarantined = connection.execute(
+            "select raw_row::varchar from quarantine_rows where source_table = 'reviews' "
+            "and raw_key = 'R09999999'").fetchall()
+    finally:
+        connection.close()
+    assert [text for text in texts if EMAIL.search(text)] == []
+    raw_comment = a_raw_comment_with_an_email()
+    assert not any(raw_comment in text for text in texts)
+    assert len(quarantined) == 1 and "[EMAIL]" in quarantined[0][0] and "[PHONE]" in quarantined[0][0]
+
+    # The raw text is still in the private state, which later publishes build from.
+    state = duckdb.connect(str(state_path_for(served)), read_only=True)
+    try:
+        assert state.execute("select count(*) from information_schema.tables "
+                             "where table_name like 'stg_shop__%'").fetchall()[0][0] > 0
+    finally:
+        state.close()
+
+
+def test_the_registry_history_carries_over_through_the_state_file(small_shop, tmp_path):
+    served = tmp_path / "served" / "ltv.duckdb"
+    for attempt in ("first", "second"):
+        result = publish(served, small_shop, tmp_path / attempt)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"building from a copy of {state_path_for(served.resolve())}" in result.stdout
+    connection = duckdb.connect(str(served), read_only=True)
+    try:
+        invocations = connection.execute("select count(distinct invocation_id) from fct_model_runs").fetchall()
+    finally:
+        connection.close()
+    assert invocations[0][0] == 2
+
+
+@pytest.mark.parametrize("existing, fresh, expected", [
+    (("state", "old served"), False, "state"),
+    (("old served",), False, "old served"),  # served before the state file existed: the upgrade path
+    (("served",), False, None),  # a served file holds no warehouse to build on
+    ((), False, None),
+    (("state", "old served"), True, None),
+])
+def test_a_build_starts_from_the_state_then_an_old_served_file_unless_fresh(tmp_path, existing, fresh, expected):
+    served = tmp_path / "ltv.duckdb"
+    state = state_path_for(served)
+    state.parent.mkdir()
+    for name in existing:
+        connection = duckdb.connect(str(state if name == "state" else served))
+        # The full warehouse has staging tables; a served file only marts.
+        table = "dim_users" if name == "served" else "stg_shop__users"
+        connection.execute(f"create table {table} as select '{name}' as origin")
+        connection.close()
+    build = tmp_path / "build.duckdb"
+    _start_build_file(served, state, build, fresh)
+    if expected is None:
+        assert not build.exists()
+        return
+    connection = duckdb.connect(str(build), read_only=True)
+    try:
+        assert connection.execute("select origin from stg_shop__users").fetchall() == [(expected,)]
+    finally:
+        connection.close()
 
 
 def test_a_second_publish_without_wait_exits_at_once_naming_the_holder(tmp_path):
