@@ -53,6 +53,15 @@
     {{ return(value) }}
 {%- endmacro %}
 
+{#- A two-letter region code (ISO 3166-1 alpha-2, upper case), as libphonenumber names regions. -#}
+{% macro validated_region_var(var_name) -%}
+    {%- set value = var(var_name) | string | trim -%}
+    {%- if not modules.re.fullmatch('[A-Z]{2}', value) -%}
+        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be a two-letter region code such as US, GB, DE or CN, got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
 {#- An IANA time zone name (Europe/London, Asia/Shanghai, UTC), as DuckDB's ICU knows them. -#}
 {% macro validated_time_zone_var(var_name) -%}
     {%- set value = var(var_name) | string | trim -%}
@@ -127,6 +136,7 @@
     {%- do validated_date_var('ltv_earliest_valid_timestamp') -%}
     {%- do validated_date_var('ltv_latest_valid_timestamp', allow_empty=true) -%}
     {%- do validated_time_zone_var('ltv_source_time_zone') -%}
+    {%- do validated_region_var('ltv_phone_default_region') -%}
     {%- do validated_boolean_var('ltv_reuse_unchanged_work') -%}
     {%- do validated_choice_var('ltv_champion_metric', ['rmse', 'normalized_gini', 'top20_capture']) -%}
     {%- do validate_var_combinations() -%}

@@ -41,6 +41,7 @@ select
     cast({{ number_setting('ltv_bm25_k1') }} as double) as bm25_k1,
     cast({{ number_setting('ltv_bm25_b') }} as double) as bm25_b,
     {{ number_setting('ltv_max_text_characters') }} as max_text_characters,
+    '{{ validated_region_var('ltv_phone_default_region') }}' as phone_default_region,
     -- --full-refresh recomputes everything, as it does for dbt's own incremental models.
     {{ validated_boolean_var('ltv_reuse_unchanged_work') and not flags.FULL_REFRESH }} as reuse_unchanged_work
 from dates

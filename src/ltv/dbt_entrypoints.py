@@ -347,13 +347,15 @@ MASKED_TEXT_COLUMNS = ("text_source varchar, source_id varchar, user_id varchar,
                        "rating bigint, is_truncated boolean, masked_text varchar, text_hash varchar, source_hash varchar")
 
 
-def _mask_texts(texts: pd.DataFrame, max_characters: int) -> pd.DataFrame:
-    """Clean, mask and cut original_text; hash the result. Empty texts get a null text and hash."""
+def _mask_texts(texts: pd.DataFrame, max_characters: int, phone_region: str) -> pd.DataFrame:
+    """Clean, mask, neutralise and cut original_text; hash the result. Empty texts get a null text
+    and hash. A text starting with a spreadsheet formula character gets a leading apostrophe: BI
+    users export masked_text to CSV and open it in a spreadsheet (OWASP's CSV-injection rule)."""
     from ltv.sentiment import text_hash
-    from ltv.text_privacy import clean_text, mask_personal_data
+    from ltv.text_privacy import clean_text, mask_personal_data, neutralise_formula
 
     texts = texts.copy()
-    masked = mask_personal_data(clean_text(texts["original_text"]))
+    masked = neutralise_formula(mask_personal_data(clean_text(texts["original_text"]), default_region=phone_region))
     texts["is_truncated"] = masked.str.len().fillna(0) > max_characters
     texts["masked_text"] = masked.str.slice(0, max_characters)
     texts["text_hash"] = pd.Series(pd.NA, index=texts.index, dtype="string")
@@ -376,8 +378,9 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
     max_characters = int(settings.get("max_text_characters", 5000))
+    phone_region = str(settings.get("phone_default_region") or text_privacy.DEFAULT_REGION)
     # The detectors' libraries are part of the masking: a newer libphonenumber metadata masks more.
-    masking = build_cache.combine("texts_masked", max_characters, text_privacy.DETECTOR_LIBRARIES,
+    masking = build_cache.combine("texts_masked", max_characters, phone_region, text_privacy.DETECTOR_LIBRARIES,
                                   build_cache.code_fingerprint(text_privacy, sentiment, sys.modules[__name__]))
     current = reviews.project(
         "'review' as text_source, cast(review_id as varchar) as source_id, cast(user_id as varchar) as user_id, "
@@ -398,7 +401,7 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
         if "source_hash" not in previous.columns:  # a table from before source_hash existed
             previous = None
     if previous is None:
-        masked = connection.from_df(_mask_texts(current.project(source_hash).df(), max_characters))
+        masked = connection.from_df(_mask_texts(current.project(source_hash).df(), max_characters, phone_region))
         return masked.project(column_list).order("text_source, source_id")
     # Every text is hashed once, into a temporary table of keys and hashes; only the few rows whose
     # hash is new are read again in full (and hashed again) to be masked.
@@ -412,7 +415,7 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
     changed = current.set_alias("current").join(
         changed_keys, "current.text_source = changed.text_source and current.source_id = changed.source_id",
         how="semi").project(source_hash)
-    newly_masked = connection.from_df(_mask_texts(changed.df(), max_characters))
+    newly_masked = connection.from_df(_mask_texts(changed.df(), max_characters, phone_region))
     return kept.project(column_list).union(newly_masked.project(column_list)).order("text_source, source_id")
 
 

@@ -18,7 +18,18 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import build_warehouse, dbt_environment, run_dbt
 
-YEARS_BACK = pd.DateOffset(years=27)  # the generated 2023–2025 shop becomes a 1996–1998 one
+YEARS_BACK = pd.DateOffset(years=27)
+# Hostile but realistic comments (issue 16): what must never reach a public table as written.
+HOSTILE_COMMENTS = [
+    "Call me on 138 0013 8000 or 13800138000 about the refund",
+    "Pay it back to DE89370400440532013000 or GB29 NWBK 6016 1331 9268 19 please",
+    "Card 4111.1111.1111.1111 was charged twice",
+    "write to john at example dot com or john(at)example(dot)com",
+    "=HYPERLINK(\"http://evil.example\",\"click\") great socks",
+    "nice\x00 fit \u202egnp.exe but slow delivery",
+]
+LEAKED = ["138 0013 8000", "13800138000", "DE89370400440532013000", "GB29 NWBK", "4111.1111.1111.1111",
+          "john at example", "john(at)example", "\x00", "\u202e"]  # the generated 2023–2025 shop becomes a 1996–1998 one
 FREE_LINES = 5
 
 
@@ -58,6 +69,8 @@ def make_old_shop_with_real_quirks(small_shop, folder):
     reviews = pd.read_parquet(small_shop / "reviews.parquet")
     reviews = reviews[reviews.item_id != items.item_id.iloc[0]].reset_index(drop=True)
     reviews["created_at"] = (reviews.created_at - YEARS_BACK).dt.as_unit("s").astype("int64")
+    for row, comment in enumerate(HOSTILE_COMMENTS):
+        reviews.loc[row, "comment"] = comment
     reviews.to_parquet(folder / "reviews.parquet", index=False)
     return {"users": users, "items": items, "orders": orders, "lines": lines, "reviews": reviews}
 
@@ -257,3 +270,17 @@ def test_settings_without_a_cutoff_are_none_not_nat():
 
     settings = model_settings(pd.DataFrame({"cutoff_date": [pd.NaT], "horizon_days": [180]}))
     assert settings["cutoff_date"] is None and settings["horizon_days"] == 180
+
+
+def test_personal_data_control_characters_and_formulas_never_reach_public_text(old_shop_build):
+    connection, _, _ = old_shop_build
+    texts = [row[0] for row in connection.sql(
+        "select distinct masked_text from fct_text_sentiment where masked_text is not null").fetchall()]
+    assert texts
+    for leaked in LEAKED:
+        assert not any(leaked in text for text in texts), leaked
+    hostile = [text for text in texts if "[PHONE]" in text or "[IBAN]" in text or "[CARD]" in text
+               or "[EMAIL]" in text or "HYPERLINK" in text]
+    assert any(text.count("[PHONE]") == 2 for text in hostile)
+    assert any(text.count("[IBAN]") == 2 for text in hostile)
+    assert any(text.startswith("'=HYPERLINK") for text in hostile)
