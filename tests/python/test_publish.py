@@ -140,7 +140,20 @@ def demo_seeds_with_a_quarantined_review(folder: Path) -> Path:
     with (folder / "reviews.csv").open("a") as reviews:
         reviews.write(f'"R09999999","U0000007","I00171",9,"Wrong size, write to {QUARANTINED_EMAIL} '
                       f'or call +44 20 7946 0958","2025-06-03 07:23:54"\n')
+        # Accepted reviews with the formats that once leaked into public tables (issue 16).
+        for number, comment in enumerate(HOSTILE_COMMENTS):
+            reviews.write(f'"R0999998{number}","U0000007","I00171",3,"{comment}","2025-06-0{number + 1} 10:00:00"\n')
     return folder
+
+
+HOSTILE_COMMENTS = [
+    "Call me on 138 0013 8000 or 13800138000 about the refund",
+    "Pay it back to DE89370400440532013000 or GB29 NWBK 6016 1331 9268 19 please",
+    "Card 4111.1111.1111.1111 was charged twice",
+    "write to john at example dot com or john(at)example(dot)com",
+]
+LEAKED = ["138 0013 8000", "13800138000", "DE89370400440532013000", "GB29 NWBK", "4111.1111.1111.1111",
+          "john at example", "john(at)example"]
 
 
 def a_raw_comment_with_an_email() -> str:
@@ -190,6 +203,8 @@ def test_the_served_file_holds_only_the_public_relations_and_masked_quarantine_r
     finally:
         connection.close()
     assert [text for text in texts if EMAIL.search(text)] == []
+    assert [text for text in texts if any(leaked in text for leaked in LEAKED)] == []
+    assert any("[IBAN]" in text for text in texts) and any("[CARD]" in text for text in texts)
     raw_comment = a_raw_comment_with_an_email()
     assert not any(raw_comment in text for text in texts)
     assert len(quarantined) == 1 and "[EMAIL]" in quarantined[0][0] and "[PHONE]" in quarantined[0][0]
