@@ -1,6 +1,12 @@
--- A recommendation is never an item the user already bought.
-select recommendations.user_id, recommendations.item_id
-from {{ ref('fct_user_recommendations') }} as recommendations
+-- A recommendation of any version is never an item the user already bought.
+with recommendations as (
+    select user_id, item_id, 1 as model_version from {{ ref('fct_user_recommendations', v=1) }}
+    union all
+    select user_id, item_id, 2 from {{ ref('fct_user_recommendations', v=2) }}
+)
+
+select recommendations.model_version, recommendations.user_id, recommendations.item_id
+from recommendations
 inner join {{ ref('int_user_item_interactions_aggregated') }} as interactions
     on recommendations.user_id = interactions.user_id
    and recommendations.item_id = interactions.item_id

@@ -1,6 +1,6 @@
 {{ config(materialized='view') }}
 -- The behaviour similarities of the champion version (fct_recommendation_versions, chosen on the
--- offline evaluation), which recommendations and fct_item_similarities use. A view: it only
+-- offline evaluation), which fct_item_similarities shows beside the served recommendations. A view: it only
 -- filters the two versions' tables.
 {%- set versions = [1, 2] %}
 {%- for version in versions %}

@@ -194,8 +194,8 @@ def _popularity(interactions: pd.DataFrame, purchase_column: str) -> pd.DataFram
 
 
 def user_recommendations(connection, interactions, similarities, users, settings_frame: pd.DataFrame):
-    """ml_user_recommendations: top-N per user from the champion behaviour similarity version
-    (int_item_similarities_served: the best on the offline evaluation).
+    """ml_user_recommendations vN: top-N per user from behaviour similarity vN (the served version
+    is picked afterwards, on the offline evaluation: fct_recommendation_versions).
 
     The relations' ids are coded in DuckDB (see _create_id_codes) and decoded in the relation
     returned: users are every customer and every interacting user, items every item that is

@@ -228,3 +228,20 @@ def test_the_served_user_value_is_the_champion_measured_like_the_registry(demo_c
     assert demo_connection.sql("select distinct value_model_version from dim_users "
                                "where predicted_spend is not null").fetchall() == [(champion,)]
     assert demo_connection.sql("select model_version from fct_model_runs where is_champion").fetchall() == [(str(champion),)]
+
+
+def test_the_served_recommendations_are_the_champion_similarity_versions(demo_connection):
+    evaluation = demo_connection.sql(
+        "select model_version::integer as version, ndcg_at_10, beats_baseline, metric_status "
+        "from ml_recommendation_evaluation where model_version in ('1', '2')").df()
+    qualified = evaluation[(evaluation.metric_status == "ok") & evaluation.beats_baseline.astype(bool)]
+    champion = int(qualified.sort_values(["ndcg_at_10", "version"], ascending=[False, True]).version.iloc[0])
+    assert demo_connection.sql("select model_version from fct_recommendation_versions where is_champion").fetchall() \
+        == [(champion,)]
+    columns = "user_id, rank, item_id, score, because_item_id, is_fallback"
+    served = demo_connection.sql(f"select {columns} from fct_user_recommendations order by all").df()
+    version = demo_connection.sql(f"select {columns} from fct_user_recommendations_v{champion} order by all").df()
+    pd.testing.assert_frame_equal(served, version)
+    assert demo_connection.sql("select distinct model_version from int_item_similarities_served").fetchall() \
+        == [(champion,)]
+

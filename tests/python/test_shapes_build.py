@@ -54,6 +54,9 @@ def test_a_real_shaped_shop_builds_green_and_fills_its_public_tables(shape, tmp_
         # The served predictions are the champion's, whatever versions could fit this shape.
         champion = connection.sql("select model_version from fct_user_value_versions where is_champion").fetchall()
         assert connection.sql("select distinct model_version from fct_user_value_predictions").fetchall() == champion
+        champion = connection.sql("select model_version from fct_recommendation_versions where is_champion").fetchall()
+        served = connection.sql("select count(*) from fct_user_recommendations").fetchall()[0][0]
+        assert served == connection.sql(f"select count(*) from fct_user_recommendations_v{champion[0][0]}").fetchall()[0][0]
         if shape == "orders-only":  # one item: nothing to be similar to, nothing left to recommend
             assert count("fct_item_similarities") == 0
     finally:

@@ -52,7 +52,8 @@ top_recommendations as (
         max(case when rank = 2 then item_id end) as recommended_item_2,
         max(case when rank = 3 then item_id end) as recommended_item_3,
         bool_or(is_fallback) as recommendations_are_fallback
-    from {{ ref('fct_user_recommendations') }}
+    -- The champion similarity version's recommendations (fct_recommendation_versions).
+    from ({{ served_recommendations_sql() }}) as served
     where rank <= 3
     group by user_id
 

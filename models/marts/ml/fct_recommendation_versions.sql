@@ -1,10 +1,15 @@
 -- One row per behaviour-similarity version behind the recommendations: its offline evaluation
 -- (ml_recommendation_evaluation: train up to the cut-off, test on first purchases after it), the
--- popularity baseline on the same users, and which version is the champion that
+-- popularity baseline on the same users, and which version is the champion that the unsuffixed
 -- fct_user_recommendations, fct_item_similarities and dim_users serve.
 -- The rule: among the versions whose evaluation is defined (metric_status ok: 50+ evaluated users,
 -- 2+ items) and beats popularity on NDCG@10, the highest NDCG@10; ties go to the lower version. If
 -- none qualifies, v1 (plain cosine, the published method) is served as the last resort.
+{{ config(post_hook="{{ create_served_recommendations_view() }}") }}
+-- The post-hook serves the champion's recommendations through the unsuffixed name:
+-- depends_on: {{ ref('ml_user_recommendations', v=1) }}
+-- depends_on: {{ ref('ml_user_recommendations', v=2) }}
+-- depends_on: {{ ref('fct_user_recommendations', v=2) }}
 {%- set versions = [1, 2] %}
 
 with evaluation as (

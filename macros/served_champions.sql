@@ -1,0 +1,80 @@
+{#-
+  What BI is served for a model family with versions: the champion version's output, chosen on
+  this build's holdout or offline evaluation, not blindly the latest version (which may not have
+  fitted, or may be worse). Each family's *_versions model picks the champion; its post-hook makes
+  the unsuffixed name a view of the champion's rows, documented like the contracted tables; dim_users
+  reads the same SQL.
+-#}
+
+{#- User value (fct_user_value_versions): the columns and types every fct_user_value_predictions_vN shares. -#}
+{% macro served_user_value_predictions_sql(versions=[1, 2, 3], versions_relation=none) -%}
+    {#- versions_relation: the *_versions model itself when its own post-hook calls this (a ref to
+        itself would be a cycle). -#}
+    {%- set versions_relation = versions_relation or ref('fct_user_value_versions') -%}
+    {%- for version in versions %}
+    select
+        cast(user_id as varchar) as user_id,
+        cast(model_version as integer) as model_version,
+        cast(predicted_spend as double) as predicted_spend,
+        cast(value_decile as integer) as value_decile,
+        cast(scored_at as timestamp) as scored_at
+    from {{ ref('ml_user_value', v=version) }}
+    where {{ version }} = (select model_version from {{ versions_relation }} where is_champion)
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Recommendations (fct_recommendation_versions): the contract columns of fct_user_recommendations. -#}
+{% macro served_recommendations_sql(versions=[1, 2], versions_relation=none) -%}
+    {%- set versions_relation = versions_relation or ref('fct_recommendation_versions') -%}
+    {%- for version in versions %}
+    select
+        cast(user_id as varchar) as user_id,
+        cast(rank as integer) as rank,
+        cast(item_id as varchar) as item_id,
+        cast(score as double) as score,
+        cast(because_item_id as varchar) as because_item_id,
+        cast(is_fallback as boolean) as is_fallback
+    from {{ ref('ml_user_recommendations', v=version) }}
+    where {{ version }} = (select model_version from {{ versions_relation }} where is_champion)
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- fct_user_value_versions' post-hook. -#}
+{% macro create_served_user_value_view() %}
+    create or replace view {{ this.schema }}.fct_user_value_predictions as
+    {{ served_user_value_predictions_sql(versions_relation=this) }};
+    {{ comment_served_view(this.schema ~ '.fct_user_value_predictions', this.schema ~ '.fct_user_value_predictions_v1',
+                           "Expected net spend per user over the next horizon from the champion user-value version "
+                           ~ "(chosen on this build's holdout: see fct_user_value_versions); one row per user.",
+                           ['user_id', 'model_version', 'predicted_spend', 'value_decile', 'scored_at']) }}
+{% endmacro %}
+
+{#- fct_recommendation_versions' post-hook. -#}
+{% macro create_served_recommendations_view() %}
+    create or replace view {{ this.schema }}.fct_user_recommendations as
+    {{ served_recommendations_sql(versions_relation=this) }};
+    {{ comment_served_view(this.schema ~ '.fct_user_recommendations', this.schema ~ '.fct_user_recommendations_v2',
+                           "Each user's top-N items from the champion similarity version (chosen on the offline "
+                           ~ "evaluation: see fct_recommendation_versions); never an item the user already bought.",
+                           ['user_id', 'rank', 'item_id', 'score', 'because_item_id', 'is_fallback']) }}
+{% endmacro %}
+
+{#- A served view carries its documentation into the catalogue like the contracted tables do
+    (persist_docs does not reach views a hook creates): the view's own comment, and each column's
+    comment copied from the contracted version it serves. -#}
+{% macro comment_served_view(view_name, documented_relation, description, columns) -%}
+    comment on view {{ view_name }} is '{{ description | replace("'", "''") }}'
+    {%- if execute -%}
+        {#- Rendered before the view is created, so the columns are named, not read from the view. -#}
+        {%- set schema_name, table_name = documented_relation.split('.') -%}
+        {%- set documented = run_query("select column_name, comment from duckdb_columns() where database_name = current_database()"
+                                       ~ " and schema_name = '" ~ schema_name ~ "' and table_name = '" ~ table_name
+                                       ~ "' and comment is not null") -%}
+        {%- for column_name, comment in documented.rows if column_name in columns -%}
+        ;
+    comment on column {{ view_name }}.{{ column_name }} is '{{ comment | replace("'", "''") }}'
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
