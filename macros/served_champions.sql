@@ -24,18 +24,12 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- Recommendations (fct_recommendation_versions): the contract columns of fct_user_recommendations. -#}
+{#- Recommendations (fct_recommendation_versions): the contracted fct_user_recommendations_vN of the champion. -#}
 {% macro served_recommendations_sql(versions=[1, 2], versions_relation=none) -%}
     {%- set versions_relation = versions_relation or ref('fct_recommendation_versions') -%}
     {%- for version in versions %}
-    select
-        cast(user_id as varchar) as user_id,
-        cast(rank as integer) as rank,
-        cast(item_id as varchar) as item_id,
-        cast(score as double) as score,
-        cast(because_item_id as varchar) as because_item_id,
-        cast(is_fallback as boolean) as is_fallback
-    from {{ ref('ml_user_recommendations', v=version) }}
+    select user_id, rank, item_id, score, because_item_id, is_fallback
+    from {{ ref('fct_user_recommendations', v=version) }}
     where {{ version }} = (select model_version from {{ versions_relation }} where is_champion)
     {{ "union all" if not loop.last }}
     {%- endfor %}

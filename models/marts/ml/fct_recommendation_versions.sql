@@ -7,8 +7,7 @@
 -- none qualifies, v1 (plain cosine, the published method) is served as the last resort.
 {{ config(post_hook="{{ create_served_recommendations_view() }}") }}
 -- The post-hook serves the champion's recommendations through the unsuffixed name:
--- depends_on: {{ ref('ml_user_recommendations', v=1) }}
--- depends_on: {{ ref('ml_user_recommendations', v=2) }}
+-- depends_on: {{ ref('fct_user_recommendations', v=1) }}
 -- depends_on: {{ ref('fct_user_recommendations', v=2) }}
 {%- set versions = [1, 2] %}
 
