@@ -31,6 +31,9 @@ dates as (
 select
     cutoff_date,
     cast(cutoff_date + interval {{ horizon_days }} day as date) as label_end_date,
+    -- Tuning looks one horizon further back: hyperparameters are chosen on what happened in
+    -- (validation_cutoff_date, cutoff_date], so the holdout after the cut-off is seen only once.
+    cast(cutoff_date - interval {{ horizon_days }} day as date) as validation_cutoff_date,
     scoring_date,
     {{ horizon_days }} as horizon_days,
     cast({{ number_setting('ltv_holdout_share') }} as double) as holdout_share,

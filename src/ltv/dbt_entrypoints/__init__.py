@@ -1,0 +1,29 @@
+"""What the dbt Python models call: one function per model family.
+
+Each function takes the relations the model read with dbt.ref(), reads its settings from the
+one-row int_model_settings frame, calls the plain functions that hold the logic, records the fit in
+the run registry and returns the table dbt writes. Keeping this glue here, and not in the model
+files, is what lets the model files stay three lines long and the logic be unit-tested. One module
+per model family: value_models, recommendation_models, text_models; common holds what they share.
+"""
+
+from ltv.dbt_entrypoints.common import model_settings, reuse_allowed
+from ltv.dbt_entrypoints.recommendation_models import (
+    content_similarity,
+    item_similarity,
+    recommendation_evaluation,
+    user_recommendations,
+)
+from ltv.dbt_entrypoints.text_models import (
+    conversation_experience,
+    sentiment_evaluation_runs,
+    text_sentiment,
+    texts_masked,
+)
+from ltv.dbt_entrypoints.value_models import user_value
+
+__all__ = [
+    "content_similarity", "conversation_experience", "item_similarity", "model_settings",
+    "recommendation_evaluation", "reuse_allowed", "sentiment_evaluation_runs", "text_sentiment",
+    "texts_masked", "user_recommendations", "user_value",
+]

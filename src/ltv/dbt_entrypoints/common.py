@@ -1,0 +1,44 @@
+"""What every dbt Python model's glue needs: its settings row, reuse of unchanged work, small casts."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def model_settings(settings_frame: pd.DataFrame) -> dict:
+    """The single row of int_model_settings as a dict of plain Python values."""
+    if len(settings_frame) != 1:
+        raise ValueError(f"int_model_settings must have exactly one row, found {len(settings_frame)}")
+    row = settings_frame.iloc[0].to_dict()
+    # A shop with no accepted order has no cut-off: NaT/NaN become None, which every caller treats
+    # as "not set" (NaT would pass an `is not None` check and fail later, e.g. in strftime).
+    return {key: None if pd.isna(value) else (value.item() if hasattr(value, "item") else value)
+            for key, value in row.items()}
+
+
+def reuse_allowed(settings: dict) -> bool:
+    """var ltv_reuse_unchanged_work (through int_model_settings); no settings row means no registry."""
+    return bool(settings.get("reuse_unchanged_work", False))
+
+
+def _metric_value(value) -> float:
+    """A metric as a float column value; an undefined metric (None, e.g. no rows) is NaN."""
+    return float("nan") if value is None else float(value)
+
+
+def _as_date(value):
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+
+def _reused_or_remembered(connection, this: str | None, settings: dict, fingerprint: str):
+    """The model's last table if it was built from inputs with this fingerprint (and reuse is on);
+    otherwise None, after noting the fingerprint of the table about to be built."""
+    from ltv.build_cache import remember_output, reusable_output
+
+    if reuse_allowed(settings):
+        previous = reusable_output(connection, this, fingerprint)
+        if previous is not None:
+            return previous
+    # Noted even with reuse off: the table is about to change, so the old fingerprint must go.
+    remember_output(connection, this, fingerprint)
+    return None
