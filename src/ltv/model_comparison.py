@@ -1,0 +1,94 @@
+"""`ltv bench --reference`, model quality: each generated shape against the best single-purpose peers.
+
+For every shape (the bundled demo, the default generator and each real-export shape of
+`ltv generate --shape`) the shop is generated at a small size, built once with `dbt build`, and then
+measured from the warehouse it produced:
+
+* customer value: v1, v2, the latest version and the served champion against a plain gradient-boosting
+  model on the RFM features, each fitted on the same train users and scored on the same holdout,
+  averaged over several random holdout splits (one split is one draw; the targets are about means);
+* recommendations: every similarity version, the served champion and popularity against implicit's
+  BM25 item-kNN with its K chosen on the same time-based validation split, on the same evaluator.
+
+The numbers come from the same functions the dbt models call, fed with the tables the build wrote, so
+a shape's row says what a shop of that shape gets from `dbt build`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+# Users per generated shape: enough for a few hundred holdout users, small enough that the six
+# builds take a few minutes together.
+SHAPE_USERS = 3_000
+VALUE_SPLITS = 10
+
+
+def comparison_shops(data_dir: Path, users: int = SHAPE_USERS, seed: int = 42) -> dict[str, Path | None]:
+    """Each shape's raw folder, generated once (cached by shape, size and seed); None is the bundled demo."""
+    from ltv.generate import generate_shop
+    from ltv.shapes import SHAPES, generate_shaped_shop
+
+    shops: dict[str, Path | None] = {"demo (bundled seeds)": None}
+    for shape in ("generated", *SHAPES):
+        folder = (data_dir / f"shape-{shape}-{users}-seed{seed}").resolve()
+        marker = folder / "complete.json"
+        if not marker.exists():
+            if shape == "generated":
+                generate_shop(users, folder, seed=seed, file_format="parquet")
+            else:
+                generate_shaped_shop(shape, users, folder, seed=seed)
+            marker.write_text(json.dumps({"shape": shape, "users": users, "seed": seed}))
+        shops[shape] = folder
+    return shops
+
+
+def build_shop(name: str, raw_dir: Path | None, out_dir: Path, project_dir: Path, log=print) -> Path:
+    """`dbt build` of one shop into its own fresh warehouse; raises with dbt's tail if it fails."""
+    from ltv.bench import dbt_environment, measured_dbt_run
+
+    folder = (out_dir / name.split()[0]).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    warehouse = folder / "warehouse.duckdb"
+    for leftover in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    environment = dbt_environment(warehouse, raw_dir or Path("."), folder / "target")
+    if raw_dir is None:
+        environment.pop("LTV_RAW_DIR", None)
+    result = measured_dbt_run(["build"], project_dir, environment, f"shape {name}")
+    if result["exit_code"] != 0:
+        raise RuntimeError(f"dbt build of shape {name} failed:\n" + "\n".join(result["output_tail"]))
+    return warehouse
+
+
+def compare_shop(warehouse: Path, splits: int = VALUE_SPLITS) -> dict:
+    """The value and recommendation comparisons of one built shop (see the module docstring)."""
+    import duckdb
+
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return {"value": value_comparison(connection, splits), "recommendations": recommendation_comparison(connection)}
+    finally:
+        connection.close()
+
+
+def value_comparison(connection, splits: int) -> dict:
+    raise NotImplementedError  # filled in when the v4 comparison function lands
+
+
+def recommendation_comparison(connection) -> dict:
+    raise NotImplementedError  # filled in when the implicit reference lands
+
+
+def run_model_comparison(data_dir: Path, out_dir: Path, project_dir: Path, users: int = SHAPE_USERS,
+                         seed: int = 42, log=print) -> dict:
+    shops = comparison_shops(data_dir, users, seed)
+    results = {}
+    for name, raw_dir in shops.items():
+        started = time.monotonic()
+        warehouse = build_shop(name, raw_dir, out_dir / "shapes", project_dir, log=log)
+        results[name] = compare_shop(warehouse)
+        log(f"compared shape {name}", started)
+    return {"users": users, "seed": seed, "shapes": results}
