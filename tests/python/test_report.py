@@ -86,6 +86,8 @@ def test_quality_over_time_plots_each_familys_headline_metric_at_its_builds_star
         "item_similarity": "ndcg_at_10", "new_family": "rmse", "user_value": "normalized_gini"}
     user_value = series["user_value"][1]
     assert user_value["built_at"].tolist() == [first, first, second]
+    assert user_value["build_number"].tolist() == [1, 1, 2]
+    assert series["item_similarity"][1]["build_number"].tolist() == [2]  # numbered across families
     assert user_value["normalized_gini"].tolist() == [0.5, 0.6, 0.7]
 
 
@@ -274,3 +276,25 @@ def test_write_report_reads_public_tables_from_any_schema(tmp_path):
     page = write_report(warehouse, tmp_path / "out" / "report.html").read_text()
     assert 'data-chart="quarantine"' in page and "1 quarantined rows in all" in page
 
+
+
+def test_a_one_item_catalogue_gets_a_note_with_the_reason_not_empty_bars():
+    tables = {name: None for name in REPORT_RELATIONS}
+    tables["fct_recommendation_versions"] = pd.DataFrame({
+        "model_version": [1, 2], "method": ["cosine", "bm25"], "ndcg_at_10": [None, None],
+        "baseline_ndcg_at_10": [None, None], "metric_status": ["degenerate_catalogue"] * 2,
+        "is_champion": [True, False]})
+    text = section_texts(tables)["recommendations"]
+    assert "<svg" not in text and "(degenerate_catalogue): NDCG@10 and coverage are undefined" in text
+
+
+def test_a_version_without_predictions_gets_no_curve():
+    holdout = pd.DataFrame({"user_id": ["a", "b", "c", "a", "b", "c"], "model_version": [1, 1, 1, 2, 2, 2],
+                            "predicted_spend": [3.0, 2.0, 1.0, None, None, None],
+                            "actual_spend": [5.0, 0.0, 1.0, 5.0, 0.0, 1.0]})
+    tables = {name: None for name in REPORT_RELATIONS}
+    tables["fct_user_value_holdout"] = holdout
+    text = section_texts(tables)["customer-value"]
+    assert 'data-chart="value-gains"' in text and ">v1<" in text and ">v2<" not in text
+    tables["fct_user_value_holdout"] = holdout[holdout["model_version"] == 2]
+    assert "No version predicted the held-out users" in section_texts(tables)["customer-value"]

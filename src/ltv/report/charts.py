@@ -118,14 +118,19 @@ def segment_chart(segments: pd.DataFrame, value_column: str, chart_id: str) -> s
 def quality_chart(series: dict, chart_id: str) -> str:
     """One panel per model family: its headline holdout metric per version across builds."""
     figure = new_figure(WIDTH * 1.3, 2.6 * len(series))
-    panels = figure.subplots(len(series), 1, squeeze=False)[:, 0]
+    panels = figure.subplots(len(series), 1, squeeze=False, sharex=True)[:, 0]
+    builds = pd.concat([runs[["build_number", "built_at"]] for _, runs in series.values()]).drop_duplicates(
+        "build_number").sort_values("build_number")
     for axes, (model_name, (metric, runs)) in zip(panels, series.items(), strict=True):
         for version, version_runs in runs.groupby("model_version", sort=True):
-            axes.plot(version_runs["built_at"], version_runs[metric], marker="o", label=f"v{version}"
+            axes.plot(version_runs["build_number"], version_runs[metric], marker="o", label=f"v{version}"
                       if str(version).isdigit() else str(version))
         axes.set(title=model_name, ylabel=metric)
         axes.grid(alpha=0.3)
         axes.legend(fontsize="small", loc="best")
+    panels[-1].set_xticks(builds["build_number"], [f"{moment:%Y-%m-%d %H:%M}" for moment in builds["built_at"]])
+    panels[-1].set_xlim(builds["build_number"].min() - 0.5, builds["build_number"].max() + 0.5)
+    panels[-1].set_xlabel("build (when it started)")
     figure.autofmt_xdate()
     return to_svg(figure, chart_id)
 
@@ -135,13 +140,16 @@ def recommendation_chart(versions: pd.DataFrame, chart_id: str) -> str:
     figure = new_figure(WIDTH * 1.3, HEIGHT)
     ndcg_axes, coverage_axes = figure.subplots(1, 2)
     colors = ["#888888" if label == "popularity" else "#4c72b0" for label in versions["label"]]
-    ndcg_axes.bar(versions["label"], versions["ndcg_at_10"].fillna(0), color=colors)
-    ndcg_axes.set(title="NDCG@10 (offline, held-out purchases)", ylabel="NDCG@10")
-    coverage_axes.bar(versions["label"], versions["catalogue_coverage"].fillna(0), color=colors)
-    coverage_axes.set(title="catalogue coverage", ylabel="share of items recommended", ylim=(0, 1))
-    for axes in (ndcg_axes, coverage_axes):
+    for axes, column in ((ndcg_axes, "ndcg_at_10"), (coverage_axes, "catalogue_coverage")):
+        axes.bar(versions["label"], versions[column], color=colors)
+        # An undefined figure is no bar of height 0: say so where the bar would be.
+        for position, value in enumerate(versions[column]):
+            if pd.isna(value):
+                axes.annotate("undefined", (position, 0), ha="center", va="bottom", rotation=90, color="#555555")
         axes.grid(axis="y", alpha=0.3)
         axes.tick_params(axis="x", labelrotation=20)
+    ndcg_axes.set(title="NDCG@10 (offline, held-out purchases)", ylabel="NDCG@10")
+    coverage_axes.set(title="catalogue coverage", ylabel="share of items recommended", ylim=(0, 1))
     return to_svg(figure, chart_id)
 
 

@@ -73,7 +73,8 @@ def headline_metric(runs: pd.DataFrame, model_name: str) -> str | None:
 
 
 def quality_over_time(runs: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
-    """Per model family: its headline metric and the runs that have it (built_at, version, value).
+    """Per model family: its headline metric and the runs that have it (built_at, build_number,
+    version, value).
 
     built_at is when the build that made the fit started (its first fit), so the fits of one build
     line up on one date instead of spreading over the seconds the build took.
@@ -81,7 +82,9 @@ def quality_over_time(runs: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]
     built_at = runs["trained_at"]
     if "invocation_id" in runs:
         built_at = runs.groupby("invocation_id")["trained_at"].transform("min").fillna(built_at)
-    runs = runs.assign(built_at=built_at)
+    # Builds are numbered in time order and plotted evenly: a month between two builds and a minute
+    # between two others would otherwise squeeze the points of the close ones into one.
+    runs = runs.assign(built_at=built_at, build_number=built_at.rank(method="dense").astype(int))
     series = {}
     for model_name in sorted(runs["model_name"].dropna().unique()):
         metric = headline_metric(runs, model_name)
@@ -89,7 +92,7 @@ def quality_over_time(runs: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]
             continue
         family = runs[(runs["model_name"] == model_name) & runs[metric].notna()]
         series[model_name] = (metric, family.assign(model_version=family["model_version"].astype(str))
-                              [["built_at", "model_version", metric]].sort_values("built_at"))
+                              [["built_at", "build_number", "model_version", metric]].sort_values("built_at"))
     return series
 
 

@@ -55,6 +55,7 @@ def value_section(tables: dict) -> Section:
     champion = champion_of(versions)
     if not is_empty(versions):
         section.parts.append(versions_table(versions))
+        section.parts.append(champion_note(versions, champion))
     if is_empty(holdout):
         section.parts.append(Note("No holdout users were measured (fewer labelled users than "
                                   "ltv_min_labelled_users, or no completed orders): gains, lift and "
@@ -68,14 +69,18 @@ def value_section(tables: dict) -> Section:
 def versions_table(versions: pd.DataFrame) -> Table:
     shown = [column for column in ("model_version", "holdout_users", "holdout_rmse", "baseline_rmse",
                                    "holdout_normalized_gini", "holdout_top20_capture", "beats_baseline",
-                                   "is_champion", "champion_reason") if column in versions]
+                                   "is_champion") if column in versions]
     table = versions.sort_values("model_version")[shown].to_html(
         index=False, na_rep="NULL", float_format=lambda value: f"{value:,.3f}", classes="figures", border=0)
     return Table(table)
 
 
 def holdout_charts(holdout: pd.DataFrame, champion) -> list:
-    by_version = {version: rows for version, rows in holdout.groupby("model_version", sort=True)}
+    # A version that did not fit has no prediction for the holdout: it has no curve, rather than a wrong one.
+    measured = holdout.dropna(subset=["predicted_spend", "actual_spend"])
+    by_version = {version: rows for version, rows in measured.groupby("model_version", sort=True)}
+    if not by_version:
+        return [Note("No version predicted the held-out users: gains, lift and calibration are undefined.")]
     gains = {version: curves.cumulative_gains(rows) for version, rows in by_version.items()}
     gains = {version: curve for version, curve in gains.items() if not curve.empty}
     deciles = {version: curves.decile_summary(rows) for version, rows in by_version.items()}
@@ -93,6 +98,15 @@ def holdout_charts(holdout: pd.DataFrame, champion) -> list:
                        charts.calibration_chart(deciles, champion, "value-calibration"),
                        "On the dashed line, the predicted amounts are right on average."))
     return parts
+
+
+def champion_note(versions: pd.DataFrame, champion) -> Note:
+    if champion is None:
+        return Note("No version is marked champion in fct_user_value_versions.")
+    reasons = versions.loc[versions["model_version"] == champion, "champion_reason"] \
+        if "champion_reason" in versions else pd.Series(dtype=object)
+    reason = reasons.dropna().iloc[0] if len(reasons.dropna()) else "no reason recorded"
+    return Note(f"Served: v{champion} ({reason}).")
 
 
 # The segment value column, by the names it has had; a renamed column is still found.
@@ -117,6 +131,11 @@ def recommendation_section(tables: dict) -> Section:
     versions, runs = tables["fct_recommendation_versions"], tables["fct_model_runs"]
     if is_empty(versions):
         section.parts.append(Note("No recommendation version was evaluated."))
+    elif versions["ndcg_at_10"].isna().all():
+        statuses = sorted(set(versions["metric_status"].dropna())) if "metric_status" in versions else []
+        section.parts.append(Note("No recommendation version could be measured offline"
+                                  + (f" ({', '.join(statuses)})" if statuses else "")
+                                  + ": NDCG@10 and coverage are undefined."))
     else:
         section.parts.append(Chart("recommendation-quality", "NDCG@10 and catalogue coverage by version",
                                    charts.recommendation_chart(recommendation_bars(versions, runs),
