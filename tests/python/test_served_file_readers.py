@@ -99,9 +99,13 @@ def test_a_duckdb_1_reader_reads_every_public_relation_as_duckdb_2_does(served_f
 
 
 def test_sqlalchemy_with_duckdb_engine_lists_and_queries_every_public_relation(served_file, current_summary):
-    engine = sqlalchemy.create_engine(f"duckdb:///{served_file}", connect_args={"read_only": True})
+    # The README's SQLAlchemy URI for Superset: an absolute path after duckdb:///, read-only by URL.
+    engine = sqlalchemy.create_engine(f"duckdb:///{served_file.resolve()}?access_mode=read_only")
     try:
         with engine.connect() as connection:
+            with pytest.raises(sqlalchemy.exc.DBAPIError, match="read-only"):
+                connection.execute(sqlalchemy.text("create table written_by_bi (a integer)"))
+            connection.rollback()
             inspector = sqlalchemy.inspect(connection)
             # duckdb-engine names schemas "<database>.<schema>", as the BI tool's schema picker shows them.
             listed = {f"{schema.split('.')[-1]}.{name}": schema for schema in inspector.get_schema_names()

@@ -20,6 +20,7 @@ figure.chart { margin: 1rem 0; }
 figure.chart svg { max-width: 100%; height: auto; }
 figcaption { color: #555; font-size: 0.9rem; }
 p.note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.5rem 0.8rem; }
+div.table { overflow-x: auto; }
 table.figures { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
 table.figures th, table.figures td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; }
 """
