@@ -153,7 +153,8 @@ def recommendation_bars(versions: pd.DataFrame, runs: pd.DataFrame | None) -> pd
     rows = []
     for version in versions.sort_values("model_version").itertuples():
         label = f"v{version.model_version} {getattr(version, 'method', '') or ''}".strip()
-        if getattr(version, "is_champion", False) is True:
+        champion = getattr(version, "is_champion", False)
+        if pd.notna(champion) and bool(champion):
             label += " ★"
         rows.append((label, version.ndcg_at_10, coverage.get(str(version.model_version))))
     baseline = versions["baseline_ndcg_at_10"].dropna() if "baseline_ndcg_at_10" in versions else pd.Series()
@@ -166,8 +167,8 @@ def recommendation_bars(versions: pd.DataFrame, runs: pd.DataFrame | None) -> pd
 def personal_share_note(recommendations: pd.DataFrame | None) -> Note:
     if is_empty(recommendations) or not {"user_id", "is_fallback"} <= set(recommendations):
         return Note("No recommendations are served.")
-    per_user = recommendations.groupby("user_id")["is_fallback"].all()
-    personal = int((~per_user.astype(bool)).sum())
+    per_user = recommendations.groupby("user_id")["is_fallback"].all()  # already one row per user when read
+    personal = int((~per_user.fillna(True).astype(bool)).sum())
     return Note(f"{personal:,} of {len(per_user):,} users ({personal / len(per_user):.1%}) get personal "
                 "recommendations; the others get the most popular items.")
 

@@ -19,8 +19,13 @@ REPORT_RELATIONS = (
     "fct_user_value_versions", "fct_user_value_holdout", "fct_model_runs", "fct_recommendation_versions",
     "fct_user_recommendations", "fct_text_sentiment", "fct_segment_summary", "quarantine_rows",
 )
-# Columns too wide to be worth reading for a chart.
-SKIPPED_COLUMNS = {"fct_text_sentiment": ("masked_text",), "quarantine_rows": ("raw_row",)}
+# The big tables are read narrow: only the columns a chart uses (those that exist), or one row per user.
+NARROW_COLUMNS = {
+    "fct_text_sentiment": ("text_source", "model_version", "written_at", "polarity"),
+    "quarantine_rows": ("source_table", "reason"),
+}
+PER_USER = {"fct_user_recommendations": "select user_id, bool_and(is_fallback) as is_fallback from {relation} "
+                                        "group by user_id"}
 
 
 def quoted(name: str) -> str:
@@ -44,9 +49,11 @@ def read_relation(connection, schema: str, name: str) -> pd.DataFrame:
     columns = [row[0] for row in connection.execute(
         "select column_name from duckdb_columns() where database_name = current_database() "
         "and schema_name = ? and table_name = ? order by column_index", [schema, name]).fetchall()]
-    kept = [column for column in columns if column not in SKIPPED_COLUMNS.get(name, ())]
-    return connection.execute(
-        f"select {', '.join(quoted(column) for column in kept)} from {quoted(schema)}.{quoted(name)}").df()
+    relation = f"{quoted(schema)}.{quoted(name)}"
+    if name in PER_USER and {"user_id", "is_fallback"} <= set(columns):
+        return connection.execute(PER_USER[name].format(relation=relation)).df()
+    kept = [column for column in columns if column in NARROW_COLUMNS.get(name, columns)]
+    return connection.execute(f"select {', '.join(quoted(column) for column in kept)} from {relation}").df()
 
 
 def read_report_tables(warehouse_path: Path) -> dict[str, pd.DataFrame | None]:
