@@ -298,3 +298,14 @@ def test_a_version_without_predictions_gets_no_curve():
     assert 'data-chart="value-gains"' in text and ">v1<" in text and ">v2<" not in text
     tables["fct_user_value_holdout"] = holdout[holdout["model_version"] == 2]
     assert "No version predicted the held-out users" in section_texts(tables)["customer-value"]
+
+
+def test_recommendation_bars_with_integer_versions_and_a_baseline_logged_by_method_only():
+    versions = pd.DataFrame({"model_version": [1], "method": ["cosine"], "ndcg_at_10": [0.2],
+                             "baseline_ndcg_at_10": [0.1], "is_champion": [pd.NA]})
+    runs = pd.DataFrame({"model_name": ["item_similarity"] * 2, "model_version": pd.array([1, None], dtype="Int64"),
+                         "method": ["cosine", "popularity"], "trained_at": [pd.Timestamp("2026-01-01")] * 2,
+                         "catalogue_coverage": [0.5, 0.03]})
+    bars = recommendation_bars(versions, runs)
+    assert bars.to_dict("list") == {"label": ["v1 cosine", "popularity"], "ndcg_at_10": [0.2, 0.1],
+                                    "catalogue_coverage": [0.5, 0.03]}

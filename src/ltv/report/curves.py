@@ -96,10 +96,20 @@ def quality_over_time(runs: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]
     return series
 
 
+def run_key(runs: pd.DataFrame) -> pd.Series:
+    """What names a run's variant: its version as text ("2", "popularity"), or its method where it has
+    no version (a baseline logged without one)."""
+    key = runs["model_version"].astype("string")
+    if "method" in runs:
+        key = key.fillna(runs["method"].astype("string"))
+    return key
+
+
 def latest_runs(runs: pd.DataFrame, model_name: str) -> pd.DataFrame:
-    """The latest run of each version of `model_name`."""
+    """The latest run of each variant of `model_name`, with its run_key."""
     family = runs[runs["model_name"] == model_name].sort_values("trained_at")
-    return family.groupby(family["model_version"].astype(str), sort=False).tail(1)
+    family = family.assign(run_key=run_key(family))
+    return family.groupby("run_key", sort=False, dropna=False).tail(1)
 
 
 def sentiment_by_month(sentiment: pd.DataFrame) -> pd.DataFrame:

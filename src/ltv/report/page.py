@@ -148,7 +148,7 @@ def recommendation_section(tables: dict) -> Section:
 def recommendation_bars(versions: pd.DataFrame, runs: pd.DataFrame | None) -> pd.DataFrame:
     """One bar per version plus the popularity baseline: label, ndcg_at_10, catalogue_coverage."""
     latest = curves.latest_runs(runs, "item_similarity") if not is_empty(runs) else pd.DataFrame()
-    coverage = (dict(zip(latest["model_version"].astype(str), latest["catalogue_coverage"], strict=True))
+    coverage = (dict(zip(latest["run_key"], latest["catalogue_coverage"], strict=True))
                 if "catalogue_coverage" in latest else {})
     rows = []
     for version in versions.sort_values("model_version").itertuples():
