@@ -309,3 +309,16 @@ def test_recommendation_bars_with_integer_versions_and_a_baseline_logged_by_meth
     bars = recommendation_bars(versions, runs)
     assert bars.to_dict("list") == {"label": ["v1 cosine", "popularity"], "ndcg_at_10": [0.2, 0.1],
                                     "catalogue_coverage": [0.5, 0.03]}
+
+
+def test_a_long_gains_curve_is_thinned_to_evenly_spaced_points_of_the_exact_curve():
+    users = 25_000
+    holdout = pd.DataFrame({"user_id": [f"U{index:05d}" for index in range(users)],
+                            "predicted_spend": np.arange(users, 0, -1, dtype=float),
+                            "actual_spend": np.ones(users)})
+    curve = curves.cumulative_gains(holdout)
+    thin = curves.thinned(curve, 1001)
+    assert len(thin) == 1001 and thin.iloc[0].tolist() == [0.0, 0.0] and thin.iloc[-1].tolist() == [1.0, 1.0]
+    # Everyone spent 1, best predicted first: the exact curve is the diagonal, and so is every kept point.
+    assert thin["share_of_spend"].to_numpy() == pytest.approx(thin["share_of_users"].to_numpy())
+    assert thin["share_of_users"].diff().dropna().to_numpy() == pytest.approx(np.full(1000, 1 / 1000), rel=1e-3)

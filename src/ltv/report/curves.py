@@ -45,6 +45,15 @@ def cumulative_gains(holdout: pd.DataFrame, predicted: str = "predicted_spend", 
     return pd.DataFrame({"share_of_users": shares_of_users, "share_of_spend": shares_of_spend})
 
 
+def thinned(curve: pd.DataFrame, max_points: int = 1001) -> pd.DataFrame:
+    """At most `max_points` evenly spaced rows of `curve`, first and last kept: a curve over 100,000
+    users drawn point by point would make a page of megabytes that looks the same."""
+    if len(curve) <= max_points:
+        return curve
+    positions = np.unique(np.linspace(0, len(curve) - 1, max_points).round().astype(int))
+    return curve.iloc[positions].reset_index(drop=True)
+
+
 def decile_summary(holdout: pd.DataFrame, predicted: str = "predicted_spend", actual: str = "actual_spend",
                    key: str = "user_id") -> pd.DataFrame:
     """Per predicted decile (1 = the tenth predicted highest): users, mean predicted and mean actual

@@ -81,7 +81,7 @@ def holdout_charts(holdout: pd.DataFrame, champion) -> list:
     by_version = {version: rows for version, rows in measured.groupby("model_version", sort=True)}
     if not by_version:
         return [Note("No version predicted the held-out users: gains, lift and calibration are undefined.")]
-    gains = {version: curves.cumulative_gains(rows) for version, rows in by_version.items()}
+    gains = {version: curves.thinned(curves.cumulative_gains(rows)) for version, rows in by_version.items()}
     gains = {version: curve for version, curve in gains.items() if not curve.empty}
     deciles = {version: curves.decile_summary(rows) for version, rows in by_version.items()}
     users = len(next(iter(by_version.values())))
