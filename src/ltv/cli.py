@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "generate": ("ltv.generate", "write a synthetic shop (the demo, or large sets for benchmarks)"),
     "publish": ("ltv.publish", "build the warehouse into a fresh file and swap it in only if the build passes"),
     "bench": ("ltv.bench", "measure build time and memory at demo, medium and large scale"),
+    "report": ("ltv.report.command", "write the HTML report (charts) of a served warehouse file"),
 }
 
 

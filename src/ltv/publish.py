@@ -228,6 +228,7 @@ def publish(served_path: Path, project_dir: Path = Path("."), raw_dir: str | Non
         os.replace(build_path, state_path)
         os.replace(served_build_path, served_path)
         print(f"ltv publish: {served_path} now serves the new build", flush=True)
+        _write_report(served_path)
         if generate_docs:
             _copy_docs_page(project_dir, served_path.with_name("ltv_docs.html"))
     return served_path
@@ -314,6 +315,18 @@ def _finish(build_path: Path, served_build_path: Path, project_dir: Path, export
     except duckdb.Error as error:
         raise PublishError(f"the build passed but could not be finished ({error}); "
                            "the served warehouse was not changed") from None
+
+
+def _write_report(served_path: Path) -> None:
+    from ltv.report import REPORT_FILE_NAME
+    from ltv.report.render import write_report
+
+    try:
+        report_path = write_report(served_path, served_path.with_name(REPORT_FILE_NAME))
+    except Exception as error:
+        raise PublishError(f"{served_path} was published, but its report could not be written: "
+                           f"{type(error).__name__}: {error}") from error
+    print(f"ltv publish: report: {report_path}", flush=True)
 
 
 def _copy_docs_page(project_dir: Path, destination: Path) -> None:

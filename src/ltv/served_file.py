@@ -5,6 +5,11 @@ not see: no base_/stg_ models (raw review and support texts, unmasked), no inter
 relations, no registry. The served file holds the public models, each as a table in the main schema
 (a view would need the relations it reads), with their table and column comments, plus
 quarantine_rows, whose raw_row JSON has its free text masked like staging masks it.
+
+The served file is written in DuckDB 1.0's storage format (SERVED_STORAGE_VERSION), not 2.0's: the
+DuckDB that BI drivers and desktop SQL tools bundle is mostly 1.x, and a 1.x reader refuses a 2.0 file
+(`Trying to read a database file with version number ...`). DuckDB 1.0.0 and every later release read
+it; the build file itself stays in the current format.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from ltv.text_privacy import clean_text, mask_personal_data
 QUARANTINE_TABLE = "quarantine_rows"
 # The free-text fields of a quarantined raw row, per raw table: the ones staging masks.
 FREE_TEXT_FIELDS = {"reviews": ("comment",), "support_conversations": ("message",)}
+# DuckDB 1.0.0's format: the first release with a stable format, older than the DuckDB of any current
+# BI driver. tests/python/test_served_file_readers.py opens the served file with DuckDB 1.0.0.
+SERVED_STORAGE_VERSION = "v1.0.0"
 
 
 def sql_string(value: str) -> str:
@@ -34,7 +42,7 @@ def write_served_file(build_path: Path, served_path: Path, relation_names: list[
     import duckdb
 
     served_path.unlink(missing_ok=True)
-    connection = duckdb.connect(str(served_path))
+    connection = duckdb.connect(str(served_path), config={"storage_compatibility_version": SERVED_STORAGE_VERSION})
     try:
         # One connection, the build attached read-only: nothing here can change the build.
         connection.execute(f"attach {sql_string(str(build_path))} as build (read_only)")

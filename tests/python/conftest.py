@@ -99,3 +99,19 @@ def table_checksums(warehouse_path: Path, exclude_tables=(), exclude_columns=())
         return checksums
     finally:
         connection.close()
+
+
+def publish_built_warehouse(build_path: Path, served_path: Path) -> Path:
+    """Run `ltv publish`'s real path after a green build (swap, served file, report) on a copy of an
+    already built warehouse, instead of building again: its manifest is in <build folder>/target."""
+    import shutil
+
+    import ltv.publish as publish_module
+
+    def copy_the_build(into_path, *arguments):
+        shutil.copy2(build_path, into_path)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(publish_module, "_build", copy_the_build)
+        patch.setenv("DBT_TARGET_PATH", str(build_path.parent / "target"))
+        return publish_module.publish(served_path, project_dir=PROJECT_DIR, generate_docs=False)
