@@ -165,7 +165,7 @@ def test_stacking_recovers_a_known_weight_and_scale():
 def test_early_stopping_grows_fewer_trees_on_noise():
     generator = np.random.default_rng(1)
     features = generator.normal(size=(6000, 4))
-    signal = np.exp(1.0 + features[:, 0] - 0.5 * features[:, 1])
+    signal = np.exp(1.0 + features[:, 0] - 0.5 * features[:, 1] + 0.7 * np.sin(3.0 * features[:, 2]))
     names = ["a", "b", "c", "d"]
     point = {"loss": "poisson", "max_leaf_nodes": 7, "learning_rate": 0.1, "monotonic": False}
 
