@@ -62,11 +62,11 @@ def _train_users(fit, at_cutoff: pd.DataFrame) -> pd.DataFrame:
 
 
 def _best_blend_rmse(trees: np.ndarray, probabilistic: np.ndarray, actual: np.ndarray) -> float:
-    """Brute force: every tree share w on a fine grid, each with its least-squares scale."""
+    """Brute force: every tree share w on a fine grid, each with its least-squares scale in [0.5, 2]."""
     best = np.inf
     for weight in np.linspace(0.0, 1.0, 2001):
         mixed = weight * trees + (1.0 - weight) * probabilistic
-        scale = max(float(mixed @ actual / (mixed @ mixed)), 0.0)
+        scale = min(max(float(mixed @ actual / (mixed @ mixed)), 0.5), 2.0)
         best = min(best, float(np.sqrt(np.mean((scale * mixed - actual) ** 2))))
     return best
 
@@ -157,9 +157,13 @@ def test_stacking_recovers_a_known_weight_and_scale():
     weights = stacking_weights(trees, probabilistic, actual)
     assert weights["tree_weight"] == pytest.approx(0.3, abs=0.01)
     assert weights["scale"] == pytest.approx(1.2, abs=0.01)
-    # Without a probabilistic prediction only the scale is learned.
-    alone = stacking_weights(trees, None, 2.0 * trees)
-    assert alone == {"tree_weight": 1.0, "scale": pytest.approx(2.0)}
+    # Without a probabilistic prediction only the scale is learned; it never leaves [0.5, 2].
+    assert stacking_weights(trees, None, 1.5 * trees) == {"tree_weight": 1.0, "scale": pytest.approx(1.5)}
+    assert stacking_weights(trees, None, 6.0 * trees)["scale"] == 2.0
+    assert stacking_weights(trees, probabilistic, 0.1 * probabilistic)["scale"] == 0.5
+    # Exactly one of the two predictions: the search finds the end of the weight range.
+    assert stacking_weights(trees, probabilistic, probabilistic) == {"tree_weight": 0.0, "scale": pytest.approx(1.0)}
+    assert stacking_weights(trees, probabilistic, trees) == {"tree_weight": 1.0, "scale": pytest.approx(1.0)}
 
 
 def test_early_stopping_grows_fewer_trees_on_noise():

@@ -88,23 +88,39 @@ def validation_split(
     return pool.loc[~is_eval].reset_index(drop=True), pool.loc[is_eval].reset_index(drop=True), description
 
 
+# How far the validation period may rescale the blend: a factor beyond this says more about a
+# change between the two periods (or a handful of spenders) than about the period to come.
+SCALE_BOUNDS = (0.5, 2.0)
+
+
+def _best_scale(mixed: np.ndarray, target: np.ndarray) -> float:
+    """The least-squares factor c of c·mixed ≈ target, within SCALE_BOUNDS (the RMSE is a parabola in
+    c, so the bounded optimum is the clipped one)."""
+    denominator = float(mixed @ mixed)
+    unbounded = float(mixed @ target) / denominator if denominator > 0 else 1.0
+    return float(np.clip(unbounded, *SCALE_BOUNDS))
+
+
 def stacking_weights(tree_predicted, probabilistic_predicted, actual) -> dict:
-    """Non-negative least squares of the actual spend on the two predictions (no intercept):
-    actual ≈ a·trees + b·probabilistic. Returned as tree_weight = a/(a+b), the share of the trees in
-    the blend, and scale = a+b, which calibrates the blend's total to the actual total. Without a
-    probabilistic prediction (None) the blend is the trees alone, only scaled."""
+    """The blend scale · (w · trees + (1 − w) · probabilistic) with the least squared error on
+    `actual`: tree_weight w in [0, 1], the share of the trees, and scale within SCALE_BOUNDS, which
+    calibrates the blend's total to the actual total. w is found by a bounded scalar search (for
+    each w the best scale is closed-form), with both ends checked. Without a probabilistic
+    prediction (None) the blend is the trees alone, only scaled."""
     trees = np.asarray(tree_predicted, dtype=float)
     target = np.asarray(actual, dtype=float)
     if probabilistic_predicted is None:
-        columns = trees[:, None]
-    else:
-        columns = np.column_stack([trees, np.asarray(probabilistic_predicted, dtype=float)])
-    coefficients, _ = optimize.nnls(columns, target)
-    total = float(coefficients.sum())
-    if total <= 0:
-        # Neither prediction correlates with the spend: fall back to an even, uncalibrated blend.
-        return {"tree_weight": 1.0 if probabilistic_predicted is None else 0.5, "scale": 1.0}
-    return {"tree_weight": float(coefficients[0] / total), "scale": total}
+        return {"tree_weight": 1.0, "scale": _best_scale(trees, target)}
+    probabilistic = np.asarray(probabilistic_predicted, dtype=float)
+
+    def error(weight: float) -> float:
+        mixed = weight * trees + (1.0 - weight) * probabilistic
+        return float(np.mean((_best_scale(mixed, target) * mixed - target) ** 2))
+
+    searched = optimize.minimize_scalar(error, bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-6})
+    weight = min((0.0, 1.0, float(searched.x)), key=error)
+    mixed = weight * trees + (1.0 - weight) * probabilistic
+    return {"tree_weight": weight, "scale": _best_scale(mixed, target)}
 
 
 def blend(tree_predicted, probabilistic_predicted, weights: dict) -> np.ndarray:
