@@ -134,7 +134,8 @@ V4_INCREASING_FEATURES = (
 )
 # Caps that keep the fit bounded on a million-user shop (2 cores): the grid is searched on at most
 # V4_MAX_TUNING_USERS validation users, the chosen trees are refitted on at most V4_MAX_FIT_USERS
-# training users (seeded samples; v2 inside v4 is always fitted on every training user).
+# training users (seeded samples; v2 inside v4 is refitted on the same sample as the trees, so on
+# shops above the cap v4's probabilistic part is fitted on fewer users than v2 itself).
 V4_MAX_TUNING_USERS = 50_000
 V4_MAX_FIT_USERS = 200_000
 # Share of the validation users the grid points are judged on (the rest fit them).
