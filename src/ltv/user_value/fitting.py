@@ -15,6 +15,7 @@ from ltv.user_value.constants import (
     BASELINE_MODEL_VERSION,
     LABEL_COLUMN,
     SPLIT_VALUE_COLUMNS,
+    V4_MAX_FIT_USERS,
     VERSION_OUTPUT_COLUMNS,
     _check_version,
     output_columns,
@@ -23,7 +24,7 @@ from ltv.user_value.inputs import _holdout_mask, _numeric, _prepare, value_decil
 from ltv.user_value.linear import _fit_v1, _parameters_v1, _predict_v1
 from ltv.user_value.probabilistic import _fit_v2, _parameters_v2, _predict_v2
 from ltv.user_value.runs import _empty_predictions, _run_record, _skipped, holdout_verdict
-from ltv.user_value.tuned import _fit_v4, _parameters_v4, _predict_v4
+from ltv.user_value.tuned import _fit_v4, _parameters_v4, _predict_v4, refit_sample
 
 
 def _fit(version: int, train: pd.DataFrame, horizon_days: int, tuning: dict) -> dict:
@@ -112,21 +113,24 @@ def _split_lookup(labelled: pd.DataFrame, is_holdout: np.ndarray, holdout_predic
     return split_lookup
 
 
-def baseline_run(train: pd.DataFrame, holdout: pd.DataFrame) -> dict:
-    """The plain boosting baseline fitted on the same train users and measured on the same holdout,
-    as a registry run of its own (model_version BASELINE_MODEL_VERSION, method BASELINE_METHOD)."""
+def baseline_run(train: pd.DataFrame, holdout: pd.DataFrame, seed: int) -> dict:
+    """The plain boosting baseline fitted on the training users v4's trees are refitted on (the same
+    capped sample) and measured on the same holdout, as a registry run of its own (model_version
+    BASELINE_MODEL_VERSION, method BASELINE_METHOD)."""
     try:
-        state = fit_baseline(train)
+        state = fit_baseline(refit_sample(train, seed))
         predicted = predict_baseline(state, holdout)
         status, parameters = "fitted", baseline_parameters(state)
         metrics, caveat = _holdout_measure(train, _numeric(holdout, LABEL_COLUMN), predicted)
-        message = f"fitted the plain boosting baseline on {len(train)} users, evaluated on {len(holdout)}"
+        message = (f"fitted the plain boosting baseline on {min(len(train), V4_MAX_FIT_USERS)} users, "
+                   f"evaluated on {len(holdout)}")
         message = f"{message}; {caveat}" if caveat else message
     except Exception as error:  # the baseline is a yardstick: its failure must not stop v4
         status, parameters = "skipped", {}
         metrics = {**value_metrics([], []), "baseline_rmse": None, "metric_status": None, "beats_baseline": None}
         message = f"the plain boosting baseline could not be fitted: {type(error).__name__}: {error}"
-    run = _run_record(BASELINE_MODEL_VERSION, status, message, len(train), len(holdout), parameters, metrics)
+    run = _run_record(BASELINE_MODEL_VERSION, status, message, min(len(train), V4_MAX_FIT_USERS), len(holdout),
+                      parameters, metrics)
     run["method"] = BASELINE_METHOD
     return run
 
@@ -171,7 +175,7 @@ def fit_user_value(
     holdout = labelled.loc[is_holdout].reset_index(drop=True)
     tuning = {"validation_features": features_at_validation_cutoff, "seed": seed,
               "min_labelled_users": min_labelled_users}
-    extra_run = baseline_run(train, holdout) if version == 4 else None
+    extra_run = baseline_run(train, holdout, seed) if version == 4 else None
     try:
         state = _fit(version, train, horizon_days, tuning)
         holdout_predicted = _predict(version, state, holdout, horizon_days)["predicted_spend"].to_numpy(dtype=float)

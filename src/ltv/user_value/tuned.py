@@ -44,6 +44,12 @@ def _try_fit_v2(frame: pd.DataFrame) -> tuple[dict | None, str | None]:
         return None, f"{type(error).__name__}: {error}"
 
 
+def refit_sample(train: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The training users v4 (and the plain boosting baseline beside it) is refitted on: every one
+    up to V4_MAX_FIT_USERS, a seeded sample of that many above (train is sorted by user_id)."""
+    return _seeded_sample(train, V4_MAX_FIT_USERS, seed + 2)
+
+
 def _feature_names(v2_state: dict | None) -> list[str]:
     return list(V3_FEATURES if v2_state is not None else V3_BASE_FEATURES)
 
@@ -78,7 +84,7 @@ def _fit_v4(train: pd.DataFrame, horizon_days: int, validation_features: pd.Data
     chosen = tuning["results"][tuning["chosen"]]
     # Both parts are refitted on at most V4_MAX_FIT_USERS training users: BG/NBD and Gamma-Gamma have
     # four and three parameters, which 200,000 users pin down as well as a million do.
-    sample = _seeded_sample(train, V4_MAX_FIT_USERS, seed + 2)
+    sample = refit_sample(train, seed)
     v2_state, v2_failure = _try_fit_v2(sample)
     features = _v3_feature_matrix(v2_state, sample, horizon_days)
     kept = informative_columns(features)
