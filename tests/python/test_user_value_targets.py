@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import build_warehouse
+from conftest import dbt_environment, run_dbt
 
 from ltv.user_value.comparison import compare_versions, value_targets
 
 SEEDS = range(10)
-FEATURE_MODELS = ["--select", "+int_user_features_at_cutoff", "+int_user_features_at_validation_cutoff"]
+# The feature models and their parents, the demo's seeds included, without data tests: those of the
+# staging models read quarantine tables this selection does not build.
+FEATURE_MODELS = ["build", "--select", "+int_user_features_at_cutoff", "+int_user_features_at_validation_cutoff",
+                  "--exclude-resource-type", "test", "unit_test"]
 
 
 def _features(warehouse) -> tuple:
@@ -36,7 +39,9 @@ def test_v4_beats_v2_on_rmse_and_the_boosting_baseline_on_gini(shape, tmp_path):
 
         raw_dir = tmp_path / "shop"
         generate_shaped_shop(shape, 2000, raw_dir, seed=3)
-    warehouse, _ = build_warehouse(tmp_path / "build", raw_dir=raw_dir, extra_arguments=FEATURE_MODELS)
+    warehouse = tmp_path / "build" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    run_dbt(FEATURE_MODELS, dbt_environment(warehouse, warehouse.parent, raw_dir))
     at_validation_cutoff, at_cutoff, horizon_days = _features(warehouse)
 
     summary = compare_versions(at_validation_cutoff, at_cutoff, seeds=SEEDS, horizon_days=horizon_days,
