@@ -136,8 +136,8 @@ V4_INCREASING_FEATURES = (
 # V4_MAX_TUNING_USERS validation users, the chosen trees are refitted on at most V4_MAX_FIT_USERS
 # training users (seeded samples; v2 inside v4 is refitted on the same sample as the trees, so on
 # shops above the cap v4's probabilistic part is fitted on fewer users than v2 itself).
-V4_MAX_TUNING_USERS = 50_000
-V4_MAX_FIT_USERS = 200_000
+V4_MAX_TUNING_USERS = 30_000
+V4_MAX_FIT_USERS = 100_000
 # Share of the validation users the grid points are judged on (the rest fit them).
 V4_VALIDATION_EVAL_SHARE = 0.3
 

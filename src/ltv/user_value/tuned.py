@@ -83,7 +83,7 @@ def _fit_v4(train: pd.DataFrame, horizon_days: int, validation_features: pd.Data
     tuning = _tune(train, validation_features, horizon_days, seed, min_labelled_users)
     chosen = tuning["results"][tuning["chosen"]]
     # Both parts are refitted on at most V4_MAX_FIT_USERS training users: BG/NBD and Gamma-Gamma have
-    # four and three parameters, which 200,000 users pin down as well as a million do.
+    # four and three parameters, which 100,000 users pin down as well as a million do.
     sample = refit_sample(train, seed)
     v2_state, v2_failure = _try_fit_v2(sample)
     features = _v3_feature_matrix(v2_state, sample, horizon_days)
