@@ -94,7 +94,7 @@ def test_incremental_run_equals_full_build(small_shop, tmp_path):
             "(select invocation_id from registry.dbt_invocations order by started_at desc limit 1)").fetchall()[0][0]
     finally:
         connection.close()
-    assert refitted == 6  # three versions, fitted twice
+    assert refitted == 10  # four versions and v4's boosting baseline, fitted twice
     assert rebuilt == len(built_by)  # every fingerprinted table was written again
 
 
