@@ -7,7 +7,7 @@
 -#}
 
 {#- User value (fct_user_value_versions): the columns and types every fct_user_value_predictions_vN shares. -#}
-{% macro served_user_value_predictions_sql(versions=[1, 2, 3], versions_relation=none) -%}
+{% macro served_user_value_predictions_sql(versions=[1, 2, 3, 4], versions_relation=none) -%}
     {#- versions_relation: the *_versions model itself when its own post-hook calls this (a ref to
         itself would be a cycle). -#}
     {%- set versions_relation = versions_relation or ref('fct_user_value_versions') -%}

@@ -1,5 +1,8 @@
 {#-
-  Per-user features as of one date (a column of int_model_settings: cutoff_date or scoring_date).
+  Per-user features as of one date (a column of int_model_settings: cutoff_date, scoring_date or
+  validation_cutoff_date). With with_label, future_net_spend is the net spend in
+  (as-of date, label_end_column], another int_model_settings column (label_end_date by default;
+  cutoff_date for the validation features, so the label stays inside the training period).
   Everything on or before that date counts; nothing after it. Users with no purchase get defined
   values (0 for counts, spend and rates; null only where no number has a meaning: average rating
   and satisfaction of a user who never gave one).
@@ -13,11 +16,11 @@
   The BG/NBD inputs follow Fader, Hardie & Lee: a "purchase" is a day with a completed order;
   repeat_purchase_days = x, purchase_span_days = t_x, customer_age_days = T (all in days).
 -#}
-{% macro user_features_as_of(as_of_column, with_label=false) %}
+{% macro user_features_as_of(as_of_column, with_label=false, label_end_column='label_end_date') %}
 
 with settings as (
 
-    select {{ as_of_column }} as as_of_date, label_end_date
+    select {{ as_of_column }} as as_of_date, {{ label_end_column }} as label_end_date
     from {{ ref('int_model_settings') }}
 
 ),

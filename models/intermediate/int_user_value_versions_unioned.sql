@@ -2,8 +2,8 @@
 -- Every user-value version's output in one relation: each scored user with the split it was in at
 -- the cut-off, what the version predicted then for every labelled user and what they spent.
 -- fct_user_value_versions measures and ranks the versions from it; fct_user_value_holdout shows
--- the holdout rows. A view: it only stacks the three tables.
-{%- set versions = [1, 2, 3] %}
+-- the holdout rows. A view: it only stacks the version tables.
+{%- set versions = [1, 2, 3, 4] %}
 {%- for version in versions %}
 
 select

@@ -700,4 +700,4 @@ def test_contract_errors_raise(population):
     with pytest.raises(ValueError, match="one row per user"):
         predict_user_value(pd.concat([at_cutoff, at_cutoff.head(1)]), latest, 1)
     with pytest.raises(ValueError, match="version"):
-        predict_user_value(at_cutoff, latest, 4)
+        predict_user_value(at_cutoff, latest, 5)

@@ -5,6 +5,7 @@
 -- depends_on: {{ ref('ml_user_value', v=1) }}
 -- depends_on: {{ ref('ml_user_value', v=2) }}
 -- depends_on: {{ ref('ml_user_value', v=3) }}
+-- depends_on: {{ ref('ml_user_value', v=4) }}
 -- depends_on: {{ ref('ml_recommendation_evaluation') }}
 -- depends_on: {{ ref('ml_text_sentiment', v=2) }}
 -- depends_on: {{ ref('ml_sentiment_evaluation') }}

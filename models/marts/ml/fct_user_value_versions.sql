@@ -9,7 +9,7 @@
 -- published method) is served as the last resort, and champion_reason says so.
 -- Its post-hook points the unsuffixed fct_user_value_predictions at the champion.
 {{ config(post_hook="{{ create_served_user_value_view() }}") }}
-{%- set versions = [1, 2, 3] %}
+{%- set versions = [1, 2, 3, 4] %}
 {%- set metric = validated_choice_var('ltv_champion_metric', ['rmse', 'normalized_gini', 'top20_capture']) %}
 
 with versions_unioned as (

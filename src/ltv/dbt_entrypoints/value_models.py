@@ -10,12 +10,15 @@ from ltv.registry import record_run
 
 
 def user_value(connection, features_at_cutoff, features_latest, settings_frame: pd.DataFrame,
-               version: int) -> pd.DataFrame:
+               version: int, features_at_validation_cutoff=None) -> pd.DataFrame:
     """ml_user_value vN: fit on the cut-off features (or reuse the fit of the same training data),
     record the holdout metrics of a new fit, score everyone from the latest features.
 
     The features come as relations: whether the training data changed is decided in DuckDB from a
-    fingerprint of exactly the columns the version reads, so a reused fit never loads them."""
+    fingerprint of exactly the columns the version reads, so a reused fit never loads them.
+    features_at_validation_cutoff (v4): the validation split v4 tunes on; it is part of the
+    fingerprint, so the tuning choice is reused only while it is unchanged too. v4 also records the
+    plain boosting baseline's run."""
     from ltv import build_cache
     from ltv import user_value as user_value_module
     from ltv.user_value import LABEL_COLUMN, REQUIRED_COLUMNS, fit_user_value, score_user_value
@@ -29,22 +32,30 @@ def user_value(connection, features_at_cutoff, features_latest, settings_frame: 
         "min_labelled_users": int(settings.get("min_labelled_users", 50)),
     }
     training_columns = list(dict.fromkeys((*REQUIRED_COLUMNS[version], LABEL_COLUMN)))
+    validation_fingerprint = (None if features_at_validation_cutoff is None
+                              else build_cache.relation_fingerprint(features_at_validation_cutoff, training_columns))
+    # ltv.user_value is a package: code_fingerprint covers every module in it.
     fingerprint = build_cache.combine(
         sorted(fit_arguments.items()), build_cache.relation_fingerprint(features_at_cutoff, training_columns),
-        build_cache.code_fingerprint(user_value_module))
+        validation_fingerprint, build_cache.code_fingerprint(user_value_module))
     fitted_models = FittedModelStore(connection, "user_value", version)
     fit = fitted_models.load(fingerprint) if reuse_allowed(settings) else None
     reused = fit is not None
     if fit is None:
-        fit = fit_user_value(features_at_cutoff.project(", ".join(training_columns)).df(), **fit_arguments)
+        validation = (None if features_at_validation_cutoff is None
+                      else features_at_validation_cutoff.project(", ".join(training_columns)).df())
+        fit = fit_user_value(features_at_cutoff.project(", ".join(training_columns)).df(),
+                             features_at_validation_cutoff=validation, **fit_arguments)
         if fit.state is not None:
             fitted_models.store(fingerprint, fit)
     # Only the columns the version reads: v1 needs four of the thirty-odd feature columns.
     predictions, run = score_user_value(fit, features_latest.project(", ".join(REQUIRED_COLUMNS[version])).df())
     # The registry logs fits: a reused fit was recorded by the build that made it.
     if len(settings_frame) and not reused:
-        record_run(connection, run, cutoff_date=_as_date(settings["cutoff_date"]),
-                   horizon_days=settings["horizon_days"])
+        for recorded in (run, fit.baseline_run):
+            if recorded is not None:
+                record_run(connection, recorded, cutoff_date=_as_date(settings["cutoff_date"]),
+                           horizon_days=settings["horizon_days"])
     # scored_at is the date the features describe, not the wall clock, so two builds on the
     # same data give identical tables.
     scoring_date = settings.get("scoring_date")

@@ -1,0 +1,10 @@
+-- Contracted public face of ml_user_value v4: one row per user, expected net spend over the next
+-- horizon from the latest features.
+select
+    cast(user_id as varchar) as user_id,
+    cast(model_version as integer) as model_version,
+    cast(predicted_spend as double) as predicted_spend,
+    cast(value_decile as integer) as value_decile,
+
+    cast(scored_at as timestamp) as scored_at
+from {{ ref('ml_user_value', v=4) }}
