@@ -33,9 +33,11 @@ DEFAULT_SERVED_PATH = "warehouse/ltv.duckdb"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--served", default=os.environ.get("LTV_DUCKDB_PATH", DEFAULT_SERVED_PATH),
-                        help="the warehouse file BI reads (default: $LTV_DUCKDB_PATH or warehouse/ltv.duckdb)")
-    parser.add_argument("--project-dir", default=".", help="the ltv dbt project (default: current folder)")
+    parser.add_argument("--served", default=None,
+                        help="the warehouse file BI reads (default: $LTV_DUCKDB_PATH or warehouse/ltv.duckdb, "
+                             "both from the project folder, as dbt reads them)")
+    parser.add_argument("--project-dir", default=None,
+                        help="the ltv dbt project (default: the nearest folder upward from here with a dbt_project.yml)")
     parser.add_argument("--raw-dir", default=os.environ.get("LTV_RAW_DIR", ""),
                         help="folder of raw Parquet/CSV files (default: $LTV_RAW_DIR; empty = bundled demo)")
     parser.add_argument("--vars", default=None, help="dbt --vars, e.g. '{ltv_horizon_days: 90}'")
@@ -51,9 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        project_dir = find_project_dir(Path(args.project_dir) if args.project_dir else Path.cwd(),
+                                       search_upward=args.project_dir is None)
         publish(
-            served_path=Path(args.served),
-            project_dir=Path(args.project_dir),
+            served_path=served_path_for(args.served, project_dir),
+            project_dir=project_dir,
             raw_dir=args.raw_dir or None,
             dbt_vars=args.vars,
             fresh=args.fresh,
@@ -73,6 +77,25 @@ class PublishError(RuntimeError):
 
 class PublishLocked(PublishError):
     """Another publish holds the lock of the same served file."""
+
+
+def find_project_dir(start: Path, search_upward: bool = True) -> Path:
+    """The dbt project folder: `start` or, searching upward, the nearest folder above it with a
+    dbt_project.yml (as dbt finds it), so that publish works from any folder of the project."""
+    start = start.resolve()
+    for folder in [start, *start.parents] if search_upward else [start]:
+        if (folder / "dbt_project.yml").is_file():
+            return folder
+    where = f"{start} or any folder above it" if search_upward else str(start)
+    raise PublishError(f"no dbt_project.yml in {where}; run ltv publish inside the ltv project or pass --project-dir")
+
+
+def served_path_for(served_argument: str | None, project_dir: Path) -> Path:
+    """--served is taken from where the command was typed; $LTV_DUCKDB_PATH and the default from the
+    project folder, where dbt (which chdirs there) reads them too."""
+    if served_argument:
+        return Path(served_argument).resolve()
+    return project_dir / os.environ.get("LTV_DUCKDB_PATH", DEFAULT_SERVED_PATH)
 
 
 def lock_path_for(served_path: Path) -> Path:
@@ -130,10 +153,10 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
-def dbt_environment(warehouse_path: Path, raw_dir: str | None) -> dict:
+def dbt_environment(warehouse_path: Path, raw_dir: str | None, project_dir: Path = Path(".")) -> dict:
     environment = dict(os.environ)
     environment["LTV_DUCKDB_PATH"] = str(warehouse_path.resolve())
-    environment.setdefault("DBT_PROFILES_DIR", "profiles")
+    environment.setdefault("DBT_PROFILES_DIR", str(project_dir / "profiles"))
     if raw_dir:
         # Views over the raw files store the path; an absolute one works from any folder.
         environment["LTV_RAW_DIR"] = str(Path(raw_dir).resolve())
@@ -292,7 +315,7 @@ def _remove_build_files(*paths: Path) -> None:
 def _build(build_path: Path, project_dir: Path, raw_dir: str | None, dbt_vars: str | None,
            generate_docs: bool, lock_descriptor: int) -> None:
     """dbt build (+ docs) into `build_path`; raise PublishError on failure."""
-    environment = dbt_environment(build_path, raw_dir)
+    environment = dbt_environment(build_path, raw_dir, project_dir.resolve())
     vars_arguments = ["--vars", dbt_vars] if dbt_vars else []
     # dbt keeps the lock open too: the next publish starts only when no process of this one is left.
     keep = (lock_descriptor,)
