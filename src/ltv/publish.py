@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ltv.cli import existing_folder, find_project_dir, path_text
 from ltv.process_guard import run_guarded
 from ltv.served_file import write_served_file
 
@@ -33,17 +34,19 @@ DEFAULT_SERVED_PATH = "warehouse/ltv.duckdb"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--served", default=None,
+    parser.add_argument("--served", type=path_text, default=None,
                         help="the warehouse file BI reads (default: $LTV_DUCKDB_PATH or warehouse/ltv.duckdb, "
                              "both from the project folder, as dbt reads them)")
-    parser.add_argument("--project-dir", default=None,
+    parser.add_argument("--project-dir", type=existing_folder, default=None,
                         help="the ltv dbt project (default: the nearest folder upward from here with a dbt_project.yml)")
-    parser.add_argument("--raw-dir", default=os.environ.get("LTV_RAW_DIR", ""),
+    parser.add_argument("--raw-dir", type=existing_folder, default=None,
                         help="folder of raw Parquet/CSV files (default: $LTV_RAW_DIR; empty = bundled demo)")
-    parser.add_argument("--vars", default=None, help="dbt --vars, e.g. '{ltv_horizon_days: 90}'")
+    parser.add_argument("--vars", type=dbt_vars_text, default=None,
+                        help="dbt --vars, a YAML mapping, e.g. '{ltv_horizon_days: 90}' (vars are declared in "
+                             "dbt_project.yml; an unknown ltv_* var stops the build)")
     parser.add_argument("--fresh", action="store_true",
                         help="build from an empty file instead of a copy of the served one")
-    parser.add_argument("--export-dir", default=None,
+    parser.add_argument("--export-dir", type=path_text, default=None,
                         help="also write every public mart as <dir>/<model>.parquet after a green build")
     parser.add_argument("--no-docs", action="store_true", help="skip `dbt docs generate --static`")
     parser.add_argument("--wait", action="store_true",
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         publish(
             served_path=served_path_for(args.served, project_dir),
             project_dir=project_dir,
-            raw_dir=args.raw_dir or None,
+            raw_dir=args.raw_dir or raw_dir_from_environment(),
             dbt_vars=args.vars,
             fresh=args.fresh,
             export_dir=Path(args.export_dir) if args.export_dir else None,
@@ -79,15 +82,25 @@ class PublishLocked(PublishError):
     """Another publish holds the lock of the same served file."""
 
 
-def find_project_dir(start: Path, search_upward: bool = True) -> Path:
-    """The dbt project folder: `start` or, searching upward, the nearest folder above it with a
-    dbt_project.yml (as dbt finds it), so that publish works from any folder of the project."""
-    start = start.resolve()
-    for folder in [start, *start.parents] if search_upward else [start]:
-        if (folder / "dbt_project.yml").is_file():
-            return folder
-    where = f"{start} or any folder above it" if search_upward else str(start)
-    raise PublishError(f"no dbt_project.yml in {where}; run ltv publish inside the ltv project or pass --project-dir")
+def dbt_vars_text(text: str) -> str:
+    """An argparse type: what dbt accepts as --vars (a YAML mapping), checked before anything is built."""
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        problem = str(error).splitlines()[0]
+        raise argparse.ArgumentTypeError(f"is not YAML ({problem}): {text}") from None
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError(f"must be a YAML mapping such as '{{ltv_horizon_days: 90}}', got {text!r}")
+    return text
+
+
+def raw_dir_from_environment() -> str | None:
+    raw_dir = os.environ.get("LTV_RAW_DIR", "")
+    if raw_dir and not os.path.isdir(raw_dir):
+        raise PublishError(f"LTV_RAW_DIR={raw_dir} is not a folder")
+    return raw_dir or None
 
 
 def served_path_for(served_argument: str | None, project_dir: Path) -> Path:
