@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "generate": ("ltv.generate", "write a synthetic shop (the demo, or large sets for benchmarks)"),
     "publish": ("ltv.publish", "build the warehouse into a fresh file and swap it in only if the build passes"),
     "bench": ("ltv.bench", "measure build time and memory at demo, medium and large scale"),
+    "analyses": ("ltv.analyses", "write analyses/*.sql as plain SQL for the served file, to paste into a BI tool"),
 }
 
 

@@ -266,6 +266,7 @@ def publish(served_path: Path, project_dir: Path = Path("."), raw_dir: str | Non
         print(f"ltv publish: {served_path} now serves the new build", flush=True)
         if generate_docs:
             _copy_docs_page(project_dir, served_path.with_name("ltv_docs.html"))
+        _write_analyses(project_dir, served_path)
     return served_path
 
 
@@ -350,6 +351,18 @@ def _finish(build_path: Path, served_build_path: Path, project_dir: Path, export
     except duckdb.Error as error:
         raise PublishError(f"the build passed but could not be finished ({error}); "
                            "the served warehouse was not changed") from None
+
+
+def _write_analyses(project_dir: Path, served_path: Path) -> None:
+    """The analyses as plain SQL for the new served file. After the swap, and never failing the publish:
+    the build passed; an analysis that no longer runs is named, and left out."""
+    from ltv.analyses import write_analyses
+
+    out_dir = served_path.parent / "analyses"
+    written, failures = write_analyses(project_dir, served_path, out_dir)
+    print(f"ltv publish: {len(written)} queries for BI tools (plain SQL): {out_dir}", flush=True)
+    for failure in failures:
+        print(f"ltv publish: warning: {failure}", flush=True)
 
 
 def _copy_docs_page(project_dir: Path, destination: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import PROJECT_DIR, SEEDS_DIR, dbt_environment
+from conftest import PROJECT_DIR, SEEDS_DIR, dbt_environment, run_dbt
 
 from ltv.cli import main as cli_main
 from ltv.publish import DEFAULT_SERVED_PATH, find_project_dir, served_path_for, state_path_for
@@ -68,6 +68,11 @@ def switched(tmp_path_factory):
     connection.close()
     results["back"] = ltv_publish(served, root / "back", PROJECT_DIR)
     results["back_state"] = query(state_path_for(served), "select distinct source_kind from base_shop__raw_tables")
+    results["served"] = served
+    # dbt's own compilation of the analyses, over the full warehouse (the state), as the reference.
+    results["compiled"] = run_dbt(["compile", "--select", "path:analyses"],
+                                  dbt_environment(state_path_for(served), root / "compile"))
+    results["compiled_dir"] = root / "compile" / "target" / "compiled" / "ltv" / "analyses"
     results["back_raw_users"] = query(
         state_path_for(served), "select table_type, (select count(*) from raw.users) from information_schema.tables "
                                 "where table_schema = 'raw' and table_name = 'users'")
@@ -122,3 +127,20 @@ def test_default_paths_are_read_from_the_project_folder_as_dbt_reads_them(tmp_pa
     monkeypatch.chdir(tmp_path)
     assert served_path_for("here.duckdb", PROJECT_DIR) == tmp_path.resolve() / "here.duckdb"
     assert os.environ["LTV_DUCKDB_PATH"] == "warehouse/other.duckdb"
+
+
+def test_publish_ships_every_analysis_as_plain_sql_that_runs_on_the_served_file(switched):
+    analyses = sorted(path.name for path in (PROJECT_DIR / "analyses").glob("*.sql"))
+    shipped_dir = switched["served"].parent / "analyses"
+    assert analyses and sorted(path.name for path in shipped_dir.glob("*.sql")) == analyses
+    assert f"ltv publish: {len(analyses)} queries for BI tools (plain SQL): {shipped_dir}" in switched["back"].stdout
+    for name in analyses:
+        shipped = (shipped_dir / name).read_text()
+        assert "{{" not in shipped and "{%" not in shipped
+        on_served = query(switched["served"], shipped)
+        # The same rows as dbt's compilation of the analysis on the full warehouse it was served from.
+        on_state = query(state_path_for(switched["served"]), (switched["compiled_dir"] / name).read_text())
+        # Sorted: rows an ORDER BY leaves tied may come in either order.
+        assert sorted(on_served, key=repr) == sorted(on_state, key=repr), name
+        expect_rows = name != "quarantine_by_reason.sql" or query(switched["served"], "select count(*) from quarantine_rows")[0][0]
+        assert bool(on_served) == bool(expect_rows), name
