@@ -40,12 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project-dir", type=existing_folder, default=None,
                         help="the ltv dbt project (default: the nearest folder upward from here with a dbt_project.yml)")
     parser.add_argument("--raw-dir", type=existing_folder, default=None,
-                        help="folder of raw Parquet/CSV files (default: $LTV_RAW_DIR; empty = bundled demo)")
+                        help="folder with one <table>.parquet or <table>.csv per raw table (default: $LTV_RAW_DIR; "
+                             "neither: the bundled demo, or with LTV_RAW_SOURCE=warehouse the tables in the "
+                             "warehouse's raw schema)")
     parser.add_argument("--vars", type=dbt_vars_text, default=None,
                         help="dbt --vars, a YAML mapping, e.g. '{ltv_horizon_days: 90}' (vars are declared in "
                              "dbt_project.yml; an unknown ltv_* var stops the build)")
     parser.add_argument("--fresh", action="store_true",
-                        help="build from an empty file instead of a copy of the served one")
+                        help="build from an empty file instead of a copy of the private state (run history, "
+                             "fitted models); not needed to switch raw source")
     parser.add_argument("--export-dir", type=path_text, default=None,
                         help="also write every public mart as <dir>/<model>.parquet after a green build")
     parser.add_argument("--no-docs", action="store_true", help="skip `dbt docs generate --static`")
