@@ -119,6 +119,9 @@
         {%- else -%}
             {%- set relation = source('shop', table_name) -%}
             {%- set location = (relation.schema ~ '.' ~ relation.identifier) if raw_relation_exists(relation) else none -%}
+            {%- if location is not none and demo_seed_left_in_raw(relation) -%}
+                {{ exceptions.raise_compiler_error("raw table '" ~ table_name ~ "' (" ~ relation ~ ") is the bundled demo's, left by an earlier demo build, not the shop's own: with LTV_RAW_SOURCE=warehouse load the shop's " ~ table_name ~ " into the raw schema in its place" ~ (" or drop it if the shop has none (it is optional)" if table.optional else "") ~ ", or build a fresh warehouse (ltv publish --fresh)") }}
+            {%- endif -%}
             {%- if location is none and not table.optional -%}
                 {{ exceptions.raise_compiler_error("raw table '" ~ table_name ~ "' was not found (" ~ relation ~ "); LTV_RAW_SOURCE=warehouse needs it in the raw schema") }}
             {%- endif -%}
@@ -171,3 +174,13 @@
     {%- endfor -%}
     {{ return('select 1') }}
 {% endmacro %}
+
+{#- Whether a raw relation is a demo seed (its comment, from seeds/_seeds.yml, starts with "Demo"):
+    after a demo build the raw schema holds all seven demo tables, and a shop loading only its own
+    users, items, orders and lines would otherwise be built with the demo's events and reviews. -#}
+{% macro demo_seed_left_in_raw(relation) -%}
+    {%- set found = run_query("select count(*) from duckdb_tables() where database_name = '" ~ relation.database
+                              ~ "' and schema_name = '" ~ relation.schema ~ "' and table_name = '" ~ relation.identifier
+                              ~ "' and comment like 'Demo %'") -%}
+    {{ return(found.rows[0][0] > 0) }}
+{%- endmacro %}
