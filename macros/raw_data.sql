@@ -15,6 +15,13 @@
     raw.users, it is a view"), when a warehouse switches source without --fresh. -#}
 {% macro raw_files_schema() -%}raw_files{%- endmacro %}
 
+{#- Where a `shop` source table's rows are in this build: in files mode the view in
+    raw_files_schema(), otherwise the source as declared (the raw schema). -#}
+{% macro raw_source_relation(source_node) -%}
+    {{ return(api.Relation.create(database=source_node.database, identifier=source_node.identifier,
+                                  schema=raw_files_schema() if raw_data_mode() == 'files' else source_node.schema)) }}
+{%- endmacro %}
+
 {#- The schema holding the empty stand-ins of absent optional raw tables (never the raw schema:
     in warehouse mode that schema is the shop's own, where a view of ours would block its table). -#}
 {% macro absent_raw_schema() -%}raw_absent{%- endmacro %}
