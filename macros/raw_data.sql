@@ -9,6 +9,19 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The schema of the views over LTV_RAW_DIR's files. Not the raw schema: there the demo seeds are
+    tables and a shop's own tables live (warehouse mode), and a view of ours under the same name
+    would block them, or they it ("Existing object users is of type Table", "Cannot seed to
+    raw.users, it is a view"), when a warehouse switches source without --fresh. -#}
+{% macro raw_files_schema() -%}raw_files{%- endmacro %}
+
+{#- Where a `shop` source table's rows are in this build: in files mode the view in
+    raw_files_schema(), otherwise the source as declared (the raw schema). -#}
+{% macro raw_source_relation(source_node) -%}
+    {{ return(api.Relation.create(database=source_node.database, identifier=source_node.identifier,
+                                  schema=raw_files_schema() if raw_data_mode() == 'files' else source_node.schema)) }}
+{%- endmacro %}
+
 {#- The schema holding the empty stand-ins of absent optional raw tables (never the raw schema:
     in warehouse mode that schema is the shop's own, where a view of ours would block its table). -#}
 {% macro absent_raw_schema() -%}raw_absent{%- endmacro %}
@@ -21,6 +34,9 @@
     {%- do ref('base_shop__raw_tables') -%}
     {%- if raw_data_mode() == 'demo' -%}{{ return(ref(table_name)) }}{%- endif -%}
     {%- set shop_relation = source('shop', table_name) -%}
+    {%- if raw_data_mode() == 'files' -%}
+        {%- set shop_relation = shop_relation.incorporate(path={'schema': raw_files_schema()}) -%}
+    {%- endif -%}
     {%- if execute and raw_contract()[table_name]['optional'] and not raw_relation_exists(shop_relation) -%}
         {{ return(api.Relation.create(database=shop_relation.database, schema=absent_raw_schema(), identifier=table_name)) }}
     {%- endif -%}
@@ -63,7 +79,7 @@
     {{ return(files[0] if files else none) }}
 {% endmacro %}
 
-{#- base_shop__raw_tables' pre-hook. Files mode: one view per raw table in the raw schema over its
+{#- base_shop__raw_tables' pre-hook. Files mode: one view per raw table in raw_files_schema() over its
     file. CSV is read as text (all_varchar) so that a malformed value becomes a quarantine row
     with a reason instead of a type-sniffing error for the whole file, and with the standard
     dialect given (comma, double quotes) because sniffing it from a sample of long multi-line
@@ -73,7 +89,7 @@
     every base model depends on, so its message is the build's only error. -#}
 {% macro register_raw_files() %}
     {%- if not execute or raw_data_mode() == 'demo' -%}{{ return('select 1') }}{%- endif -%}
-    {%- set statements = ["create schema if not exists raw", "create schema if not exists " ~ absent_raw_schema()] -%}
+    {%- set statements = ["create schema if not exists " ~ raw_files_schema(), "create schema if not exists " ~ absent_raw_schema()] -%}
     {%- for table_name, table in raw_contract().items() -%}
         {%- set file_path = raw_file_of(table_name) if raw_data_mode() == 'files' else none -%}
         {%- if file_path is not none and file_path.endswith('.parquet') -%}
@@ -82,10 +98,10 @@
             {%- set reader = "read_csv('" ~ literal_path(file_path) ~ "', header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
         {%- endif -%}
         {%- if file_path is not none -%}
-            {%- do statements.append("create or replace view raw." ~ table_name ~ " as select * from " ~ reader) -%}
+            {%- do statements.append("create or replace view " ~ raw_files_schema() ~ "." ~ table_name ~ " as select * from " ~ reader) -%}
         {%- elif raw_data_mode() == 'files' -%}
             {#- A view left by an earlier build must not keep reading a file that is gone. -#}
-            {%- do statements.append("drop view if exists raw." ~ table_name) -%}
+            {%- do statements.append("drop view if exists " ~ raw_files_schema() ~ "." ~ table_name) -%}
         {%- endif -%}
         {%- if table.optional -%}
             {%- do statements.append("create or replace view " ~ absent_raw_schema() ~ "." ~ table_name ~ " as "
@@ -110,6 +126,9 @@
         {%- else -%}
             {%- set relation = source('shop', table_name) -%}
             {%- set location = (relation.schema ~ '.' ~ relation.identifier) if raw_relation_exists(relation) else none -%}
+            {%- if location is not none and demo_seed_left_in_raw(relation) -%}
+                {{ exceptions.raise_compiler_error("raw table '" ~ table_name ~ "' (" ~ relation ~ ") is the bundled demo's, left by an earlier demo build, not the shop's own: with LTV_RAW_SOURCE=warehouse load the shop's " ~ table_name ~ " into the raw schema in its place" ~ (" or drop it if the shop has none (it is optional)" if table.optional else "") ~ ", or build a fresh warehouse (ltv publish --fresh)") }}
+            {%- endif -%}
             {%- if location is none and not table.optional -%}
                 {{ exceptions.raise_compiler_error("raw table '" ~ table_name ~ "' was not found (" ~ relation ~ "); LTV_RAW_SOURCE=warehouse needs it in the raw schema") }}
             {%- endif -%}
@@ -144,3 +163,31 @@
         {%- endif -%}
     {%- endif -%}
 {% endmacro %}
+
+{#- on-run-start, demo mode: a warehouse built from LTV_RAW_DIR by an ltv from before raw_files_schema()
+    has its file views in the raw schema, where `dbt seed` refuses to replace a view. Only views that
+    read a file are dropped (ltv made those; a shop's own views are left alone), through the adapter
+    so that dbt's relation cache, filled before this hook, forgets them too. -#}
+{% macro drop_file_views_in_the_seed_schema() %}
+    {%- if not execute or raw_data_mode() != 'demo' -%}{{ return('select 1') }}{%- endif -%}
+    {%- set found = run_query("select view_name from duckdb_views() where database_name = current_database() and schema_name = 'raw' "
+                              ~ "and (sql ilike '%read_parquet(%' or sql ilike '%read_csv(%')") -%}
+    {%- for view_name in found.rows | map(attribute=0) if view_name in raw_contract() -%}
+        {%- set relation = adapter.get_relation(database=target.database, schema='raw', identifier=view_name) -%}
+        {%- if relation is not none -%}
+            {{ log("ltv: dropping raw." ~ view_name ~ ", a view over a file left by an earlier LTV_RAW_DIR build, so the demo seed can load", info=true) }}
+            {%- do adapter.drop_relation(relation) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return('select 1') }}
+{% endmacro %}
+
+{#- Whether a raw relation is a demo seed (its comment, from seeds/_seeds.yml, starts with "Demo"):
+    after a demo build the raw schema holds all seven demo tables, and a shop loading only its own
+    users, items, orders and lines would otherwise be built with the demo's events and reviews. -#}
+{% macro demo_seed_left_in_raw(relation) -%}
+    {%- set found = run_query("select count(*) from duckdb_tables() where database_name = '" ~ relation.database
+                              ~ "' and schema_name = '" ~ relation.schema ~ "' and table_name = '" ~ relation.identifier
+                              ~ "' and comment like 'Demo %'") -%}
+    {{ return(found.rows[0][0] > 0) }}
+{%- endmacro %}

@@ -128,7 +128,30 @@
                                    integer=allowed.get('integer', false), exclusive_minimum=allowed.get('exclusive_minimum', false))) }}
 {%- endmacro %}
 
+{#- A var given on the command line that the project does not declare would be ignored silently
+    (`ltv_horizon: 90` instead of ltv_horizon_days): every ltv_* var passed must be one declared under
+    `vars:` in dbt_project.yml, read from that file at run time so that a newly declared var is known
+    at once. The message names the closest declared var (DuckDB's levenshtein). dbt runs with the
+    project root as its working folder, where dbt_project.yml is. -#}
+{% macro refuse_unknown_vars() %}
+    {%- set given = (invocation_args_dict.get('vars') or {}) -%}
+    {%- if given is string -%}{%- set given = fromyaml(given) or {} -%}{%- endif -%}
+    {%- set passed = [] -%}
+    {%- for var_name in given.keys() | select('string') if var_name.startswith('ltv_') -%}
+        {%- do passed.append(var_name) -%}
+    {%- endfor -%}
+    {%- if not execute or not passed -%}{{ return('') }}{%- endif -%}
+    {%- set project = fromyaml(run_query("select content from read_text('dbt_project.yml')").rows[0][0]) -%}
+    {%- set declared = (project.get('vars') or {}).keys() | list -%}
+    {%- for var_name in passed | sort if var_name not in declared -%}
+        {%- set closest = run_query("select name from unnest(['" ~ declared | join("', '") ~ "']) as declared(name) order by levenshtein(name, '"
+                                    ~ var_name | replace("'", "''") ~ "'), name limit 1").rows[0][0] -%}
+        {{ exceptions.raise_compiler_error("unknown var '" ~ var_name ~ "': dbt_project.yml declares no such var (did you mean '" ~ closest ~ "'?)") }}
+    {%- endfor -%}
+{% endmacro %}
+
 {% macro validate_vars() %}
+    {%- do refuse_unknown_vars() -%}
     {%- do validated_date_var('ltv_cutoff_date', allow_empty=true) -%}
     {%- for var_name in number_var_ranges() -%}
         {%- do number_setting(var_name) -%}

@@ -128,13 +128,13 @@
       hashed through the raw relations themselves, so a shop moved to another folder is unchanged. -#}
   {%- for node_id in model.depends_on.nodes | reject('equalto', 'model.ltv.base_shop__raw_tables') | sort -%}
     {%- set node = graph.sources[node_id] if node_id.startswith('source.') else graph.nodes[node_id] -%}
-    {%- if node_id.startswith('source.') and not raw_relation_exists(api.Relation.create(
-            database=node.database, schema=node.schema, identifier=node.identifier)) -%}
+    {%- set relation = raw_source_relation(node) if node_id.startswith('source.') else node.relation_name -%}
+    {%- if node_id.startswith('source.') and not raw_relation_exists(relation) -%}
       {#- An optional raw table the shop does not have (its empty stand-in is read instead). -#}
       {%- do parts.append(node_id ~ ':absent') -%}
     {%- else -%}
       {%- set hashed = run_query("select count(*), coalesce(sum(hash(parent)), 0), coalesce(bit_xor(hash(parent, 'xor')), 0) from "
-                                 ~ node.relation_name ~ " as parent") -%}
+                                 ~ relation ~ " as parent") -%}
       {%- do parts.append(node_id ~ ':' ~ (hashed.rows[0] | join(','))) -%}
     {%- endif -%}
   {%- endfor -%}

@@ -33,24 +33,47 @@ INCREMENT_SHARE = 0.01
 APPENDED_TABLES = ("orders", "order_items", "reviews", "support_conversations")
 
 
+def scale_description(scale: str) -> str:
+    from ltv.generate import default_item_count
+
+    users, items = SCALES[scale]
+    return f"{scale} = {users:,} users, {items or default_item_count(users):,} items"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scale", choices=sorted(SCALES), default="demo")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--data-dir", default="bench/data", help="cache of generated shops (by scale and seed)")
-    parser.add_argument("--out", default="bench/results", help="where reports and warehouses go")
-    parser.add_argument("--project-dir", default=".", help="the ltv dbt project")
+    from ltv.cli import path_text, whole_number
+
+    parser.add_argument("--scale", type=str.lower, choices=list(SCALES), default="demo",
+                        help="the size of the generated shop (any case; default demo): "
+                             + "; ".join(scale_description(scale) for scale in SCALES)
+                             + ". Orders, lines, events and reviews grow with the users (medium: about 1.0M order "
+                               "lines, 1.6M events). Generated once, then reused from --data-dir")
+    parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=42,
+                        help="seed of the generated shop, 0 to 4294967295 (default 42)")
+    parser.add_argument("--data-dir", type=path_text, default="bench/data",
+                        help="cache of generated shops, one folder per scale and seed (default bench/data)")
+    parser.add_argument("--out", type=path_text, default="bench/results",
+                        help="where reports (<out>/<scale>/report.md, report.json) and warehouses go "
+                             "(default bench/results)")
+    parser.add_argument("--project-dir", type=path_text, default=None,
+                        help="the ltv dbt project (default: the nearest folder upward from here with a dbt_project.yml)")
     parser.add_argument("--reference", action="store_true",
                         help="also time the published approach (pandas, dense cosine, row-by-row TextBlob)")
-    parser.add_argument("--skip-incremental", action="store_true", help="only the full build")
-    parser.add_argument("--incremental-runs", type=int, default=1,
+    parser.add_argument("--skip-incremental", action="store_true",
+                        help="only the full build, not the rebuild after ~1%% new orders")
+    parser.add_argument("--incremental-runs", type=whole_number(1, 100), default=1,
                         help="repeat the incremental build, each time from a copy of the full build (timings on a "
-                             "shared machine vary; the report gives every run and the median)")
+                             "shared machine vary; the report gives every run and the median); 1 to 100, default 1")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ltv.cli import find_project_dir
+
+    # Checked before the shop is generated, which takes minutes at large scale.
+    project_dir = find_project_dir(Path(args.project_dir or "."), search_upward=args.project_dir is None)
     report = benchmark(
         scale=args.scale, seed=args.seed, data_dir=Path(args.data_dir), out_dir=Path(args.out),
-        project_dir=Path(args.project_dir), reference=args.reference, incremental=not args.skip_incremental,
+        project_dir=project_dir, reference=args.reference, incremental=not args.skip_incremental,
         incremental_runs=args.incremental_runs,
     )
     print(render_markdown(report))

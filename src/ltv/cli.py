@@ -15,18 +15,72 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NoReturn
 
 SUBCOMMANDS = {
     "generate": ("ltv.generate", "write a synthetic shop (the demo, or large sets for benchmarks)"),
     "publish": ("ltv.publish", "build the warehouse into a fresh file and swap it in only if the build passes"),
     "bench": ("ltv.bench", "measure build time and memory at demo, medium and large scale"),
     "report": ("ltv.report.command", "write the HTML report (charts) of a served warehouse file"),
+    "analyses": ("ltv.analyses", "write analyses/*.sql as plain SQL for the served file, to paste into a BI tool"),
 }
 
 
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse prints the whole usage before the one line that says what is wrong; this keeps that
+    line, points at --help and exits with argparse's status 2. Subparsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def whole_number(minimum: int | None = None, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number within [minimum, maximum]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:,}, got {value:,}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {value:,}")
+        return value
+    return parse
+
+
+def path_text(text: str) -> str:
+    """An argparse type: a path that is not empty (an empty one would silently mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a path, got an empty string")
+    return text
+
+
+def existing_folder(text: str) -> str:
+    """An argparse type: a folder that exists."""
+    path_text(text)
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is not a folder" if os.path.exists(text) else f"{text} does not exist")
+    return text
+
+
+def find_project_dir(start: Path, search_upward: bool = True) -> Path:
+    """The dbt project folder: `start` or, searching upward, the nearest folder with a dbt_project.yml
+    (as dbt finds it), so that ltv works from any folder of the project."""
+    start = start.resolve()
+    for folder in [start, *start.parents] if search_upward else [start]:
+        if (folder / "dbt_project.yml").is_file():
+            return folder
+    where = f"{start} or any folder above it" if search_upward else str(start)
+    raise ValueError(f"no dbt_project.yml in {where}; run ltv inside the ltv project or pass --project-dir")
+
+
 def build_parser(chosen_command: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ltv", description="Long-term customer value analytics on dbt + DuckDB.")
+    parser = OneLineArgumentParser(prog="ltv", description="Long-term customer value analytics on dbt + DuckDB. "
+                                                           "`ltv <command> --help` explains each command's options.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         subparser = subparsers.add_parser(name, help=help_text, description=help_text)

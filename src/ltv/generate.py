@@ -1839,18 +1839,26 @@ def generate_shop(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--users", type=int, required=True, help="number of users to generate")
-    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    parser.add_argument("--out", required=True, help="output directory (created if missing)")
-    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="file format (default parquet)")
-    parser.add_argument("--items", type=int, default=None, help="catalogue size (default max(500, users // 20))")
-    parser.add_argument("--dirty", action="store_true", help="inject known defects and write defects.json")
-    parser.add_argument("--chunk-users", type=int, default=DEFAULT_CHUNK_USERS,
-                        help=f"users per written chunk; bounds memory (default {DEFAULT_CHUNK_USERS:,})")
+    from ltv.cli import path_text, whole_number
     from ltv.shapes import SHAPES
-    parser.add_argument("--shape", choices=("demo", *SHAPES), default="demo",
-                        help="demo (default: every table and column) or a shop shaped like a real export "
-                             "(ltv.shapes.SHAPES describes each); --items and --dirty apply to demo only")
+
+    parser.add_argument("--users", type=whole_number(), required=True, help="number of users to generate (at least 1)")
+    parser.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=42,
+                        help="random seed, 0 to 4294967295 (default 42); the same seed writes the same shop")
+    parser.add_argument("--out", type=path_text, required=True,
+                        help="output folder (created if missing); one <table>.<format> file per raw table")
+    parser.add_argument("--format", type=str.lower, choices=("parquet", "csv"), default="parquet",
+                        help="file format, any case (default parquet)")
+    parser.add_argument("--items", type=whole_number(len(THEMES)), default=None,
+                        help=f"catalogue size, at least {len(THEMES)} (one item per theme); "
+                             "default max(500, users // 20); --shape demo only")
+    parser.add_argument("--dirty", action="store_true",
+                        help="inject known defects and write defects.json; --shape demo only")
+    parser.add_argument("--chunk-users", type=whole_number(1), default=DEFAULT_CHUNK_USERS,
+                        help=f"users per written chunk; bounds memory (default {DEFAULT_CHUNK_USERS:,})")
+    parser.add_argument("--shape", type=str.lower, choices=("demo", *SHAPES), default="demo",
+                        help="demo (default: every table and column) or a shop shaped like a real export: "
+                             + "; ".join(f"{name}: {description}" for name, description in SHAPES.items()).replace("%", "%%"))
     parser.set_defaults(generate_parser=parser)
 
 

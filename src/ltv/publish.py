@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ltv.cli import existing_folder, find_project_dir, path_text
 from ltv.process_guard import run_guarded
 from ltv.served_file import write_served_file
 
@@ -33,15 +34,22 @@ DEFAULT_SERVED_PATH = "warehouse/ltv.duckdb"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--served", default=os.environ.get("LTV_DUCKDB_PATH", DEFAULT_SERVED_PATH),
-                        help="the warehouse file BI reads (default: $LTV_DUCKDB_PATH or warehouse/ltv.duckdb)")
-    parser.add_argument("--project-dir", default=".", help="the ltv dbt project (default: current folder)")
-    parser.add_argument("--raw-dir", default=os.environ.get("LTV_RAW_DIR", ""),
-                        help="folder of raw Parquet/CSV files (default: $LTV_RAW_DIR; empty = bundled demo)")
-    parser.add_argument("--vars", default=None, help="dbt --vars, e.g. '{ltv_horizon_days: 90}'")
+    parser.add_argument("--served", type=path_text, default=None,
+                        help="the warehouse file BI reads (default: $LTV_DUCKDB_PATH or warehouse/ltv.duckdb, "
+                             "both from the project folder, as dbt reads them)")
+    parser.add_argument("--project-dir", type=existing_folder, default=None,
+                        help="the ltv dbt project (default: the nearest folder upward from here with a dbt_project.yml)")
+    parser.add_argument("--raw-dir", type=existing_folder, default=None,
+                        help="folder with one <table>.parquet or <table>.csv per raw table (default: $LTV_RAW_DIR; "
+                             "neither: the bundled demo, or with LTV_RAW_SOURCE=warehouse the tables in the "
+                             "warehouse's raw schema)")
+    parser.add_argument("--vars", type=dbt_vars_text, default=None,
+                        help="dbt --vars, a YAML mapping, e.g. '{ltv_horizon_days: 90}' (vars are declared in "
+                             "dbt_project.yml; an unknown ltv_* var stops the build)")
     parser.add_argument("--fresh", action="store_true",
-                        help="build from an empty file instead of a copy of the served one")
-    parser.add_argument("--export-dir", default=None,
+                        help="build from an empty file instead of a copy of the private state (run history, "
+                             "fitted models); not needed to switch raw source")
+    parser.add_argument("--export-dir", type=path_text, default=None,
                         help="also write every public mart as <dir>/<model>.parquet after a green build")
     parser.add_argument("--no-docs", action="store_true", help="skip `dbt docs generate --static`")
     parser.add_argument("--wait", action="store_true",
@@ -51,10 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        project_dir = find_project_dir(Path(args.project_dir) if args.project_dir else Path.cwd(),
+                                       search_upward=args.project_dir is None)
         publish(
-            served_path=Path(args.served),
-            project_dir=Path(args.project_dir),
-            raw_dir=args.raw_dir or None,
+            served_path=served_path_for(args.served, project_dir),
+            project_dir=project_dir,
+            raw_dir=args.raw_dir or raw_dir_from_environment(),
             dbt_vars=args.vars,
             fresh=args.fresh,
             export_dir=Path(args.export_dir) if args.export_dir else None,
@@ -73,6 +83,35 @@ class PublishError(RuntimeError):
 
 class PublishLocked(PublishError):
     """Another publish holds the lock of the same served file."""
+
+
+def dbt_vars_text(text: str) -> str:
+    """An argparse type: what dbt accepts as --vars (a YAML mapping), checked before anything is built."""
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        problem = str(error).splitlines()[0]
+        raise argparse.ArgumentTypeError(f"is not YAML ({problem}): {text}") from None
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError(f"must be a YAML mapping such as '{{ltv_horizon_days: 90}}', got {text!r}")
+    return text
+
+
+def raw_dir_from_environment() -> str | None:
+    raw_dir = os.environ.get("LTV_RAW_DIR", "")
+    if raw_dir and not os.path.isdir(raw_dir):
+        raise PublishError(f"LTV_RAW_DIR={raw_dir} is not a folder")
+    return raw_dir or None
+
+
+def served_path_for(served_argument: str | None, project_dir: Path) -> Path:
+    """--served is taken from where the command was typed; $LTV_DUCKDB_PATH and the default from the
+    project folder, where dbt (which chdirs there) reads them too."""
+    if served_argument:
+        return Path(served_argument).resolve()
+    return project_dir / os.environ.get("LTV_DUCKDB_PATH", DEFAULT_SERVED_PATH)
 
 
 def lock_path_for(served_path: Path) -> Path:
@@ -130,10 +169,10 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
-def dbt_environment(warehouse_path: Path, raw_dir: str | None) -> dict:
+def dbt_environment(warehouse_path: Path, raw_dir: str | None, project_dir: Path = Path(".")) -> dict:
     environment = dict(os.environ)
     environment["LTV_DUCKDB_PATH"] = str(warehouse_path.resolve())
-    environment.setdefault("DBT_PROFILES_DIR", "profiles")
+    environment.setdefault("DBT_PROFILES_DIR", str(project_dir / "profiles"))
     if raw_dir:
         # Views over the raw files store the path; an absolute one works from any folder.
         environment["LTV_RAW_DIR"] = str(Path(raw_dir).resolve())
@@ -231,6 +270,7 @@ def publish(served_path: Path, project_dir: Path = Path("."), raw_dir: str | Non
         _write_report(served_path)
         if generate_docs:
             _copy_docs_page(project_dir, served_path.with_name("ltv_docs.html"))
+        _write_analyses(project_dir, served_path)
     return served_path
 
 
@@ -293,7 +333,7 @@ def _remove_build_files(*paths: Path) -> None:
 def _build(build_path: Path, project_dir: Path, raw_dir: str | None, dbt_vars: str | None,
            generate_docs: bool, lock_descriptor: int) -> None:
     """dbt build (+ docs) into `build_path`; raise PublishError on failure."""
-    environment = dbt_environment(build_path, raw_dir)
+    environment = dbt_environment(build_path, raw_dir, project_dir.resolve())
     vars_arguments = ["--vars", dbt_vars] if dbt_vars else []
     # dbt keeps the lock open too: the next publish starts only when no process of this one is left.
     keep = (lock_descriptor,)
@@ -327,6 +367,18 @@ def _write_report(served_path: Path) -> None:
         raise PublishError(f"{served_path} was published, but its report could not be written: "
                            f"{type(error).__name__}: {error}") from error
     print(f"ltv publish: report: {report_path}", flush=True)
+
+
+def _write_analyses(project_dir: Path, served_path: Path) -> None:
+    """The analyses as plain SQL for the new served file. After the swap, and never failing the publish:
+    the build passed; an analysis that no longer runs is named, and left out."""
+    from ltv.analyses import write_analyses
+
+    out_dir = served_path.parent / "analyses"
+    written, failures = write_analyses(project_dir, served_path, out_dir)
+    print(f"ltv publish: {len(written)} queries for BI tools (plain SQL): {out_dir}", flush=True)
+    for failure in failures:
+        print(f"ltv publish: warning: {failure}", flush=True)
 
 
 def _copy_docs_page(project_dir: Path, destination: Path) -> None:
