@@ -1,15 +1,6 @@
-"""Sentiment of review and support texts, in two versions that the warehouse keeps side by side.
+"""v1: TextBlob 0.20.1's default PatternAnalyzer, re-implemented exactly, and scored in batches.
 
-v1  TextBlob 0.20.1's default PatternAnalyzer: a fixed English lexicon. No training, and the number
-    for a text is exactly `TextBlob(text).sentiment.polarity` (quirks included: "n't" never negates,
-    because TextBlob's tokenizer splits "isn't" into "is n ' t"; "not good" does negate).
-v2  a TF-IDF + ridge regression model trained on the shop's own reviews, whose star ratings tell it
-    what customers mean (`train_sentiment_model`). Its score is on the same [-1, 1] scale.
-
-Texts arrive masked and cleaned (see ltv.text_privacy); `text_hash` of that text is the key under which
-scores are stored, so an incremental run only scores texts it has not seen.
-
-Speed: `TextBlob(text).sentiment` costs ~450 µs for a 300-character review (`textblob.en.sentiment`,
+`TextBlob(text).sentiment` costs ~450 µs for a 300-character review (`textblob.en.sentiment`,
 which it calls, ~300 µs), i.e. 5-7 minutes per million texts on one core. `score_textblob` gives the
 same numbers faster by (1) a re-implementation of the analyzer's tokenizer and scoring loop
 (`_pattern_sentiment`, ~55 µs, float-identical: see the comment above it and the tests), (2) scoring
@@ -21,16 +12,11 @@ in pyproject.toml); with any other version the texts go through TextBlob itself.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
 import multiprocessing
 import multiprocessing.connection
 import os
-import random
 import re
-import resource
-import time
 from array import array
 from collections.abc import Sequence
 from importlib.metadata import version as installed_version
@@ -38,19 +24,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from sklearn.base import clone
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import Ridge
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.pipeline import Pipeline
 from textblob import _text as pattern_text
 from textblob.en import sentiment as pattern_sentiment
 
 logger = logging.getLogger(__name__)
 
-MODEL_VERSIONS = ("v1", "v2")
 # Distinct texts below which forking workers costs more than it saves (a fork plus result transfer
 # is ~50 ms; 20,000 texts are ~1.5 s of scoring).
 PARALLEL_THRESHOLD = 20_000
@@ -58,21 +36,6 @@ PARALLEL_THRESHOLD = 20_000
 # another thread of the parent at fork time); the parent then kills it and scores in-process.
 WORKER_STALL_SECONDS = 120.0
 _PROGRESS_EVERY = 2_000
-
-
-# --- keys -------------------------------------------------------------------------------------------
-
-
-def text_hash(texts: pd.Series | Sequence[str | None]) -> pd.Series:
-    """SHA-256 hex digest of each text's UTF-8 bytes; null stays null.
-
-    Hash the *masked* text: the key then never encodes personal data, and a text whose personal data
-    changes but whose words do not keeps its score.
-    """
-    series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype="str")
-    return series.map(
-        lambda text: hashlib.sha256(text.encode("utf-8")).hexdigest(), na_action="ignore"
-    ).astype("str")
 
 
 # --- v1: TextBlob PatternAnalyzer, re-implemented exactly ---------------------------------------------
@@ -462,323 +425,3 @@ def score_textblob(
     polarity = np.append(np.frombuffer(polarities, dtype=np.float64), np.nan)[positions]
     subjectivity = np.append(np.frombuffer(subjectivities, dtype=np.float64), np.nan)[positions]
     return pd.DataFrame({"polarity": polarity, "subjectivity": subjectivity})
-
-
-# --- benchmark ----------------------------------------------------------------------------------------
-
-_GOOD = [
-    "good",
-    "great",
-    "excellent",
-    "comfortable",
-    "lovely",
-    "perfect",
-    "nice",
-    "amazing",
-    "soft",
-    "sturdy",
-]
-_BAD = ["bad", "terrible", "awful", "poor", "cheap", "uncomfortable", "slow", "disappointing", "flimsy"]
-_THINGS = [
-    "shoes",
-    "trainers",
-    "boots",
-    "jacket",
-    "delivery",
-    "packaging",
-    "fit",
-    "quality",
-    "colour",
-    "sole",
-]
-_ADVERBS = ["really", "very", "quite", "extremely", "slightly", "absolutely", "so", "rather", "pretty"]
-_ASIDES = [
-    "Bought two pairs in EU 42.",
-    "Paid 49.99 in the sale.",
-    "Arrived on Tuesday.",
-    "Love them :)",
-    "Would not recommend.",
-    "Returned them :(",
-    "Thanks!!!",
-    "Never again.",
-]
-
-
-def synthetic_review(rng: random.Random, length: int = 300) -> str:
-    """A review-like text of about `length` characters (benchmarks and tests; not realistic prose)."""
-    sentences: list[str] = []
-    size = 0
-    while size < length:
-        thing, roll = rng.choice(_THINGS), rng.random()
-        quality = rng.choice(_GOOD if rng.random() < 0.6 else _BAD)
-        if roll < 0.35:
-            sentence = f"The {thing} {rng.choice(['is', 'was', 'feels'])} {rng.choice(_ADVERBS)} {quality}."
-        elif roll < 0.5:
-            sentence = f"The {thing} {rng.choice(['is', 'was', 'isn’t', 'was not'])} {quality} at all."
-        elif roll < 0.65:
-            sentence = f"{rng.choice(['Not', 'Never', 'Really'])} {quality} {thing}, {rng.choice(['honestly', 'sadly'])}."
-        elif roll < 0.8:
-            sentence = (
-                f"Delivery took {rng.randint(1, 14)} days and the {thing} {rng.choice(['fits', 'broke'])}!"
-            )
-        else:
-            sentence = rng.choice(_ASIDES)
-        sentences.append(sentence)
-        size += len(sentence) + 1
-    return " ".join(sentences)
-
-
-def benchmark_textblob(n_texts: int, seed: int = 0, workers: int | None = None) -> dict[str, float]:
-    """Time `score_textblob` on `n_texts` distinct synthetic ~300-character reviews.
-
-    Generating the texts is not timed. Returns {"texts", "workers", "seconds" (wall clock),
-    "texts_per_second", "cpu_seconds"}; cpu_seconds (this process and its workers) shows the cost
-    independent of what else the machine is running.
-    """
-    rng = random.Random(seed)
-    texts = [f"{synthetic_review(rng)} #{number}" for number in range(n_texts)]  # suffix: all distinct
-    workers = workers or _available_cores()
-    cpu_before = _cpu_seconds()
-    started = time.perf_counter()
-    score_textblob(texts, workers=workers)
-    seconds = time.perf_counter() - started
-    return {
-        "texts": n_texts,
-        "workers": workers,
-        "seconds": seconds,
-        "texts_per_second": n_texts / seconds,
-        "cpu_seconds": _cpu_seconds() - cpu_before,
-    }
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process and its waited-for children."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-# --- v2: a model trained on the shop's own reviews ----------------------------------------------------
-
-# Changing anything about the model below must change this, so that stored models are retrained.
-MODEL_SPEC = "tfidf-word-1-2gram-sublinear-mindf2+ridge-alpha1.0+max100k/v2"
-MIN_TRAINING_ROWS = 50
-MAX_TRAINING_ROWS = 100_000
-CV_FOLDS = 5
-# Words with apostrophes stay whole ("isn't", "don't": the negation TextBlob cannot see), and the
-# common text emoticons are tokens of their own.
-_TOKEN_PATTERN = r"(?u)\b\w[\w'’]*\b|[:;=]-?[()\[\]DPp/]"
-
-
-def _rating_target(ratings: np.ndarray) -> np.ndarray:
-    """1..5 stars onto the polarity scale: 1 -> -1, 3 -> 0, 5 -> +1."""
-    return (ratings - 3.0) / 2.0
-
-
-def _new_model() -> Pipeline:
-    return Pipeline(
-        [
-            (
-                "tfidf",
-                TfidfVectorizer(
-                    ngram_range=(1, 2),  # bigrams carry the negations: "not good", "not bad"
-                    sublinear_tf=True,  # a word said five times is not five times the evidence
-                    min_df=2,  # a word seen in one review only is noise (and often a name)
-                    max_features=500_000,  # bounds memory on very large shops
-                    token_pattern=_TOKEN_PATTERN,
-                    dtype=np.float64,
-                ),
-            ),
-            ("ridge", Ridge(alpha=1.0)),
-        ]
-    )
-
-
-def _training_rows(texts: Sequence[str | None], ratings: Sequence[float | None]) -> pd.DataFrame:
-    """The rows training uses (text and rating present) as DataFrame[text, rating, text_hash], indexed
-    by their position in the input and sorted by (text_hash, rating).
-
-    The canonical order makes the folds, the cv metrics and the model independent of the order the
-    rows arrive in.
-    """
-    frame = pd.DataFrame(
-        {
-            "text": pd.Series(list(texts), dtype="object"),
-            "rating": pd.to_numeric(pd.Series(list(ratings), dtype="object"), errors="coerce").astype(float),
-        }
-    )
-    frame = frame[frame["text"].notna() & frame["rating"].notna()].copy()
-    frame["text_hash"] = text_hash(frame["text"].astype("str"))
-    return frame.sort_values(["text_hash", "rating"], kind="stable")
-
-
-def _folds(ratings: np.ndarray, seed: int):
-    """Stratified by rating when every rating occurs at least CV_FOLDS times, else plain shuffled K-fold."""
-    _, counts = np.unique(ratings, return_counts=True)
-    if counts.min() >= CV_FOLDS:
-        return StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed).split(ratings, ratings)
-    return KFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed).split(ratings)
-
-
-def _checked_training_rows(texts: Sequence[str | None], ratings: Sequence[float | None]) -> pd.DataFrame:
-    rows = _training_rows(texts, ratings)
-    if len(rows) < MIN_TRAINING_ROWS:
-        raise ValueError(f"need at least {MIN_TRAINING_ROWS} reviews with text and rating, got {len(rows)}")
-    return rows
-
-
-def _vectorize(documents: np.ndarray):
-    """Fit the TF-IDF step once on all training documents; return (fitted vectorizer, matrix).
-
-    The cross-validation folds then refit only the ridge on rows of this matrix. Tokenizing is
-    what costs (about 5 s per 70,000 reviews); doing it once instead of once per fold and again
-    for the final fit makes training ~5x faster. The price is that the vocabulary and IDF weights
-    of a fold have seen its held-out reviews' words (not their ratings), a negligible optimism at
-    the thousands of reviews v2 trains on.
-    """
-    vectorizer = _new_model().named_steps["tfidf"]
-    return vectorizer, vectorizer.fit_transform(documents)
-
-
-def _out_of_fold_from_matrix(matrix, ratings: np.ndarray, seed: int) -> np.ndarray:
-    scores = np.empty(matrix.shape[0])
-    for train, test in _folds(ratings, seed):
-        ridge = clone(_new_model().named_steps["ridge"]).fit(matrix[train], _rating_target(ratings[train]))
-        scores[test] = np.clip(ridge.predict(matrix[test]), -1.0, 1.0)
-    return scores
-
-
-def _out_of_fold(documents: np.ndarray, ratings: np.ndarray, seed: int) -> np.ndarray:
-    _, matrix = _vectorize(documents)
-    return _out_of_fold_from_matrix(matrix, ratings, seed)
-
-
-def _training_sample(rows: pd.DataFrame) -> pd.DataFrame:
-    """At most MAX_TRAINING_ROWS reviews, chosen by the hash of their text (not by row order), so
-    the sample is the same whatever order the rows arrive in. Beyond ~100,000 reviews the model
-    gains little and training time grows linearly."""
-    if len(rows) <= MAX_TRAINING_ROWS:
-        return rows
-    order = text_hash(rows["text"]).to_numpy(dtype=object).argsort(kind="stable")
-    return rows.iloc[np.sort(order[:MAX_TRAINING_ROWS])]
-
-
-def out_of_fold_scores(
-    texts: Sequence[str | None], ratings: Sequence[float | None], seed: int = 42
-) -> np.ndarray:
-    """v2 scores for the training rows, each predicted by a model that did not see it (5-fold CV).
-
-    Aligned with the input; rows without text or rating (not used in training) get NaN.
-    """
-    rows = _checked_training_rows(texts, ratings)
-    scores = np.full(len(texts), np.nan)
-    scores[rows.index.to_numpy()] = _out_of_fold(
-        rows["text"].to_numpy(dtype=object), rows["rating"].to_numpy(dtype=float), seed
-    )
-    return scores
-
-
-def train_sentiment_model(
-    texts: Sequence[str | None], ratings: Sequence[float | None], seed: int = 42
-) -> tuple[Pipeline, dict[str, Any]]:
-    """Fit v2 on reviews with star ratings; return (model, cv_metrics).
-
-    The model is TF-IDF on word 1-2 grams plus ridge regression on the rating mapped to [-1, 1]
-    ((rating - 3) / 2). Ridge on the rating was chosen over a logistic regression on "4-5 stars vs 1-2
-    stars" (probability mapped to [-1, 1]) by 5-fold CV on generated review sets with negations: equal
-    AUC (within 0.001 on 2,000 and on 20,000 reviews) and a clearly better Spearman correlation with
-    the rating (0.87 vs 0.81, 0.69 vs 0.63), because it also learns from 3-star reviews and orders
-    1 < 2 < 3 < 4 < 5 instead of only "bad vs good". tests/python/test_sentiment.py repeats the check.
-
-    cv_metrics = `sentiment_evaluation` of the 5-fold out-of-fold scores (each review scored by a model
-    that never saw it) plus "folds", "seed" and "model_spec". Deterministic for a given seed and set of
-    rows, whatever their order. Raises ValueError with fewer than MIN_TRAINING_ROWS reviews that have
-    both text and rating.
-    """
-    rows = _training_sample(_checked_training_rows(texts, ratings))
-    documents, rating_array = rows["text"].to_numpy(dtype=object), rows["rating"].to_numpy(dtype=float)
-    vectorizer, matrix = _vectorize(documents)
-    metrics = sentiment_evaluation(_out_of_fold_from_matrix(matrix, rating_array, seed), rating_array)
-    metrics.update({"folds": CV_FOLDS, "seed": seed, "model_spec": MODEL_SPEC, "training_rows": len(rows)})
-    ridge = clone(_new_model().named_steps["ridge"]).fit(matrix, _rating_target(rating_array))
-    model = Pipeline([("tfidf", vectorizer), ("ridge", ridge)])
-    return model, metrics
-
-
-def score_sentiment_model(model: Pipeline, texts: Sequence[str | None]) -> pd.Series:
-    """v2 scores in [-1, 1] for `texts` (None gives NaN), index 0..n-1."""
-    series = pd.Series(list(texts), dtype="object")
-    present = series.notna().to_numpy()
-    scores = np.full(len(series), np.nan)
-    if present.any():
-        scores[present] = np.clip(model.predict(series[present].to_numpy()), -1.0, 1.0)
-    return pd.Series(scores, name="polarity")
-
-
-# --- evaluation and the table the warehouse stores ----------------------------------------------------
-
-
-def sentiment_evaluation(scores: Sequence[float], ratings: Sequence[float | None]) -> dict[str, Any]:
-    """How well scores agree with star ratings, over the rows where both are present.
-
-    auc_positive_vs_negative: ROC AUC of the score separating 4-5 star from 1-2 star texts (3 stars left
-    out); spearman_with_rating: rank correlation with the rating over all rated rows; rows: rated rows
-    used. A metric that is undefined (one class only, constant scores) is None.
-    """
-    frame = pd.DataFrame(
-        {
-            "score": pd.to_numeric(pd.Series(list(scores)), errors="coerce"),
-            "rating": pd.to_numeric(pd.Series(list(ratings)), errors="coerce"),
-        }
-    ).dropna()
-    score, rating = frame["score"].to_numpy(dtype=float), frame["rating"].to_numpy(dtype=float)
-    polar = rating != 3
-    positive = rating[polar] >= 4
-    auc = None
-    if positive.any() and (~positive).any():
-        auc = float(roc_auc_score(positive, score[polar]))
-    spearman = None
-    if len(score) >= 2 and np.ptp(score) > 0 and np.ptp(rating) > 0:
-        spearman = float(stats.spearmanr(score, rating).statistic)
-        spearman = None if math.isnan(spearman) else spearman
-    return {"auc_positive_vs_negative": auc, "spearman_with_rating": spearman, "rows": int(len(score))}
-
-
-def _normalize_version(version: str | int) -> str:
-    normalized = f"v{version}" if isinstance(version, int) else str(version).lower()
-    if normalized not in MODEL_VERSIONS:
-        raise ValueError(f"unknown sentiment model version {version!r}; expected one of {MODEL_VERSIONS}")
-    return normalized
-
-
-SCORE_COLUMNS = ["text_hash", "model_version", "polarity", "subjectivity", "scored"]
-
-
-def score_texts(texts_frame: pd.DataFrame, version: str | int, model: Pipeline | None = None) -> pd.DataFrame:
-    """Score DataFrame[text_hash, text] with one model version.
-
-    Returns DataFrame[text_hash, model_version, polarity, subjectivity, scored], one row per distinct
-    non-null text_hash (first occurrence wins). Null texts get null scores and scored = False.
-    subjectivity is TextBlob's and stays null for v2, which has no such notion. v2 needs `model`.
-    """
-    version = _normalize_version(version)
-    if version == "v2" and model is None:
-        raise ValueError("v2 scoring needs the trained model (train_sentiment_model, or a stored one)")
-    frame = texts_frame.loc[texts_frame["text_hash"].notna(), ["text_hash", "text"]]
-    frame = frame.drop_duplicates("text_hash").reset_index(drop=True)
-    texts = frame["text"].astype("object").where(frame["text"].notna(), None).tolist()
-    if version == "v1":
-        scores = score_textblob(texts)
-        polarity, subjectivity = scores["polarity"].to_numpy(), scores["subjectivity"].to_numpy()
-    else:
-        polarity = score_sentiment_model(model, texts).to_numpy()
-        subjectivity = np.full(len(frame), np.nan)
-    return pd.DataFrame(
-        {
-            "text_hash": frame["text_hash"].astype("str"),
-            "model_version": pd.Series([version] * len(frame), dtype="str"),
-            "polarity": polarity.astype(float),
-            "subjectivity": subjectivity.astype(float),
-            "scored": frame["text"].notna().to_numpy(dtype=bool),
-        },
-        columns=SCORE_COLUMNS,
-    )
