@@ -163,3 +163,14 @@ def test_multilingual_support_uses_its_own_model_and_registry_records_both_sourc
     assert v2_support["polarity"].notna().all() and (v2_support["polarity"] < 0).any()
     assert experience["sentiment"][experience["model_version"] == 2].notna().all()
     assert np.isfinite(experience["experience_score"]).all()
+
+
+def test_language_detection_in_worker_processes_equals_one_process():
+    from ltv.sentiment import score_textblob
+
+    texts = [text for text, _ in LABELLED] * 3 + [None] + [f"Really good shoes #{number}" for number in range(200)]
+    single = score_textblob(texts, english_only=True, workers=1)
+    parallel = score_textblob(texts, english_only=True, parallel_threshold=10, workers=2)
+    pd.testing.assert_frame_equal(parallel, single)
+    assert list(single["language"][: len(LABELLED)]) == [language for _, language in LABELLED]
+    assert single["language"].iloc[len(LABELLED) * 3] is None

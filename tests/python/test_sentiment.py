@@ -22,7 +22,6 @@ from textblob import _text as pattern_text
 from textblob.en import sentiment as pattern_sentiment
 
 from ltv import sentiment
-from ltv.sentiment import textblob_v1
 from ltv.build_cache import deserialize, serialize
 from ltv.sentiment import (
     SCORE_COLUMNS,
@@ -32,6 +31,7 @@ from ltv.sentiment import (
     sentiment_evaluation,
     synthetic_review,
     text_hash,
+    textblob_v1,
     train_sentiment_model,
 )
 
@@ -182,8 +182,8 @@ def spy_on_workers(monkeypatch):
     calls = []
     original = textblob_v1._score_in_workers
 
-    def spy(texts, workers):
-        result = original(texts, workers)
+    def spy(texts, workers, *rest):
+        result = original(texts, workers, *rest)
         calls.append((len(texts), workers))
         return result
 

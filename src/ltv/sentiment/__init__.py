@@ -75,10 +75,10 @@ def score_texts(texts_frame: pd.DataFrame, version: str | int, model: Pipeline |
     language = pd.Series([None] * len(frame), dtype="object")
     not_scored_reason = pd.Series([None] * len(frame), dtype="object")
     if version == "v1":
-        language = detect_languages(texts)
-        applicable = language.isin(V1_LANGUAGES).to_numpy()
-        scores = score_textblob([text if ok else None for text, ok in zip(texts, applicable, strict=True)])
+        scores = score_textblob(texts, english_only=True)
         polarity, subjectivity = scores["polarity"].to_numpy(), scores["subjectivity"].to_numpy()
+        language = scores["language"].astype("object")
+        applicable = language.isin(V1_LANGUAGES).to_numpy()
         not_scored_reason = not_scored_reason.where(applicable | language.isna().to_numpy(), NOT_ENGLISH)
     else:
         polarity = score_sentiment_model(model, texts).to_numpy()

@@ -27,6 +27,8 @@ import pandas as pd
 from textblob import _text as pattern_text
 from textblob.en import sentiment as pattern_sentiment
 
+from ltv.sentiment.language import ENGLISH, UNDETERMINED, V1_LANGUAGES, detect_language
+
 logger = logging.getLogger(__name__)
 
 # Distinct texts below which forking workers costs more than it saves (a fork plus result transfer
@@ -314,27 +316,47 @@ def _textblob_sentiment(text: str) -> tuple[float, float]:
 # --- v1: batch scoring, deduplicated and on all cores -----------------------------------------------
 
 _fork_texts: list[str] | None = None  # read by forked workers (inherited memory, never pickled)
+# Language codes as they travel back from workers (as floats, beside the scores); NaN = not detected.
+LANGUAGE_CODES = (ENGLISH, UNDETERMINED, "zh", "ja", "ko", "other")
+_CODE_OF = {language: float(code) for code, language in enumerate(LANGUAGE_CODES)}
+_NOT_DETECTED = float("nan")
 
 
-def _score_range(start: int, end: int, texts: list[str], progress=None) -> tuple[array, array]:
-    polarities, subjectivities = array("d"), array("d")
+def _score_range(start: int, end: int, texts: list[str], progress=None,
+                 english_only: bool = False) -> tuple[array, array, array]:
+    """(polarities, subjectivities, language codes) of texts[start:end]. With english_only, each
+    text's language is detected first and only V1_LANGUAGES texts are scored (the others get NaN):
+    detection costs about as much as scoring, so it runs here, in the workers, too."""
+    polarities, subjectivities, languages = array("d"), array("d"), array("d")
     score = _pattern_sentiment if _use_reimplementation else _textblob_sentiment
     for position in range(start, end):
-        polarity, subjectivity = score(texts[position])
+        text = texts[position]
+        if english_only:
+            language = detect_language(text)
+            languages.append(_CODE_OF[language])
+            if language not in V1_LANGUAGES:
+                polarities.append(_NOT_DETECTED)
+                subjectivities.append(_NOT_DETECTED)
+                continue
+        else:
+            languages.append(_NOT_DETECTED)
+        polarity, subjectivity = score(text)
         polarities.append(polarity)
         subjectivities.append(subjectivity)
         if progress is not None and (position - start) % _PROGRESS_EVERY == _PROGRESS_EVERY - 1:
             progress()
-    return polarities, subjectivities
+    return polarities, subjectivities, languages
+
+
+_fork_english_only = False  # read by forked workers, like _fork_texts
 
 
 def _worker(start: int, end: int, connection: multiprocessing.connection.Connection) -> None:
     """Score _fork_texts[start:end] in a forked child; send b"P" heartbeats, then b"R" + results."""
     try:
-        polarities, subjectivities = _score_range(
-            start, end, _fork_texts, progress=lambda: connection.send_bytes(b"P")
-        )
-        connection.send_bytes(b"R" + polarities.tobytes() + subjectivities.tobytes())
+        results = _score_range(start, end, _fork_texts, progress=lambda: connection.send_bytes(b"P"),
+                               english_only=_fork_english_only)
+        connection.send_bytes(b"R" + b"".join(values.tobytes() for values in results))
     finally:
         connection.close()
 
@@ -346,18 +368,18 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _score_in_workers(texts: list[str], workers: int) -> tuple[array, array]:
+def _score_in_workers(texts: list[str], workers: int, english_only: bool = False) -> tuple[array, array, array]:
     """Score `texts` in `workers` forked processes, one contiguous slice each.
 
     'fork' because the children then share the texts and the loaded lexicon with the parent instead of
-    receiving pickled copies; only the two result arrays travel back. Raises on any failure (a child
+    receiving pickled copies; only the three result arrays travel back. Raises on any failure (a child
     that dies, stalls or cannot be started); the caller then scores in-process.
     """
-    global _fork_texts
+    global _fork_texts, _fork_english_only
     context = multiprocessing.get_context("fork")
     bounds = np.linspace(0, len(texts), workers + 1).astype(int)
     processes: list[tuple[Any, multiprocessing.connection.Connection]] = []
-    _fork_texts = texts
+    _fork_texts, _fork_english_only = texts, english_only
     try:
         for start, end in zip(bounds[:-1], bounds[1:], strict=True):
             receiver, sender = context.Pipe(duplex=False)
@@ -377,16 +399,17 @@ def _score_in_workers(texts: list[str], workers: int) -> tuple[array, array]:
                 message = receiver.recv_bytes()  # EOFError if the child died
                 if message[:1] == b"R":
                     results[pending.pop(receiver)] = message[1:]
-        polarities, subjectivities = array("d"), array("d")
+        polarities, subjectivities, languages = array("d"), array("d"), array("d")
         for slot, (start, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
             values = array("d")
             values.frombytes(results[slot])
             size = int(end - start)
             polarities.extend(values[:size])
-            subjectivities.extend(values[size:])
-        return polarities, subjectivities
+            subjectivities.extend(values[size : 2 * size])
+            languages.extend(values[2 * size :])
+        return polarities, subjectivities, languages
     finally:
-        _fork_texts = None
+        _fork_texts, _fork_english_only = None, False
         for process, receiver in processes:
             receiver.close()
             if process.is_alive():
@@ -398,8 +421,12 @@ def score_textblob(
     texts: Sequence[str | None],
     parallel_threshold: int = PARALLEL_THRESHOLD,
     workers: int | None = None,
+    english_only: bool = False,
 ) -> pd.DataFrame:
     """v1 scores: DataFrame[polarity, subjectivity], one row per input text, in input order.
+
+    With english_only, also a `language` column (ltv.sentiment.language.detect_language), and only
+    texts in V1_LANGUAGES are scored; the others get NaN.
 
     Equal (float ==) to `TextBlob(text).sentiment` for every text; None gives NaN. Each distinct text is
     scored once. With at least `parallel_threshold` distinct texts and more than one core, the work is
@@ -413,15 +440,20 @@ def score_textblob(
     polarities = subjectivities = None
     if workers > 1 and len(distinct) >= parallel_threshold:
         try:
-            polarities, subjectivities = _score_in_workers(distinct, workers)
+            polarities, subjectivities, languages = _score_in_workers(distinct, workers, english_only)
         except Exception as error:  # noqa: BLE001 - any failure means: do it here instead
             logger.warning("parallel TextBlob scoring failed (%r); scoring in one process", error)
     if polarities is None:
-        polarities, subjectivities = _score_range(0, len(distinct), distinct)
+        polarities, subjectivities, languages = _score_range(0, len(distinct), distinct, english_only=english_only)
     by_text = {text: position for position, text in enumerate(distinct)}
     positions = np.array(
         [by_text.get(text, -1) if isinstance(text, str) else -1 for text in texts], dtype=np.int64
     )
     polarity = np.append(np.frombuffer(polarities, dtype=np.float64), np.nan)[positions]
     subjectivity = np.append(np.frombuffer(subjectivities, dtype=np.float64), np.nan)[positions]
-    return pd.DataFrame({"polarity": polarity, "subjectivity": subjectivity})
+    frame = pd.DataFrame({"polarity": polarity, "subjectivity": subjectivity})
+    if english_only:
+        codes = np.append(np.frombuffer(languages, dtype=np.float64), np.nan)[positions]
+        names = np.append(np.asarray(LANGUAGE_CODES, dtype=object), None)
+        frame["language"] = names[np.where(np.isnan(codes), len(LANGUAGE_CODES), codes).astype(np.int64)]
+    return frame
