@@ -173,4 +173,4 @@ def test_language_detection_in_worker_processes_equals_one_process():
     parallel = score_textblob(texts, english_only=True, parallel_threshold=10, workers=2)
     pd.testing.assert_frame_equal(parallel, single)
     assert list(single["language"][: len(LABELLED)]) == [language for _, language in LABELLED]
-    assert single["language"].iloc[len(LABELLED) * 3] is None
+    assert pd.isna(single["language"].iloc[len(LABELLED) * 3])
