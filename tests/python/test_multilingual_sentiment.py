@@ -127,11 +127,11 @@ def multilingual(tmp_path_factory):
                               "('text_sentiment', 'support_sentiment')").df()
         cutoff = connection.sql("select cutoff_date from int_model_settings").fetchall()[0][0]
         experience = connection.sql("select * from fct_conversation_experience").df()
-    return texts, runs, pd.Timestamp(cutoff), experience
+    return texts, runs, pd.Timestamp(cutoff), experience, warehouse
 
 
 def test_multilingual_v1_scores_only_english(multilingual):
-    texts, _, _, _ = multilingual
+    texts, _, _, _, _ = multilingual
     v1 = texts[(texts["model_version"] == 1) & texts["masked_text"].notna()]
     assert set(v1["language"]) == {"en", "zh", "other"}
     foreign = v1[v1["language"] != "en"]
@@ -142,7 +142,7 @@ def test_multilingual_v1_scores_only_english(multilingual):
 
 
 def test_multilingual_v2_is_useful_on_reviews_after_the_cutoff(multilingual):
-    texts, _, cutoff, _ = multilingual
+    texts, _, cutoff, _, _ = multilingual
     held_out = texts[(texts["model_version"] == 2) & (texts["text_source"] == "review")
                      & (texts["written_at"] > cutoff + pd.Timedelta(days=1))]
     assert len(held_out) > 100
@@ -154,7 +154,7 @@ def test_multilingual_v2_is_useful_on_reviews_after_the_cutoff(multilingual):
 
 
 def test_multilingual_support_uses_its_own_model_and_registry_records_both_sources(multilingual):
-    texts, runs, _, experience = multilingual
+    texts, runs, _, experience, _ = multilingual
     support_v2 = runs[(runs["model_name"] == "support_sentiment") & (runs["model_version"] == "2")]
     assert list(support_v2["method"]) == ["tfidf_ridge_on_satisfaction"]
     assert support_v2["spearman_with_rating"].iloc[0] > 0.4 and bool(support_v2["beats_baseline"].iloc[0])
@@ -163,6 +163,28 @@ def test_multilingual_support_uses_its_own_model_and_registry_records_both_sourc
     assert v2_support["polarity"].notna().all() and (v2_support["polarity"] < 0).any()
     assert experience["sentiment"][experience["model_version"] == 2].notna().all()
     assert np.isfinite(experience["experience_score"]).all()
+
+
+def test_a_rebuild_scores_no_text_again_and_trains_nothing(multilingual, tmp_path):
+    """The incremental contract, on the built warehouse: with the previous tables in place and the
+    same texts, neither version has anything to score and v2 reuses both stored models."""
+    import shutil
+
+    from ltv.dbt_entrypoints import text_sentiment
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(multilingual[4], copy)
+    with duckdb.connect(str(copy)) as connection:
+        settings = connection.sql("select * from int_model_settings").df()
+        runs_before = connection.sql("select count(*) from registry.model_run_log").fetchall()[0][0]
+        texts = connection.table("int_texts_masked")
+        conversations = connection.sql(
+            "select conversation_id, satisfaction_rating, response_hours from stg_shop__support_conversations")
+        for version in (1, 2):
+            new_scores = text_sentiment(connection, texts, settings, version, f"ml_text_sentiment_v{version}",
+                                        conversations=conversations)
+            assert len(new_scores) == 0, version
+        assert connection.sql("select count(*) from registry.model_run_log").fetchall()[0][0] == runs_before
 
 
 def test_language_detection_in_worker_processes_equals_one_process():
