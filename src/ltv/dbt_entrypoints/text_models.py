@@ -153,16 +153,27 @@ def _support_model(connection, texts, conversations, settings: dict, version: in
     """(model for support messages, fingerprint): a model trained on satisfaction ratings where it
     ranks them better than the review model (ltv.sentiment.sources), recorded as support_sentiment."""
     from ltv import build_cache, sentiment
+    from ltv.experience import holdout_split
 
     connection.register("ltv_support_sentiment_texts", texts)
     connection.register("ltv_support_sentiment_conversations", conversations)
+    # The conversations conversation_experience v2 holds out to measure itself: its sentiment
+    # feature must not have been trained on their satisfaction, or its holdout figures would flatter.
+    rated = conversations.filter("satisfaction_rating is not null and response_hours is not null")
+    _, held_out = holdout_split(rated.project("conversation_id").df()["conversation_id"],
+                                seed=int(settings.get("random_seed", 42))) if rated.count("*").fetchall()[0][0] else (
+        None, [])
+    connection.register("ltv_support_sentiment_experience_holdout",
+                        pd.DataFrame({"conversation_id": pd.Series(list(held_out), dtype="str")}))
     training = connection.sql("""
         select texts.text_source, texts.text_hash, texts.masked_text, texts.written_at,
                conversations.satisfaction_rating as rating, conversations.response_hours
         from ltv_support_sentiment_texts as texts
         inner join ltv_support_sentiment_conversations as conversations
             on texts.source_id = conversations.conversation_id
-        where texts.text_source = 'support_message' and conversations.satisfaction_rating is not null""")
+        where texts.text_source = 'support_message' and conversations.satisfaction_rating is not null
+          and conversations.conversation_id not in (
+              select conversation_id from ltv_support_sentiment_experience_holdout)""")
     training = _training_texts(training, settings, "support_message")
     fingerprint = build_cache.combine(review_fingerprint, build_cache.relation_fingerprint(
         training, ["text_hash", "rating", "response_hours"]))
