@@ -186,7 +186,9 @@ def _support_model(connection, texts, conversations, settings: dict, version: in
         review_model, frame["masked_text"].tolist(), frame["rating"].astype(float).to_numpy(),
         frame["response_hours"].astype(float).to_numpy(), seed=int(settings.get("random_seed", 42)))
     fitted_models.store(fingerprint, model)
-    metrics = {**decision["metrics"], "beats_baseline": decision["model"] == "support"}
+    # The baseline is the review model; without a support model to compare there is no verdict.
+    compared = decision["support_model"] is not None
+    metrics = {**decision["metrics"], "beats_baseline": decision["model"] == "support" if compared else None}
     _record_sentiment_run(connection, settings, {
         "model_name": "support_sentiment", "model_version": version,
         "method": "tfidf_ridge_on_satisfaction" if decision["model"] == "support" else "review_model",
@@ -244,7 +246,8 @@ def text_sentiment(connection, texts, settings_frame: pd.DataFrame, version: int
         if review_model is None:
             return _empty_sentiment_frame()
         models = {"review": (review_model, review_fingerprint)}
-        if conversations is not None:
+        has_messages = texts.filter("text_source = 'support_message' and text_hash is not null").limit(1)
+        if conversations is not None and len(has_messages.fetchall()):
             models["support_message"] = _support_model(connection, texts, conversations, settings, version,
                                                        review_model, review_fingerprint)
         to_score = _texts_to_score(connection, texts, {source: fp for source, (_, fp) in models.items()},
