@@ -31,6 +31,7 @@ from ltv.sentiment import (
     sentiment_evaluation,
     synthetic_review,
     text_hash,
+    textblob_v1,
     train_sentiment_model,
 )
 
@@ -153,7 +154,7 @@ def test_lower_casing_never_creates_or_removes_whitespace():
 
 
 def test_other_textblob_versions_are_scored_by_textblob_itself(monkeypatch):
-    monkeypatch.setattr(sentiment, "_use_reimplementation", False)
+    monkeypatch.setattr(textblob_v1, "_use_reimplementation", False)
     scored = score_textblob(TRICKY)
     assert list(zip(scored["polarity"], scored["subjectivity"], strict=True)) == textblob_reference(TRICKY)
 
@@ -179,14 +180,14 @@ def _distinct_reviews(count: int, seed: int) -> list[str]:
 def spy_on_workers(monkeypatch):
     """Record whether the forked path ran and succeeded (rather than silently falling back)."""
     calls = []
-    original = sentiment._score_in_workers
+    original = textblob_v1._score_in_workers
 
-    def spy(texts, workers):
-        result = original(texts, workers)
+    def spy(texts, workers, *rest):
+        result = original(texts, workers, *rest)
         calls.append((len(texts), workers))
         return result
 
-    monkeypatch.setattr(sentiment, "_score_in_workers", spy)
+    monkeypatch.setattr(textblob_v1, "_score_in_workers", spy)
     return calls
 
 
@@ -230,7 +231,7 @@ def test_parallel_path_works_with_duckdb_threads_running_in_the_parent(spy_on_wo
 
 
 def test_a_dying_worker_falls_back_to_one_process(monkeypatch, caplog):
-    monkeypatch.setattr(sentiment, "_worker", lambda start, end, connection: os._exit(3))
+    monkeypatch.setattr(textblob_v1, "_worker", lambda start, end, connection: os._exit(3))
     texts = _distinct_reviews(500, seed=3)
     with caplog.at_level(logging.WARNING, logger="ltv.sentiment"):
         scored = score_textblob(texts, parallel_threshold=100, workers=2)
@@ -239,8 +240,8 @@ def test_a_dying_worker_falls_back_to_one_process(monkeypatch, caplog):
 
 
 def test_a_stuck_worker_is_killed_and_the_parent_scores(monkeypatch, caplog):
-    monkeypatch.setattr(sentiment, "WORKER_STALL_SECONDS", 0.5)
-    monkeypatch.setattr(sentiment, "_worker", lambda start, end, connection: time.sleep(60))
+    monkeypatch.setattr(textblob_v1, "WORKER_STALL_SECONDS", 0.5)
+    monkeypatch.setattr(textblob_v1, "_worker", lambda start, end, connection: time.sleep(60))
     texts = _distinct_reviews(300, seed=4)
     started = time.perf_counter()
     with caplog.at_level(logging.WARNING, logger="ltv.sentiment"):

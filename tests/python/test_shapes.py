@@ -35,7 +35,8 @@ KEYS = {"users": ["user_id"], "items": ["item_id"], "orders": ["order_id"], "ord
 TIMESTAMP_COLUMNS = {"users": "signed_up_at", "orders": "ordered_at", "events": "occurred_at",
                      "reviews": "created_at"}
 # Columns that may be null even when present (nullable in the contract).
-NULLABLE = {("events", "item_id"), ("reviews", "comment"), ("items", "description")}
+NULLABLE = {("events", "item_id"), ("reviews", "comment"), ("items", "description"),
+            ("support_conversations", "satisfaction_rating")}
 
 EXPECTED_COLUMNS = {
     "orders-only": {"users": ["user_id", "signed_up_at", "country"], "items": ["item_id", "title", "category", "brand"],
@@ -47,12 +48,16 @@ EXPECTED_COLUMNS = {
                 "events": CONTRACT["events"], "reviews": CONTRACT["reviews"]},
     "fashion": {"users": ["user_id", "signed_up_at"], "items": ["item_id", "title", "category", "price"],
                 "orders": CONTRACT["orders"], "order_items": CONTRACT["order_items"], "reviews": CONTRACT["reviews"]},
+    "multilingual": {"users": ["user_id", "signed_up_at"], "items": ["item_id", "title", "category", "price"],
+                     "orders": CONTRACT["orders"], "order_items": CONTRACT["order_items"], "reviews": CONTRACT["reviews"],
+                     "support_conversations": CONTRACT["support_conversations"]},
 }
 WINDOWS = {  # [start, end) of every timestamp, from the real profiles
     "orders-only": ("1997-01-01", "1998-07-01"),
     "retail": ("2010-12-01", "2011-12-10"),
     "ratings": ("1997-09-20", "1998-04-23"),
     "fashion": ("2019-01-01", "2020-12-01"),
+    "multilingual": ("2019-01-01", "2020-12-01"),
 }
 
 
@@ -91,7 +96,7 @@ def comparable(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column]
         if column.endswith("_at"):
             out[column] = utc(values).astype("int64").astype(object)
-        elif column in ("quantity", "rating", "unit_price", "price"):
+        elif column in ("quantity", "rating", "unit_price", "price", "satisfaction_rating"):
             out[column] = pd.to_numeric(values).astype(float).astype(object)
         else:
             out[column] = values.astype(object).where(values.notna(), None)
@@ -128,8 +133,8 @@ def top_share(item_ids: pd.Series, n_items: int, fraction: float = 0.01) -> floa
 # --------------------------------------------------------------------------------------------------
 
 
-def test_shapes_are_the_four_profiles():
-    assert set(SHAPES) == {"orders-only", "retail", "ratings", "fashion"}
+def test_shapes_are_the_four_profiles_and_multilingual():
+    assert set(SHAPES) == {"orders-only", "retail", "ratings", "fashion", "multilingual"}
     assert all(isinstance(text, str) and text and "\n" not in text for text in SHAPES.values())
 
 

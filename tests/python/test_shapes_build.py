@@ -14,7 +14,7 @@ USERS = 600
 
 # Public tables the data of every shape allows to be non-empty, and those that need more than
 # some shapes have: item similarities and recommendations need two items or more; sentiment needs
-# comments; conversation experience needs support conversations (no shape has them).
+# comments; conversation experience needs support conversations (only multilingual has them).
 ALWAYS_FILLED = ["dim_users", "fct_user_features", "fct_orders", "fct_user_value_predictions",
                  "fct_user_value_predictions_v1", "fct_user_value_predictions_v3", "fct_user_value_holdout",
                  "fct_segment_summary", "fct_model_runs"]
@@ -23,6 +23,8 @@ FILLED_BY_SHAPE = {
     "retail": ["fct_item_similarities", "fct_user_recommendations"],
     "ratings": ["fct_item_similarities", "fct_user_recommendations"],
     "fashion": ["fct_item_similarities", "fct_user_recommendations", "fct_text_sentiment", "fct_user_experience"],
+    "multilingual": ["fct_item_similarities", "fct_user_recommendations", "fct_text_sentiment", "fct_user_experience",
+                     "fct_conversation_experience"],
 }
 
 

@@ -1,6 +1,7 @@
 -- How each user's texts and support contacts felt, from the latest sentiment and experience
--- versions. A text is negative when its polarity is below 0; a conversation is negative when its
--- experience score is below 0.
+-- versions. A text is negative when its polarity is below 0 (each source's texts are scored by the
+-- model validated on that source's ratings); a conversation is negative when its experience score
+-- is below 0.
 with latest_sentiment as (
 
     select user_id, written_at, polarity

@@ -12,10 +12,18 @@ with texts as (
 scores as (
     {%- for version in versions %}
 
-    select {{ version }} as model_version, text_hash, polarity, subjectivity
+    select {{ version }} as model_version, text_source, text_hash, polarity, subjectivity, not_scored_reason
     from {{ ref('ml_text_sentiment', v=version) }}
     {{ "union all" if not loop.last }}
     {%- endfor %}
+
+),
+
+-- The language is v1's detection (v2 reads any language and does not need one).
+languages as (
+
+    select text_source, text_hash, language
+    from {{ ref('ml_text_sentiment', v=1) }}
 
 ),
 
@@ -36,9 +44,19 @@ select
     cast(texts.text_hash as varchar) as text_hash,
     cast(texts.is_truncated as boolean) as is_truncated,
     cast(scores.polarity as double) as polarity,
-    cast(scores.subjectivity as double) as subjectivity
+    cast(scores.subjectivity as double) as subjectivity,
+    cast(languages.language as varchar) as language,
+    cast(case
+        when texts.masked_text is null then 'empty_text'
+        when scores.text_hash is null then 'not_scored'
+        else scores.not_scored_reason
+    end as varchar) as not_scored_reason
 from texts
 cross join versions
 left join scores
-    on texts.text_hash = scores.text_hash
+    on texts.text_source = scores.text_source
+   and texts.text_hash = scores.text_hash
    and versions.model_version = scores.model_version
+left join languages
+    on texts.text_source = languages.text_source
+   and texts.text_hash = languages.text_hash

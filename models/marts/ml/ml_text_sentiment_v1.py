@@ -2,7 +2,7 @@ from ltv.dbt_entrypoints import text_sentiment
 
 
 def model(dbt, session):
-    dbt.config(materialized="incremental", unique_key="text_hash", incremental_strategy="delete+insert")
+    dbt.config(materialized="incremental", unique_key=["text_source", "text_hash"], incremental_strategy="delete+insert")
     return text_sentiment(
         session,
         texts=dbt.ref("int_texts_masked"),

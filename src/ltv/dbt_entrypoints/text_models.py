@@ -12,14 +12,16 @@ from ltv.registry import record_run
 
 TEXTBLOB_FINGERPRINT = "textblob-0.20.1-pattern-analyzer"
 MIN_SENTIMENT_TRAINING_REVIEWS = 50
-SENTIMENT_COLUMNS = ["text_hash", "model_version", "polarity", "subjectivity", "model_fingerprint"]
+SENTIMENT_COLUMNS = ["text_source", "text_hash", "model_version", "polarity", "subjectivity", "language",
+                     "not_scored_reason", "model_fingerprint"]
 
 
 def _empty_sentiment_frame() -> pd.DataFrame:
     return pd.DataFrame({
-        "text_hash": pd.Series(dtype="string"), "model_version": pd.Series(dtype="int64"),
-        "polarity": pd.Series(dtype="float64"), "subjectivity": pd.Series(dtype="float64"),
-        "model_fingerprint": pd.Series(dtype="string"),
+        "text_source": pd.Series(dtype="string"), "text_hash": pd.Series(dtype="string"),
+        "model_version": pd.Series(dtype="int64"), "polarity": pd.Series(dtype="float64"),
+        "subjectivity": pd.Series(dtype="float64"), "language": pd.Series(dtype="string"),
+        "not_scored_reason": pd.Series(dtype="string"), "model_fingerprint": pd.Series(dtype="string"),
     })
 
 
@@ -99,95 +101,218 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
     return kept.project(column_list).union(newly_masked.project(column_list)).order("text_source, source_id")
 
 
-def text_sentiment(connection, texts, settings_frame: pd.DataFrame, version: int,
-                   previous_relation: str | None = None) -> pd.DataFrame:
-    """ml_text_sentiment vN (incremental on text_hash): score each distinct text not scored before
-    by this version. v1 is TextBlob as it is. v2 is trained on the shop's own rated reviews; it is
-    retrained only when that training data changed, and then every text is scored again so that
-    the table never mixes two models. `texts` is the int_texts_masked relation: which texts are new
-    and whether the training data changed are worked out in DuckDB, so an incremental run loads
-    only the texts it scores."""
-    from ltv import build_cache, sentiment
-    from ltv.sentiment import score_texts, train_sentiment_model
+def _training_texts(texts, settings: dict, source: str):
+    """Texts of one source with a rating (stars; satisfaction for support) written up to the cut-off:
+    new texts after it are scored by the same model (no retraining, so incremental runs stay cheap)
+    and the training set moves only when the cut-off does."""
+    training = texts.filter(f"text_source = '{source}' and text_hash is not null and rating is not null")
+    if settings.get("cutoff_date") is not None:
+        cutoff_end = (pd.Timestamp(settings["cutoff_date"]) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+        training = training.filter(f"written_at < timestamp '{cutoff_end}'")
+    return training
 
-    model = None
+
+def _record_sentiment_run(connection, settings: dict, run: dict) -> None:
+    record_run(connection, run, cutoff_date=_as_date(settings.get("cutoff_date")),
+               horizon_days=settings.get("horizon_days"))
+
+
+def _review_model(connection, texts, settings: dict, version: int):
+    """(review model, fingerprint), trained on rated reviews or reused; (None, None) when too few."""
+    from ltv import build_cache, sentiment
+
+    training = _training_texts(texts, settings, "review")
+    training_rows = training.count("*").fetchall()[0][0]
+    if training_rows < MIN_SENTIMENT_TRAINING_REVIEWS:
+        _record_sentiment_run(connection, settings, {
+            "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge", "status": "skipped",
+            "train_rows": training_rows, "message": f"only {training_rows} rated reviews up to the cut-off; "
+                                                    f"v{version} needs at least {MIN_SENTIMENT_TRAINING_REVIEWS}"})
+        return None, None
+    # What training reads: the (text, stars) pairs (a text_hash stands for its text) and the code.
+    fingerprint = build_cache.combine(sentiment.MODEL_SPEC, build_cache.relation_fingerprint(
+        training, ["text_hash", "rating"]), build_cache.code_fingerprint(sentiment))
+    fitted_models = FittedModelStore(connection, "text_sentiment", version)
+    model = fitted_models.load(fingerprint)
+    if model is None:
+        frame = training.project("masked_text, rating").df()
+        model, cross_validation = sentiment.train_sentiment_model(
+            frame["masked_text"].tolist(), frame["rating"].astype(int).to_numpy(),
+            seed=int(settings.get("random_seed", 42)))
+        fitted_models.store(fingerprint, model)
+        _record_sentiment_run(connection, settings, {
+            "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge", "status": "fitted",
+            "train_rows": training_rows, "holdout_rows": training_rows,
+            "message": "reviews: 5-fold cross-validated on review stars; metrics are out-of-fold",
+            "parameters": {"training_fingerprint": fingerprint, "text_source": "review"},
+            "metrics": cross_validation})
+    return model, fingerprint
+
+
+def _support_model(connection, texts, conversations, settings: dict, version: int, review_model, review_fingerprint):
+    """(model for support messages, fingerprint): a model trained on satisfaction ratings where it
+    ranks them better than the review model (ltv.sentiment.sources), recorded as support_sentiment."""
+    from ltv import build_cache, sentiment
+    from ltv.experience import holdout_split
+
+    connection.register("ltv_support_sentiment_texts", texts)
+    connection.register("ltv_support_sentiment_conversations", conversations)
+    # The conversations conversation_experience v2 holds out to measure itself: its sentiment
+    # feature must not have been trained on their satisfaction, or its holdout figures would flatter.
+    rated = conversations.filter("satisfaction_rating is not null and response_hours is not null")
+    _, held_out = holdout_split(rated.project("conversation_id").df()["conversation_id"],
+                                seed=int(settings.get("random_seed", 42))) if rated.count("*").fetchall()[0][0] else (
+        None, [])
+    connection.register("ltv_support_sentiment_experience_holdout",
+                        pd.DataFrame({"conversation_id": pd.Series(list(held_out), dtype="str")}))
+    training = connection.sql("""
+        select texts.text_source, texts.text_hash, texts.masked_text, texts.written_at,
+               conversations.satisfaction_rating as rating, conversations.response_hours
+        from ltv_support_sentiment_texts as texts
+        inner join ltv_support_sentiment_conversations as conversations
+            on texts.source_id = conversations.conversation_id
+        where texts.text_source = 'support_message' and conversations.satisfaction_rating is not null
+          and conversations.conversation_id not in (
+              select conversation_id from ltv_support_sentiment_experience_holdout)""")
+    training = _training_texts(training, settings, "support_message")
+    fingerprint = build_cache.combine(review_fingerprint, build_cache.relation_fingerprint(
+        training, ["text_hash", "rating", "response_hours"]))
+    fitted_models = FittedModelStore(connection, "support_sentiment", version)
+    stored = fitted_models.load(fingerprint)
+    if stored is not None:
+        return stored, fingerprint
+    frame = training.project("masked_text, rating, response_hours").df()
+    model, decision = sentiment.choose_support_model(
+        review_model, frame["masked_text"].tolist(), frame["rating"].astype(float).to_numpy(),
+        frame["response_hours"].astype(float).to_numpy(), seed=int(settings.get("random_seed", 42)))
+    fitted_models.store(fingerprint, model)
+    # The baseline is the review model; without a support model to compare there is no verdict.
+    compared = decision["support_model"] is not None
+    metrics = {**decision["metrics"], "beats_baseline": decision["model"] == "support" if compared else None}
+    _record_sentiment_run(connection, settings, {
+        "model_name": "support_sentiment", "model_version": version,
+        "method": "tfidf_ridge_on_satisfaction" if decision["model"] == "support" else "review_model",
+        "status": "fitted", "train_rows": len(frame), "holdout_rows": len(frame),
+        "message": f"support messages use the {decision['model']} model: {decision['reason']}",
+        "parameters": {"training_fingerprint": fingerprint, "text_source": "support_message",
+                       "model": decision["model"], "review_model_on_support": decision["review_model"],
+                       "support_model_out_of_fold": decision["support_model"]},
+        "metrics": metrics})
+    return model, fingerprint
+
+
+def _texts_to_score(connection, texts, fingerprints: dict[str, str], previous_relation: str | None) -> pd.DataFrame:
+    """DataFrame[text_source, text_hash, text]: each (source, text) this version has not scored with
+    the fingerprint it now uses for that source."""
+    connection.register("ltv_sentiment_texts", texts)
+    fingerprint_of = " ".join(f"when '{source}' then '{value}'" for source, value in fingerprints.items())
+    already = "false" if previous_relation is None else f"""exists (
+        select 1 from {previous_relation} as previous
+        where previous.text_source = texts.text_source and previous.text_hash = texts.text_hash
+          and previous.model_fingerprint = case texts.text_source {fingerprint_of} end)"""
+    return connection.sql(f"""
+        select text_source, text_hash, min(masked_text) as text
+        from ltv_sentiment_texts as texts
+        where text_hash is not null and text_source in ({", ".join(f"'{s}'" for s in fingerprints)})
+          and not {already}
+        group by text_source, text_hash
+        order by text_source, text_hash""").df()
+
+
+def text_sentiment(connection, texts, settings_frame: pd.DataFrame, version: int,
+                   previous_relation: str | None = None, conversations=None) -> pd.DataFrame:
+    """ml_text_sentiment vN (incremental on text_source + text_hash): score each distinct text of a
+    source not scored before by this version. v1 is TextBlob, on English texts only (the others get
+    NULL with not_scored_reason). v2: reviews by a model trained on the shop's own rated reviews,
+    support messages by the model that validates best on support satisfaction (`conversations`).
+    Each is retrained only when its training data changed, and then every text of that source is
+    scored again so that the table never mixes two models for one source. `texts` is the
+    int_texts_masked relation: which texts are new and whether the training data changed are
+    worked out in DuckDB, so an incremental run loads only the texts it scores."""
+    from ltv import build_cache, sentiment
+
     if version == 1:
-        fingerprint = TEXTBLOB_FINGERPRINT
+        from ltv.sentiment import language, textblob_v1
+
+        fingerprint = build_cache.combine(TEXTBLOB_FINGERPRINT, build_cache.code_fingerprint(language, textblob_v1))
+        to_score = _texts_to_score(connection, texts, {"review": fingerprint, "support_message": fingerprint},
+                                   previous_relation)
+        by_hash = sentiment.score_texts(to_score, version=1).drop(columns=["model_version", "scored"])
+        scores = to_score[["text_source", "text_hash"]].merge(by_hash, on="text_hash", how="left")
+        scores["model_fingerprint"] = fingerprint
     else:
         settings = model_settings(settings_frame) if len(settings_frame) else {}
-        # Trained on the reviews written up to the cut-off: new reviews after it are scored by the
-        # same model (no retraining, so incremental runs stay cheap) and the training set moves
-        # only when the cut-off does.
-        training = texts.filter("text_source = 'review' and text_hash is not null and rating is not null")
-        if settings.get("cutoff_date") is not None:
-            cutoff_end = (pd.Timestamp(settings["cutoff_date"]) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-            training = training.filter(f"written_at < timestamp '{cutoff_end}'")
-        training_rows = training.count("*").fetchall()[0][0]
-        if training_rows < MIN_SENTIMENT_TRAINING_REVIEWS:
-            record_run(connection, {
-                "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge",
-                "status": "skipped", "train_rows": training_rows,
-                "message": f"only {training_rows} rated reviews up to the cut-off; "
-                           f"v{version} needs at least {MIN_SENTIMENT_TRAINING_REVIEWS}",
-            }, cutoff_date=_as_date(settings.get("cutoff_date")), horizon_days=settings.get("horizon_days"))
+        review_model, review_fingerprint = _review_model(connection, texts, settings, version)
+        if review_model is None:
             return _empty_sentiment_frame()
-        # What training reads: the (text, stars) pairs (a text_hash stands for its text) and the code.
-        fingerprint = build_cache.combine(
-            sentiment.MODEL_SPEC, build_cache.relation_fingerprint(training, ["text_hash", "rating"]),
-            build_cache.code_fingerprint(sentiment))
-        fitted_models = FittedModelStore(connection, "text_sentiment", version)
-        model = fitted_models.load(fingerprint)
-        if model is None:
-            training_frame = training.project("masked_text, rating").df()
-            model, cross_validation = train_sentiment_model(
-                training_frame["masked_text"].tolist(), training_frame["rating"].astype(int).to_numpy(),
-                seed=int(settings.get("random_seed", 42)))
-            fitted_models.store(fingerprint, model)
-            record_run(connection, {
-                "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge",
-                "status": "fitted", "train_rows": training_rows, "holdout_rows": training_rows,
-                "message": "5-fold cross-validated: metrics are out-of-fold",
-                "parameters": {"training_fingerprint": fingerprint}, "metrics": cross_validation,
-            }, cutoff_date=_as_date(settings.get("cutoff_date")), horizon_days=settings.get("horizon_days"))
-    to_score = texts.filter("text_hash is not null")
-    if previous_relation is not None:
-        to_score = to_score.filter(
-            f"text_hash not in (select text_hash from {previous_relation} where model_fingerprint = '{fingerprint}')")
-    to_score = (to_score.aggregate("text_hash, min(masked_text) as text", "text_hash")
-                .order("text_hash").df())
-    scores = score_texts(to_score, version=version, model=model)
-    scores["model_fingerprint"] = fingerprint
+        models = {"review": (review_model, review_fingerprint)}
+        has_messages = texts.filter("text_source = 'support_message' and text_hash is not null").limit(1)
+        if conversations is not None and len(has_messages.fetchall()):
+            models["support_message"] = _support_model(connection, texts, conversations, settings, version,
+                                                       review_model, review_fingerprint)
+        to_score = _texts_to_score(connection, texts, {source: fp for source, (_, fp) in models.items()},
+                                   previous_relation)
+        parts = []
+        for source, (model, fingerprint) in models.items():
+            part = to_score[to_score["text_source"] == source]
+            scored = sentiment.score_texts(part, version=2, model=model).drop(columns=["model_version", "scored"])
+            scored.insert(0, "text_source", source)
+            scored["model_fingerprint"] = fingerprint
+            parts.append(scored)
+        scores = pd.concat(parts, ignore_index=True)
     scores["model_version"] = version
-    return scores[SENTIMENT_COLUMNS]
+    return scores[SENTIMENT_COLUMNS].astype({"language": "string", "not_scored_reason": "string"})
 
 
-def sentiment_evaluation_runs(connection, texts, scores_v1, settings_frame: pd.DataFrame) -> pd.DataFrame:
+def sentiment_evaluation_runs(connection, texts, scores_v1, settings_frame: pd.DataFrame,
+                              conversations=None) -> pd.DataFrame:
     """ml_sentiment_evaluation: TextBlob (v1) is not fitted, so each build measures it against the
-    stars of every rated review and records that as v1's run (v2 records its out-of-fold metrics
-    when it is trained).
+    stars of every rated review (text_sentiment v1) and the satisfaction of every rated support
+    message (support_sentiment v1), over the texts it scores (English); v2 records its out-of-fold
+    metrics when it is trained. Also records the share of the shop's texts v1 could read.
 
-    texts and scores_v1 are DuckDB relations, joined in DuckDB: only the (polarity, stars) pairs of
-    rated reviews reach Python, not a million text hashes."""
+    texts and scores_v1 are DuckDB relations, joined in DuckDB: only the (polarity, rating) pairs
+    reach Python, not a million text hashes."""
     from ltv.sentiment import sentiment_evaluation
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
     connection.register("ltv_sentiment_evaluation_texts", texts)
     connection.register("ltv_sentiment_evaluation_scores", scores_v1)
-    joined = connection.sql("""
-        select scores.polarity, texts.rating
+    rating = "texts.rating"
+    join_conversations = ""
+    if conversations is not None:
+        connection.register("ltv_sentiment_evaluation_conversations", conversations)
+        rating = "coalesce(texts.rating, conversations.satisfaction_rating)"
+        join_conversations = """left join ltv_sentiment_evaluation_conversations as conversations
+            on texts.text_source = 'support_message' and texts.source_id = conversations.conversation_id"""
+    joined = connection.sql(f"""
+        select texts.text_source, scores.polarity, scores.not_scored_reason, {rating} as rating
         from ltv_sentiment_evaluation_texts as texts
-        inner join ltv_sentiment_evaluation_scores as scores on texts.text_hash = scores.text_hash
-        where texts.text_source = 'review' and texts.rating is not null
-        order by texts.source_id""").df()
-    metrics = sentiment_evaluation(joined["polarity"].to_numpy(), joined["rating"].astype(int).to_numpy())
-    run = {"model_name": "text_sentiment", "model_version": 1, "method": "textblob", "status": "fitted",
-           "message": "not fitted: evaluated against the stars of every rated review",
-           "train_rows": 0, "holdout_rows": len(joined), "parameters": {"analyzer": TEXTBLOB_FINGERPRINT},
-           "metrics": metrics}
-    if len(settings_frame):
-        record_run(connection, run, cutoff_date=_as_date(settings.get("cutoff_date")),
-                   horizon_days=settings.get("horizon_days"))
-    return pd.DataFrame([{"model_version": 1, **{key: _metric_value(value) for key, value in metrics.items()}}])
+        inner join ltv_sentiment_evaluation_scores as scores
+            on texts.text_source = scores.text_source and texts.text_hash = scores.text_hash
+        {join_conversations}
+        order by texts.text_source, texts.source_id""").df()
+    rows = []
+    for source, model_name in (("review", "text_sentiment"), ("support_message", "support_sentiment")):
+        part = joined[joined["text_source"] == source]
+        rated = part[part["rating"].notna()]
+        metrics = sentiment_evaluation(rated["polarity"].to_numpy(), rated["rating"].astype(int).to_numpy())
+        english_share = float(part["not_scored_reason"].isna().mean()) if len(part) else None
+        metrics.update({"english_text_share": english_share, "texts": len(part),
+                        "metric_status": "ok" if metrics["rows"] else
+                        "not_english" if len(rated) else "no_rated_texts"})
+        if source == "support_message" and not len(part):
+            continue
+        run = {"model_name": model_name, "model_version": 1, "method": "textblob", "status": "fitted",
+               "message": f"not fitted: evaluated against the {'stars' if source == 'review' else 'satisfaction'} "
+                          f"of every rated {source.replace('_', ' ')} TextBlob could read (English)",
+               "train_rows": 0, "holdout_rows": metrics["rows"], "parameters": {"analyzer": TEXTBLOB_FINGERPRINT},
+               "metrics": metrics}
+        if len(settings_frame):
+            _record_sentiment_run(connection, settings, run)
+        rows.append({"text_source": source, "model_version": 1, "metric_status": metrics.pop("metric_status"),
+                     **{key: _metric_value(value) for key, value in metrics.items()}})
+    return pd.DataFrame(rows)
 
 
 def conversation_experience(connection, conversations, texts, sentiment_scores, settings_frame: pd.DataFrame,
@@ -211,7 +336,8 @@ def conversation_experience(connection, conversations, texts, sentiment_scores, 
         from {prefix}_conversations as conversations
         left join {prefix}_texts as messages
             on messages.text_source = 'support_message' and messages.source_id = conversations.conversation_id
-        left join {prefix}_scores as scores on messages.text_hash = scores.text_hash
+        left join {prefix}_scores as scores
+            on scores.text_source = 'support_message' and messages.text_hash = scores.text_hash
         order by conversations.conversation_id""").df()
     scores, run = fit_experience(
         frame[["conversation_id", "response_hours", "sentiment", "satisfaction_rating"]],

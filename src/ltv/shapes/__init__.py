@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ltv.shapes import fashion, orders_only, ratings, retail
+from ltv.shapes import fashion, multilingual, orders_only, ratings, retail
 from ltv.shapes.common import FILE_FORMATS, write_shop
 
-_MODULES = {module.NAME: module for module in (orders_only, retail, ratings, fashion)}
+_MODULES = {module.NAME: module for module in (orders_only, retail, ratings, fashion, multilingual)}
 SHAPES: dict[str, str] = {name: module.DESCRIPTION for name, module in _MODULES.items()}
 
 __all__ = ["SHAPES", "generate_shaped_shop"]

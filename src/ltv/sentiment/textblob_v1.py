@@ -1,15 +1,6 @@
-"""Sentiment of review and support texts, in two versions that the warehouse keeps side by side.
+"""v1: TextBlob 0.20.1's default PatternAnalyzer, re-implemented exactly, and scored in batches.
 
-v1  TextBlob 0.20.1's default PatternAnalyzer: a fixed English lexicon. No training, and the number
-    for a text is exactly `TextBlob(text).sentiment.polarity` (quirks included: "n't" never negates,
-    because TextBlob's tokenizer splits "isn't" into "is n ' t"; "not good" does negate).
-v2  a TF-IDF + ridge regression model trained on the shop's own reviews, whose star ratings tell it
-    what customers mean (`train_sentiment_model`). Its score is on the same [-1, 1] scale.
-
-Texts arrive masked and cleaned (see ltv.text_privacy); `text_hash` of that text is the key under which
-scores are stored, so an incremental run only scores texts it has not seen.
-
-Speed: `TextBlob(text).sentiment` costs ~450 µs for a 300-character review (`textblob.en.sentiment`,
+`TextBlob(text).sentiment` costs ~450 µs for a 300-character review (`textblob.en.sentiment`,
 which it calls, ~300 µs), i.e. 5-7 minutes per million texts on one core. `score_textblob` gives the
 same numbers faster by (1) a re-implementation of the analyzer's tokenizer and scoring loop
 (`_pattern_sentiment`, ~55 µs, float-identical: see the comment above it and the tests), (2) scoring
@@ -21,16 +12,11 @@ in pyproject.toml); with any other version the texts go through TextBlob itself.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
 import multiprocessing
 import multiprocessing.connection
 import os
-import random
 import re
-import resource
-import time
 from array import array
 from collections.abc import Sequence
 from importlib.metadata import version as installed_version
@@ -38,19 +24,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from sklearn.base import clone
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import Ridge
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.pipeline import Pipeline
 from textblob import _text as pattern_text
 from textblob.en import sentiment as pattern_sentiment
 
+from ltv.sentiment.language import ENGLISH, UNDETERMINED, V1_LANGUAGES, detect_language
+
 logger = logging.getLogger(__name__)
 
-MODEL_VERSIONS = ("v1", "v2")
 # Distinct texts below which forking workers costs more than it saves (a fork plus result transfer
 # is ~50 ms; 20,000 texts are ~1.5 s of scoring).
 PARALLEL_THRESHOLD = 20_000
@@ -58,21 +38,6 @@ PARALLEL_THRESHOLD = 20_000
 # another thread of the parent at fork time); the parent then kills it and scores in-process.
 WORKER_STALL_SECONDS = 120.0
 _PROGRESS_EVERY = 2_000
-
-
-# --- keys -------------------------------------------------------------------------------------------
-
-
-def text_hash(texts: pd.Series | Sequence[str | None]) -> pd.Series:
-    """SHA-256 hex digest of each text's UTF-8 bytes; null stays null.
-
-    Hash the *masked* text: the key then never encodes personal data, and a text whose personal data
-    changes but whose words do not keeps its score.
-    """
-    series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype="str")
-    return series.map(
-        lambda text: hashlib.sha256(text.encode("utf-8")).hexdigest(), na_action="ignore"
-    ).astype("str")
 
 
 # --- v1: TextBlob PatternAnalyzer, re-implemented exactly ---------------------------------------------
@@ -351,27 +316,47 @@ def _textblob_sentiment(text: str) -> tuple[float, float]:
 # --- v1: batch scoring, deduplicated and on all cores -----------------------------------------------
 
 _fork_texts: list[str] | None = None  # read by forked workers (inherited memory, never pickled)
+# Language codes as they travel back from workers (as floats, beside the scores); NaN = not detected.
+LANGUAGE_CODES = (ENGLISH, UNDETERMINED, "zh", "ja", "ko", "other")
+_CODE_OF = {language: float(code) for code, language in enumerate(LANGUAGE_CODES)}
+_NOT_DETECTED = float("nan")
 
 
-def _score_range(start: int, end: int, texts: list[str], progress=None) -> tuple[array, array]:
-    polarities, subjectivities = array("d"), array("d")
+def _score_range(start: int, end: int, texts: list[str], progress=None,
+                 english_only: bool = False) -> tuple[array, array, array]:
+    """(polarities, subjectivities, language codes) of texts[start:end]. With english_only, each
+    text's language is detected first and only V1_LANGUAGES texts are scored (the others get NaN):
+    detection costs about as much as scoring, so it runs here, in the workers, too."""
+    polarities, subjectivities, languages = array("d"), array("d"), array("d")
     score = _pattern_sentiment if _use_reimplementation else _textblob_sentiment
     for position in range(start, end):
-        polarity, subjectivity = score(texts[position])
+        text = texts[position]
+        if english_only:
+            language = detect_language(text)
+            languages.append(_CODE_OF[language])
+            if language not in V1_LANGUAGES:
+                polarities.append(_NOT_DETECTED)
+                subjectivities.append(_NOT_DETECTED)
+                continue
+        else:
+            languages.append(_NOT_DETECTED)
+        polarity, subjectivity = score(text)
         polarities.append(polarity)
         subjectivities.append(subjectivity)
         if progress is not None and (position - start) % _PROGRESS_EVERY == _PROGRESS_EVERY - 1:
             progress()
-    return polarities, subjectivities
+    return polarities, subjectivities, languages
+
+
+_fork_english_only = False  # read by forked workers, like _fork_texts
 
 
 def _worker(start: int, end: int, connection: multiprocessing.connection.Connection) -> None:
     """Score _fork_texts[start:end] in a forked child; send b"P" heartbeats, then b"R" + results."""
     try:
-        polarities, subjectivities = _score_range(
-            start, end, _fork_texts, progress=lambda: connection.send_bytes(b"P")
-        )
-        connection.send_bytes(b"R" + polarities.tobytes() + subjectivities.tobytes())
+        results = _score_range(start, end, _fork_texts, progress=lambda: connection.send_bytes(b"P"),
+                               english_only=_fork_english_only)
+        connection.send_bytes(b"R" + b"".join(values.tobytes() for values in results))
     finally:
         connection.close()
 
@@ -383,18 +368,18 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _score_in_workers(texts: list[str], workers: int) -> tuple[array, array]:
+def _score_in_workers(texts: list[str], workers: int, english_only: bool = False) -> tuple[array, array, array]:
     """Score `texts` in `workers` forked processes, one contiguous slice each.
 
     'fork' because the children then share the texts and the loaded lexicon with the parent instead of
-    receiving pickled copies; only the two result arrays travel back. Raises on any failure (a child
+    receiving pickled copies; only the three result arrays travel back. Raises on any failure (a child
     that dies, stalls or cannot be started); the caller then scores in-process.
     """
-    global _fork_texts
+    global _fork_texts, _fork_english_only
     context = multiprocessing.get_context("fork")
     bounds = np.linspace(0, len(texts), workers + 1).astype(int)
     processes: list[tuple[Any, multiprocessing.connection.Connection]] = []
-    _fork_texts = texts
+    _fork_texts, _fork_english_only = texts, english_only
     try:
         for start, end in zip(bounds[:-1], bounds[1:], strict=True):
             receiver, sender = context.Pipe(duplex=False)
@@ -414,16 +399,17 @@ def _score_in_workers(texts: list[str], workers: int) -> tuple[array, array]:
                 message = receiver.recv_bytes()  # EOFError if the child died
                 if message[:1] == b"R":
                     results[pending.pop(receiver)] = message[1:]
-        polarities, subjectivities = array("d"), array("d")
+        polarities, subjectivities, languages = array("d"), array("d"), array("d")
         for slot, (start, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
             values = array("d")
             values.frombytes(results[slot])
             size = int(end - start)
             polarities.extend(values[:size])
-            subjectivities.extend(values[size:])
-        return polarities, subjectivities
+            subjectivities.extend(values[size : 2 * size])
+            languages.extend(values[2 * size :])
+        return polarities, subjectivities, languages
     finally:
-        _fork_texts = None
+        _fork_texts, _fork_english_only = None, False
         for process, receiver in processes:
             receiver.close()
             if process.is_alive():
@@ -435,8 +421,12 @@ def score_textblob(
     texts: Sequence[str | None],
     parallel_threshold: int = PARALLEL_THRESHOLD,
     workers: int | None = None,
+    english_only: bool = False,
 ) -> pd.DataFrame:
     """v1 scores: DataFrame[polarity, subjectivity], one row per input text, in input order.
+
+    With english_only, also a `language` column (ltv.sentiment.language.detect_language), and only
+    texts in V1_LANGUAGES are scored; the others get NaN.
 
     Equal (float ==) to `TextBlob(text).sentiment` for every text; None gives NaN. Each distinct text is
     scored once. With at least `parallel_threshold` distinct texts and more than one core, the work is
@@ -450,335 +440,20 @@ def score_textblob(
     polarities = subjectivities = None
     if workers > 1 and len(distinct) >= parallel_threshold:
         try:
-            polarities, subjectivities = _score_in_workers(distinct, workers)
+            polarities, subjectivities, languages = _score_in_workers(distinct, workers, english_only)
         except Exception as error:  # noqa: BLE001 - any failure means: do it here instead
             logger.warning("parallel TextBlob scoring failed (%r); scoring in one process", error)
     if polarities is None:
-        polarities, subjectivities = _score_range(0, len(distinct), distinct)
+        polarities, subjectivities, languages = _score_range(0, len(distinct), distinct, english_only=english_only)
     by_text = {text: position for position, text in enumerate(distinct)}
     positions = np.array(
         [by_text.get(text, -1) if isinstance(text, str) else -1 for text in texts], dtype=np.int64
     )
     polarity = np.append(np.frombuffer(polarities, dtype=np.float64), np.nan)[positions]
     subjectivity = np.append(np.frombuffer(subjectivities, dtype=np.float64), np.nan)[positions]
-    return pd.DataFrame({"polarity": polarity, "subjectivity": subjectivity})
-
-
-# --- benchmark ----------------------------------------------------------------------------------------
-
-_GOOD = [
-    "good",
-    "great",
-    "excellent",
-    "comfortable",
-    "lovely",
-    "perfect",
-    "nice",
-    "amazing",
-    "soft",
-    "sturdy",
-]
-_BAD = ["bad", "terrible", "awful", "poor", "cheap", "uncomfortable", "slow", "disappointing", "flimsy"]
-_THINGS = [
-    "shoes",
-    "trainers",
-    "boots",
-    "jacket",
-    "delivery",
-    "packaging",
-    "fit",
-    "quality",
-    "colour",
-    "sole",
-]
-_ADVERBS = ["really", "very", "quite", "extremely", "slightly", "absolutely", "so", "rather", "pretty"]
-_ASIDES = [
-    "Bought two pairs in EU 42.",
-    "Paid 49.99 in the sale.",
-    "Arrived on Tuesday.",
-    "Love them :)",
-    "Would not recommend.",
-    "Returned them :(",
-    "Thanks!!!",
-    "Never again.",
-]
-
-
-def synthetic_review(rng: random.Random, length: int = 300) -> str:
-    """A review-like text of about `length` characters (benchmarks and tests; not realistic prose)."""
-    sentences: list[str] = []
-    size = 0
-    while size < length:
-        thing, roll = rng.choice(_THINGS), rng.random()
-        quality = rng.choice(_GOOD if rng.random() < 0.6 else _BAD)
-        if roll < 0.35:
-            sentence = f"The {thing} {rng.choice(['is', 'was', 'feels'])} {rng.choice(_ADVERBS)} {quality}."
-        elif roll < 0.5:
-            sentence = f"The {thing} {rng.choice(['is', 'was', 'isn’t', 'was not'])} {quality} at all."
-        elif roll < 0.65:
-            sentence = f"{rng.choice(['Not', 'Never', 'Really'])} {quality} {thing}, {rng.choice(['honestly', 'sadly'])}."
-        elif roll < 0.8:
-            sentence = (
-                f"Delivery took {rng.randint(1, 14)} days and the {thing} {rng.choice(['fits', 'broke'])}!"
-            )
-        else:
-            sentence = rng.choice(_ASIDES)
-        sentences.append(sentence)
-        size += len(sentence) + 1
-    return " ".join(sentences)
-
-
-def benchmark_textblob(n_texts: int, seed: int = 0, workers: int | None = None) -> dict[str, float]:
-    """Time `score_textblob` on `n_texts` distinct synthetic ~300-character reviews.
-
-    Generating the texts is not timed. Returns {"texts", "workers", "seconds" (wall clock),
-    "texts_per_second", "cpu_seconds"}; cpu_seconds (this process and its workers) shows the cost
-    independent of what else the machine is running.
-    """
-    rng = random.Random(seed)
-    texts = [f"{synthetic_review(rng)} #{number}" for number in range(n_texts)]  # suffix: all distinct
-    workers = workers or _available_cores()
-    cpu_before = _cpu_seconds()
-    started = time.perf_counter()
-    score_textblob(texts, workers=workers)
-    seconds = time.perf_counter() - started
-    return {
-        "texts": n_texts,
-        "workers": workers,
-        "seconds": seconds,
-        "texts_per_second": n_texts / seconds,
-        "cpu_seconds": _cpu_seconds() - cpu_before,
-    }
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process and its waited-for children."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-# --- v2: a model trained on the shop's own reviews ----------------------------------------------------
-
-# Changing anything about the model below must change this, so that stored models are retrained.
-MODEL_SPEC = "tfidf-word-1-2gram-sublinear-mindf2+ridge-alpha1.0+max100k/v2"
-MIN_TRAINING_ROWS = 50
-MAX_TRAINING_ROWS = 100_000
-CV_FOLDS = 5
-# Words with apostrophes stay whole ("isn't", "don't": the negation TextBlob cannot see), and the
-# common text emoticons are tokens of their own.
-_TOKEN_PATTERN = r"(?u)\b\w[\w'’]*\b|[:;=]-?[()\[\]DPp/]"
-
-
-def _rating_target(ratings: np.ndarray) -> np.ndarray:
-    """1..5 stars onto the polarity scale: 1 -> -1, 3 -> 0, 5 -> +1."""
-    return (ratings - 3.0) / 2.0
-
-
-def _new_model() -> Pipeline:
-    return Pipeline(
-        [
-            (
-                "tfidf",
-                TfidfVectorizer(
-                    ngram_range=(1, 2),  # bigrams carry the negations: "not good", "not bad"
-                    sublinear_tf=True,  # a word said five times is not five times the evidence
-                    min_df=2,  # a word seen in one review only is noise (and often a name)
-                    max_features=500_000,  # bounds memory on very large shops
-                    token_pattern=_TOKEN_PATTERN,
-                    dtype=np.float64,
-                ),
-            ),
-            ("ridge", Ridge(alpha=1.0)),
-        ]
-    )
-
-
-def _training_rows(texts: Sequence[str | None], ratings: Sequence[float | None]) -> pd.DataFrame:
-    """The rows training uses (text and rating present) as DataFrame[text, rating, text_hash], indexed
-    by their position in the input and sorted by (text_hash, rating).
-
-    The canonical order makes the folds, the cv metrics and the model independent of the order the
-    rows arrive in.
-    """
-    frame = pd.DataFrame(
-        {
-            "text": pd.Series(list(texts), dtype="object"),
-            "rating": pd.to_numeric(pd.Series(list(ratings), dtype="object"), errors="coerce").astype(float),
-        }
-    )
-    frame = frame[frame["text"].notna() & frame["rating"].notna()].copy()
-    frame["text_hash"] = text_hash(frame["text"].astype("str"))
-    return frame.sort_values(["text_hash", "rating"], kind="stable")
-
-
-def _folds(ratings: np.ndarray, seed: int):
-    """Stratified by rating when every rating occurs at least CV_FOLDS times, else plain shuffled K-fold."""
-    _, counts = np.unique(ratings, return_counts=True)
-    if counts.min() >= CV_FOLDS:
-        return StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed).split(ratings, ratings)
-    return KFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed).split(ratings)
-
-
-def _checked_training_rows(texts: Sequence[str | None], ratings: Sequence[float | None]) -> pd.DataFrame:
-    rows = _training_rows(texts, ratings)
-    if len(rows) < MIN_TRAINING_ROWS:
-        raise ValueError(f"need at least {MIN_TRAINING_ROWS} reviews with text and rating, got {len(rows)}")
-    return rows
-
-
-def _vectorize(documents: np.ndarray):
-    """Fit the TF-IDF step once on all training documents; return (fitted vectorizer, matrix).
-
-    The cross-validation folds then refit only the ridge on rows of this matrix. Tokenizing is
-    what costs (about 5 s per 70,000 reviews); doing it once instead of once per fold and again
-    for the final fit makes training ~5x faster. The price is that the vocabulary and IDF weights
-    of a fold have seen its held-out reviews' words (not their ratings), a negligible optimism at
-    the thousands of reviews v2 trains on.
-    """
-    vectorizer = _new_model().named_steps["tfidf"]
-    return vectorizer, vectorizer.fit_transform(documents)
-
-
-def _out_of_fold_from_matrix(matrix, ratings: np.ndarray, seed: int) -> np.ndarray:
-    scores = np.empty(matrix.shape[0])
-    for train, test in _folds(ratings, seed):
-        ridge = clone(_new_model().named_steps["ridge"]).fit(matrix[train], _rating_target(ratings[train]))
-        scores[test] = np.clip(ridge.predict(matrix[test]), -1.0, 1.0)
-    return scores
-
-
-def _out_of_fold(documents: np.ndarray, ratings: np.ndarray, seed: int) -> np.ndarray:
-    _, matrix = _vectorize(documents)
-    return _out_of_fold_from_matrix(matrix, ratings, seed)
-
-
-def _training_sample(rows: pd.DataFrame) -> pd.DataFrame:
-    """At most MAX_TRAINING_ROWS reviews, chosen by the hash of their text (not by row order), so
-    the sample is the same whatever order the rows arrive in. Beyond ~100,000 reviews the model
-    gains little and training time grows linearly."""
-    if len(rows) <= MAX_TRAINING_ROWS:
-        return rows
-    order = text_hash(rows["text"]).to_numpy(dtype=object).argsort(kind="stable")
-    return rows.iloc[np.sort(order[:MAX_TRAINING_ROWS])]
-
-
-def out_of_fold_scores(
-    texts: Sequence[str | None], ratings: Sequence[float | None], seed: int = 42
-) -> np.ndarray:
-    """v2 scores for the training rows, each predicted by a model that did not see it (5-fold CV).
-
-    Aligned with the input; rows without text or rating (not used in training) get NaN.
-    """
-    rows = _checked_training_rows(texts, ratings)
-    scores = np.full(len(texts), np.nan)
-    scores[rows.index.to_numpy()] = _out_of_fold(
-        rows["text"].to_numpy(dtype=object), rows["rating"].to_numpy(dtype=float), seed
-    )
-    return scores
-
-
-def train_sentiment_model(
-    texts: Sequence[str | None], ratings: Sequence[float | None], seed: int = 42
-) -> tuple[Pipeline, dict[str, Any]]:
-    """Fit v2 on reviews with star ratings; return (model, cv_metrics).
-
-    The model is TF-IDF on word 1-2 grams plus ridge regression on the rating mapped to [-1, 1]
-    ((rating - 3) / 2). Ridge on the rating was chosen over a logistic regression on "4-5 stars vs 1-2
-    stars" (probability mapped to [-1, 1]) by 5-fold CV on generated review sets with negations: equal
-    AUC (within 0.001 on 2,000 and on 20,000 reviews) and a clearly better Spearman correlation with
-    the rating (0.87 vs 0.81, 0.69 vs 0.63), because it also learns from 3-star reviews and orders
-    1 < 2 < 3 < 4 < 5 instead of only "bad vs good". tests/python/test_sentiment.py repeats the check.
-
-    cv_metrics = `sentiment_evaluation` of the 5-fold out-of-fold scores (each review scored by a model
-    that never saw it) plus "folds", "seed" and "model_spec". Deterministic for a given seed and set of
-    rows, whatever their order. Raises ValueError with fewer than MIN_TRAINING_ROWS reviews that have
-    both text and rating.
-    """
-    rows = _training_sample(_checked_training_rows(texts, ratings))
-    documents, rating_array = rows["text"].to_numpy(dtype=object), rows["rating"].to_numpy(dtype=float)
-    vectorizer, matrix = _vectorize(documents)
-    metrics = sentiment_evaluation(_out_of_fold_from_matrix(matrix, rating_array, seed), rating_array)
-    metrics.update({"folds": CV_FOLDS, "seed": seed, "model_spec": MODEL_SPEC, "training_rows": len(rows)})
-    ridge = clone(_new_model().named_steps["ridge"]).fit(matrix, _rating_target(rating_array))
-    model = Pipeline([("tfidf", vectorizer), ("ridge", ridge)])
-    return model, metrics
-
-
-def score_sentiment_model(model: Pipeline, texts: Sequence[str | None]) -> pd.Series:
-    """v2 scores in [-1, 1] for `texts` (None gives NaN), index 0..n-1."""
-    series = pd.Series(list(texts), dtype="object")
-    present = series.notna().to_numpy()
-    scores = np.full(len(series), np.nan)
-    if present.any():
-        scores[present] = np.clip(model.predict(series[present].to_numpy()), -1.0, 1.0)
-    return pd.Series(scores, name="polarity")
-
-
-# --- evaluation and the table the warehouse stores ----------------------------------------------------
-
-
-def sentiment_evaluation(scores: Sequence[float], ratings: Sequence[float | None]) -> dict[str, Any]:
-    """How well scores agree with star ratings, over the rows where both are present.
-
-    auc_positive_vs_negative: ROC AUC of the score separating 4-5 star from 1-2 star texts (3 stars left
-    out); spearman_with_rating: rank correlation with the rating over all rated rows; rows: rated rows
-    used. A metric that is undefined (one class only, constant scores) is None.
-    """
-    frame = pd.DataFrame(
-        {
-            "score": pd.to_numeric(pd.Series(list(scores)), errors="coerce"),
-            "rating": pd.to_numeric(pd.Series(list(ratings)), errors="coerce"),
-        }
-    ).dropna()
-    score, rating = frame["score"].to_numpy(dtype=float), frame["rating"].to_numpy(dtype=float)
-    polar = rating != 3
-    positive = rating[polar] >= 4
-    auc = None
-    if positive.any() and (~positive).any():
-        auc = float(roc_auc_score(positive, score[polar]))
-    spearman = None
-    if len(score) >= 2 and np.ptp(score) > 0 and np.ptp(rating) > 0:
-        spearman = float(stats.spearmanr(score, rating).statistic)
-        spearman = None if math.isnan(spearman) else spearman
-    return {"auc_positive_vs_negative": auc, "spearman_with_rating": spearman, "rows": int(len(score))}
-
-
-def _normalize_version(version: str | int) -> str:
-    normalized = f"v{version}" if isinstance(version, int) else str(version).lower()
-    if normalized not in MODEL_VERSIONS:
-        raise ValueError(f"unknown sentiment model version {version!r}; expected one of {MODEL_VERSIONS}")
-    return normalized
-
-
-SCORE_COLUMNS = ["text_hash", "model_version", "polarity", "subjectivity", "scored"]
-
-
-def score_texts(texts_frame: pd.DataFrame, version: str | int, model: Pipeline | None = None) -> pd.DataFrame:
-    """Score DataFrame[text_hash, text] with one model version.
-
-    Returns DataFrame[text_hash, model_version, polarity, subjectivity, scored], one row per distinct
-    non-null text_hash (first occurrence wins). Null texts get null scores and scored = False.
-    subjectivity is TextBlob's and stays null for v2, which has no such notion. v2 needs `model`.
-    """
-    version = _normalize_version(version)
-    if version == "v2" and model is None:
-        raise ValueError("v2 scoring needs the trained model (train_sentiment_model, or a stored one)")
-    frame = texts_frame.loc[texts_frame["text_hash"].notna(), ["text_hash", "text"]]
-    frame = frame.drop_duplicates("text_hash").reset_index(drop=True)
-    texts = frame["text"].astype("object").where(frame["text"].notna(), None).tolist()
-    if version == "v1":
-        scores = score_textblob(texts)
-        polarity, subjectivity = scores["polarity"].to_numpy(), scores["subjectivity"].to_numpy()
-    else:
-        polarity = score_sentiment_model(model, texts).to_numpy()
-        subjectivity = np.full(len(frame), np.nan)
-    return pd.DataFrame(
-        {
-            "text_hash": frame["text_hash"].astype("str"),
-            "model_version": pd.Series([version] * len(frame), dtype="str"),
-            "polarity": polarity.astype(float),
-            "subjectivity": subjectivity.astype(float),
-            "scored": frame["text"].notna().to_numpy(dtype=bool),
-        },
-        columns=SCORE_COLUMNS,
-    )
+    frame = pd.DataFrame({"polarity": polarity, "subjectivity": subjectivity})
+    if english_only:
+        codes = np.append(np.frombuffer(languages, dtype=np.float64), np.nan)[positions]
+        names = np.append(np.asarray(LANGUAGE_CODES, dtype=object), None)
+        frame["language"] = names[np.where(np.isnan(codes), len(LANGUAGE_CODES), codes).astype(np.int64)]
+    return frame
