@@ -219,6 +219,22 @@ def _texts_to_score(connection, texts, fingerprints: dict[str, str], previous_re
         order by text_source, text_hash""").df()
 
 
+def _previous_of_this_layout(connection, previous_relation: str | None) -> str | None:
+    """The previous table if it has this code's key and columns; otherwise None, after emptying it.
+
+    A warehouse built by an older ltv keys scores by text_hash alone and lacks language and
+    not_scored_reason. Its scores were made by other code, so they are all rescored: the rows go,
+    and dbt's on_schema_change='sync_all_columns' then gives the emptied table the new columns before
+    the new rows are inserted (a Python model's result is computed before dbt syncs the columns)."""
+    if previous_relation is None:
+        return None
+    columns = {row[0] for row in connection.sql(f"select * from {previous_relation} limit 0").description}
+    if set(SENTIMENT_COLUMNS) <= columns:
+        return previous_relation
+    connection.execute(f"delete from {previous_relation}")
+    return None
+
+
 def text_sentiment(connection, texts, settings_frame: pd.DataFrame, version: int,
                    previous_relation: str | None = None, conversations=None) -> pd.DataFrame:
     """ml_text_sentiment vN (incremental on text_source + text_hash): score each distinct text of a
@@ -231,6 +247,7 @@ def text_sentiment(connection, texts, settings_frame: pd.DataFrame, version: int
     worked out in DuckDB, so an incremental run loads only the texts it scores."""
     from ltv import build_cache, sentiment
 
+    previous_relation = _previous_of_this_layout(connection, previous_relation)
     if version == 1:
         from ltv.sentiment import language, textblob_v1
 
