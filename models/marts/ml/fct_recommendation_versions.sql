@@ -9,7 +9,8 @@
 -- The post-hook serves the champion's recommendations through the unsuffixed name:
 -- depends_on: {{ ref('fct_user_recommendations', v=1) }}
 -- depends_on: {{ ref('fct_user_recommendations', v=2) }}
-{%- set versions = [1, 2] %}
+-- depends_on: {{ ref('fct_user_recommendations', v=3) }}
+{%- set versions = [1, 2, 3] %}
 
 with evaluation as (
 

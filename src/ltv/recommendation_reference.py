@@ -1,0 +1,88 @@
+"""The outside reference for recommendations: implicit's BM25 item-kNN, on ltv's split and evaluator.
+
+implicit (benfred/implicit 0.7.x) `implicit.nearest_neighbours.BM25Recommender(K, K1=1.2, B=0.75)`:
+its documented BM25 weighting of the items x users matrix, top-K neighbours per item, and a user's
+score = the raw dot product of their row with the neighbour lists. It is fitted on the same
+completed-purchase counts ltv trains on, K is chosen on the same validation split as v3's tuning
+(train <= validation cut-off, first purchases in the validation window, the same sampled users), and
+the chosen K is refitted on the training period and scored once on the test purchases with
+ranking_metrics.evaluate_recommendations. Like ltv, a user with no positive score (no history) gets
+the most popular items they have not bought, so the comparison is about the item-kNN itself.
+
+implicit is a development dependency (the `dev` extra): it is imported here only, never at run time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sparse
+
+from ltv.ranking_metrics import evaluate_recommendations
+from ltv.similarity import user_item_matrix
+
+IMPLICIT_K_GRID = (20, 50, 100, 200)
+IMPLICIT_K1, IMPLICIT_B = 1.2, 0.75
+
+
+def _popular_order(train: pd.DataFrame, item_index: pd.Index) -> np.ndarray:
+    buyers = train.loc[train["weight"] > 0].groupby("item_id")["user_id"].nunique()
+    counts = np.zeros(len(item_index))
+    counts[item_index.get_indexer(buyers.index)] = buyers.to_numpy(np.float64)
+    candidates = np.flatnonzero(counts > 0)
+    return candidates[np.lexsort((candidates, -counts[candidates]))]
+
+
+def implicit_bm25_recommendations(train: pd.DataFrame, users, k: int, top_n: int = 10) -> pd.DataFrame:
+    """DataFrame[user_id, rank, item_id] from implicit's BM25Recommender(K=k) fitted on train
+    (DataFrame[user_id, item_id, weight], weights summed per pair), for `users`; never a train item."""
+    from implicit.nearest_neighbours import BM25Recommender
+
+    users = pd.Index(pd.unique(pd.Series(users).dropna())).sort_values()
+    matrix, user_index, item_index = user_item_matrix(train, extra_user_ids=(pd.Series(users),))
+    model = BM25Recommender(K=k, K1=IMPLICIT_K1, B=IMPLICIT_B, num_threads=1)
+    model.fit(sparse.csr_matrix(matrix, dtype=np.float32), show_progress=False)
+    codes = user_index.get_indexer(users)
+    ids, scores = model.recommend(codes, sparse.csr_matrix(matrix[codes], dtype=np.float32), N=top_n,
+                                  filter_already_liked_items=True)
+    popular = _popular_order(train, item_index)
+    rows = []
+    for position, user_code in enumerate(codes):
+        chosen = [int(item) for item, score in zip(ids[position], scores[position], strict=True)
+                  if item >= 0 and np.isfinite(score) and score > 0]
+        if not chosen:  # no history: the same popularity fallback ltv gives
+            owned = set(matrix.indices[matrix.indptr[user_code]:matrix.indptr[user_code + 1]].tolist())
+            chosen = [int(item) for item in popular if item not in owned][:top_n]
+        rows += [(users[position], rank, item_index[item]) for rank, item in enumerate(chosen, start=1)]
+    return pd.DataFrame(rows, columns=["user_id", "rank", "item_id"])
+
+
+def implicit_bm25_evaluation(
+    validation_train: pd.DataFrame,
+    validation_purchases: pd.DataFrame,
+    train: pd.DataFrame,
+    test_purchases: pd.DataFrame,
+    validation_users=None,
+    k_grid: tuple[int, ...] = IMPLICIT_K_GRID,
+    top_n: int = 10,
+    catalogue_size: int | None = None,
+) -> dict:
+    """Choose K on validation, refit on train, score once on test.
+
+    validation_train / train: DataFrame[user_id, item_id, weight] up to the validation cut-off / the
+    cut-off; validation_purchases / test_purchases: DataFrame[user_id, item_id], the first purchases
+    in each window; validation_users: the users validation is scored on (default: every user with a
+    validation purchase). Returns {"k": chosen K, "validation_ndcg_at_10": {K: NDCG}, "metrics":
+    evaluate_recommendations(...) on the test users}.
+    """
+    if validation_users is None:
+        validation_users = pd.unique(validation_purchases["user_id"])
+    truth = validation_purchases.loc[validation_purchases["user_id"].isin(validation_users)]
+    scores = {}
+    for k in k_grid:
+        recommendations = implicit_bm25_recommendations(validation_train, validation_users, k, top_n)
+        scores[int(k)] = float(evaluate_recommendations(recommendations, truth, k=top_n)["ndcg_at_k"] or 0.0)
+    chosen = max(scores, key=lambda k: (scores[k], -k)) if scores else k_grid[0]
+    recommendations = implicit_bm25_recommendations(train, pd.unique(test_purchases["user_id"]), chosen, top_n)
+    metrics = evaluate_recommendations(recommendations, test_purchases, k=top_n, catalogue_size=catalogue_size)
+    return {"k": int(chosen), "validation_ndcg_at_10": scores, "metrics": metrics}
