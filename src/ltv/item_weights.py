@@ -45,9 +45,13 @@ FAMILIES = ("knn", "ease", "rp3beta")
 # The largest catalogue EASE is fitted on. Measured on this 2-core, 24 GB machine while shared
 # (load average ~10), one fit (Gram matrix, Cholesky solve, top-100 lists), peak resident memory of
 # the process: 2,000 items 3.6 s / 0.7 GB; 3,000 items ~6 s / 1.5 GB; 5,000 items 17 s / 4.0 GB;
-# 8,000 items 104 s / 9.9 GB (cubic time, quadratic memory with several dense copies). Tuning fits
-# EASE up to three times, so 3,000 keeps it within ~20 s; above it RP3beta and item-kNN compete.
+# 8,000 items 104 s / 9.9 GB (cubic time, quadratic memory with several dense copies). When EASE
+# wins the first round, tuning solves it for 4 values of l2 and up to 3 weightings (a change of top_k
+# reuses the solve: see ease_cache), so 3,000 items keeps that near 40 s on a loaded machine; above
+# it RP3beta and item-kNN compete.
 EASE_MAX_ITEMS = 3_000
+# EASE solves a tuning keeps (3,000 items: 72 MB each).
+EASE_CACHE_SOLVES = 5
 # Rows of a dense weight matrix turned into top-k lists at once (5,000 x 1,000 doubles = 40 MB).
 DENSE_ROWS_PER_BLOCK = 1_000
 
@@ -163,26 +167,37 @@ def ease_weights(strengths: sparse.csr_matrix, top_k: int, l2: float) -> Triplet
     return dense_top_k(ease_matrix(strengths, l2), top_k)
 
 
-def fit_item_weights(strengths: sparse.csr_matrix, family: str, parameters: dict) -> Triplets:
+def fit_item_weights(strengths: sparse.csr_matrix, family: str, parameters: dict,
+                     ease_cache: dict | None = None) -> Triplets:
     """One family's top-K item weights: the single entry point tuning, evaluation and production use.
 
     Items nobody interacted with can have no weight in any family, so the fit runs on the columns
-    with interactions only (for EASE that is what decides the dense size) and maps codes back."""
+    with interactions only (for EASE that is what decides the dense size) and maps codes back.
+    ease_cache: a dict kept across calls (tuning) so that EASE on the same matrix and l2 is solved
+    once whatever top_k is tried."""
     strengths = sparse.csr_matrix(strengths, dtype=np.float64)
     active = np.flatnonzero(np.diff(strengths.tocsc().indptr))
     if active.size < 2:
         return _empty()
-    items, similar, weights = _fit_active(strengths[:, active].tocsr(), family, parameters)
+    items, similar, weights = _fit_active(strengths[:, active].tocsr(), family, parameters, ease_cache)
     return active[items], active[similar], weights
 
 
-def _fit_active(strengths: sparse.csr_matrix, family: str, parameters: dict) -> Triplets:
+def _fit_active(strengths: sparse.csr_matrix, family: str, parameters: dict, ease_cache: dict | None) -> Triplets:
     top_k = int(parameters["top_k"])
     if family == "knn":
         return knn_weights(strengths, top_k, float(parameters["bm25_k1"]), float(parameters["bm25_b"]),
                            float(parameters["shrink"]))
     if family == "ease":
-        return ease_weights(strengths, top_k, float(parameters["l2"]))
+        if ease_cache is None:
+            return ease_weights(strengths, top_k, float(parameters["l2"]))
+        key = (float(parameters["l2"]), strengths.shape, strengths.nnz, strengths.indices.tobytes(),
+               strengths.data.tobytes())
+        if key not in ease_cache:
+            while len(ease_cache) >= EASE_CACHE_SOLVES:  # dense matrices are large: keep the latest few
+                ease_cache.pop(next(iter(ease_cache)))
+            ease_cache[key] = ease_matrix(strengths, float(parameters["l2"]))
+        return dense_top_k(ease_cache[key], top_k)
     if family == "rp3beta":
         return rp3beta_weights(strengths, top_k, float(parameters["alpha"]), float(parameters["beta"]))
     raise ValueError(f"unknown item-weight family {family!r}; expected one of {FAMILIES}")

@@ -86,3 +86,58 @@ def implicit_bm25_evaluation(
     recommendations = implicit_bm25_recommendations(train, pd.unique(test_purchases["user_id"]), chosen, top_n)
     metrics = evaluate_recommendations(recommendations, test_purchases, k=top_n, catalogue_size=catalogue_size)
     return {"k": int(chosen), "validation_ndcg_at_10": scores, "metrics": metrics}
+
+
+def warehouse_reference_comparison(connection, top_n: int = 10) -> dict:
+    """v1, v2, v3, the champion and popularity NDCG@10 from a built warehouse's
+    ml_recommendation_evaluation / fct_recommendation_versions, beside implicit's BM25 item-kNN on
+    the very same split: trained on completed purchases up to the cut-off (K chosen on the
+    validation split v3 was tuned on, same sampled users), tested on the same first purchases.
+
+    connection: a DuckDB connection to the warehouse (read-only is enough). Returns a dict with
+    ndcg_at_10 per row name (v1, v2, v3, champion, popularity, implicit_bm25), implicit_k,
+    champion_version, users_evaluated and champion_beats_implicit."""
+    from ltv import recommendation_tuning as tuning
+
+    interactions = connection.sql("""
+        select * from int_user_item_interactions_aggregated
+        order by user_id, item_id""").df()
+    settings = connection.sql("select random_seed from int_model_settings").fetchall()
+    seed = int(settings[0][0]) if settings else 0
+    catalogue_size = connection.sql("select count(distinct item_id) from stg_shop__items").fetchall()[0][0]
+    validation_train = tuning.period_interactions(interactions, "validation")
+    before_cutoff = tuning.period_interactions(interactions, "cutoff")
+    later = before_cutoff.loc[before_cutoff["purchases"] > 0].merge(
+        validation_train[["user_id", "item_id", "purchases"]], on=["user_id", "item_id"], how="left",
+        suffixes=("", "_before"))
+    later = later.loc[later["purchases"] > later["purchases_before"].fillna(0)]
+    validation = tuning.first_purchases_after(validation_train, later)
+    _, validation_users = tuning.tuning_sample(validation_train, validation, seed)
+    test = tuning.first_purchases_after(
+        before_cutoff, interactions.loc[interactions["purchases_after_cutoff"] > 0, ["user_id", "item_id"]])
+
+    def purchases(frame: pd.DataFrame) -> pd.DataFrame:
+        bought = frame.loc[frame["purchases"] > 0]
+        return pd.DataFrame({"user_id": bought["user_id"], "item_id": bought["item_id"], "weight": bought["purchases"]})
+
+    reference = implicit_bm25_evaluation(
+        purchases(validation_train), validation, purchases(before_cutoff), test,
+        validation_users=validation_users if len(validation_users) else None, top_n=top_n,
+        catalogue_size=catalogue_size)
+    evaluation = connection.sql("select model_version, ndcg_at_10, users_evaluated from ml_recommendation_evaluation").df()
+    by_version = dict(zip(evaluation["model_version"].astype(str), evaluation["ndcg_at_10"], strict=True))
+    champion = connection.sql("select model_version from fct_recommendation_versions where is_champion").fetchall()
+    champion_version = str(champion[0][0]) if champion else None
+
+    def value(version: str | None):
+        found = by_version.get(version) if version is not None else None
+        return None if found is None or pd.isna(found) else float(found)
+
+    row = {name: value(version) for name, version in
+           (("v1", "1"), ("v2", "2"), ("v3", "3"), ("champion", champion_version), ("popularity", "popularity"))}
+    implicit_ndcg = reference["metrics"]["ndcg_at_k"]
+    row.update(implicit_bm25=implicit_ndcg, implicit_k=reference["k"], champion_version=champion_version,
+               users_evaluated=int(reference["metrics"]["users_evaluated"]),
+               champion_beats_implicit=None if row["champion"] is None or implicit_ndcg is None
+               else bool(row["champion"] > implicit_ndcg))
+    return row

@@ -13,7 +13,11 @@ A configuration is a dict: {"family": knn|ease|rp3beta, "parameters": {...}, "ra
                                    the user's own average keeps its weight, each star above adds one,
                                    one star under the average drops it
     r(u, i) = log1p(weight(u, i))          (20 repeat purchases count ~3x one, not 20x)
-    score(u, j) = sum over i of r(u, i) * w(i, j)   with w the family's top-K item weights
+    score(u, j) = sum over i of r(u, i) * w'(i, j)  with w the family's top-K item weights, scaled so
+                   the largest is 1, and w'(i, j) = w(i, j) + popularity_weight * pop(j) / max pop for the
+                   POPULAR_ITEMS most bought items j (else w): a popularity blend that is still an
+                   item -> item weight, so because_item_id keeps its meaning. It counts most where the
+                   item weights are weak or missing, i.e. for users with little history.
 
 Cancelled lines: an order cancelled before it shipped says the user wanted the item (weak positive)
 or changed their mind (ignore); cancelled_weight is chosen on validation (0 or 0.5). Whatever it is,
@@ -22,7 +26,8 @@ an item the user returned or cancelled is never recommended back to them (like o
 Tuning: train on the period up to validation_cutoff_date, validate on the items each (sampled) user
 bought for the first time in (validation_cutoff_date, cutoff_date], NDCG@10 by
 ranking_metrics.evaluate_recommendations. Coordinate search, capped: each family at its defaults,
-then one pass over each parameter of the best family, then the weighting choices.
+then one pass over each parameter of the best family, then the weighting choices and the
+popularity blend.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ from ltv.similarity import SIMILARITY_COLUMNS, SIMILARITY_DECIMALS, user_item_ma
 RATING_MODES = ("ignore", "positive_only", "centered")
 POSITIVE_RATING = 4
 CANCELLED_WEIGHTS = (0.0, 0.5)
+POPULARITY_WEIGHTS = (0.0, 0.05, 0.25, 1.0, 4.0)
+# Popular items each item's weights are blended with: twice a list's length is enough for the
+# blend to reach every list, and keeps the extra weights at 20 per item.
+POPULAR_ITEMS = 20
 DEFAULT_PARAMETERS = {
     "knn": {"top_k": 50, "bm25_k1": 1.2, "bm25_b": 0.75, "shrink": 0.0},
     "ease": {"top_k": 100, "l2": 20.0},
@@ -82,7 +91,7 @@ def period_interactions(aggregated: pd.DataFrame, period: str) -> pd.DataFrame:
 
 def default_config() -> dict:
     return {"family": "knn", "parameters": dict(DEFAULT_PARAMETERS["knn"]), "rating_mode": "ignore",
-            "cancelled_weight": 0.0}
+            "cancelled_weight": 0.0, "popularity_weight": 0.0}
 
 
 def interaction_weights(interactions: pd.DataFrame, config: dict) -> pd.DataFrame:
@@ -110,7 +119,8 @@ def excluded_pairs(interactions: pd.DataFrame) -> pd.DataFrame:
     return interactions.loc[touched, ["user_id", "item_id"]].reset_index(drop=True)
 
 
-def config_similarities(interactions: pd.DataFrame, config: dict, item_ids=None) -> pd.DataFrame:
+def config_similarities(interactions: pd.DataFrame, config: dict, item_ids=None,
+                        ease_cache: dict | None = None) -> pd.DataFrame:
     """The configuration's top-K item weights as a similarity table (SIMILARITY_COLUMNS).
 
     similarity = w(i, j) / the largest w anywhere, so it lies in (0, 1] like v1's and v2's cosines;
@@ -119,7 +129,7 @@ def config_similarities(interactions: pd.DataFrame, config: dict, item_ids=None)
     item_index = None if item_ids is None else pd.Index(pd.unique(pd.Series(item_ids).dropna())).sort_values()
     matrix, _, item_index = user_item_matrix(weighted, item_index=item_index)
     matrix.data = np.log1p(matrix.data)
-    items, similar, weights = fit_item_weights(matrix, config["family"], config["parameters"])
+    items, similar, weights = fit_item_weights(matrix, config["family"], config["parameters"], ease_cache)
     if weights.size:
         weights = np.round(weights / weights.max(), SIMILARITY_DECIMALS)
     keep = weights > 0
@@ -137,16 +147,41 @@ def popularity_of(interactions: pd.DataFrame) -> pd.DataFrame:
     return buyers.groupby("item_id").size().rename("popularity_score").reset_index()
 
 
+def blended_weights(similarities: pd.DataFrame, items, popularity: pd.DataFrame, popularity_weight: float) -> pd.DataFrame:
+    """DataFrame[item_id, similar_item_id, similarity] of w'(i, j) (see the module docstring) for the
+    source items `items`; without a blend, the similarities as they are."""
+    weights = similarities[["item_id", "similar_item_id", "similarity"]]
+    if popularity_weight <= 0 or popularity.empty:
+        return weights
+    top = popularity.sort_values(["popularity_score", "item_id"], ascending=[False, True], kind="stable")
+    top = top.head(POPULAR_ITEMS)
+    share = top["popularity_score"].to_numpy(np.float64) / float(top["popularity_score"].max())
+    sources = pd.unique(pd.Series(items).dropna())
+    blend = pd.DataFrame({
+        "item_id": np.repeat(sources, len(top)),
+        "similar_item_id": np.tile(top["item_id"].to_numpy(), len(sources)),
+        "similarity": np.tile(popularity_weight * share, len(sources)),
+    })
+    blend = blend.loc[blend["item_id"] != blend["similar_item_id"]]
+    summed = pd.concat([weights, blend], ignore_index=True).groupby(
+        ["item_id", "similar_item_id"], as_index=False, sort=True)["similarity"].sum()
+    summed["similarity"] = np.round(summed["similarity"], SIMILARITY_DECIMALS)
+    return summed
+
+
 def config_recommendations(interactions: pd.DataFrame, config: dict, top_n: int, users=None,
-                           similarities: pd.DataFrame | None = None, item_ids=None) -> pd.DataFrame:
+                           similarities: pd.DataFrame | None = None, item_ids=None,
+                           ease_cache: dict | None = None) -> pd.DataFrame:
     """Top-n per user under a configuration, never a bought, returned or cancelled item; users
     without a positive score get the most popular items (recommend.recommend_items)."""
     if similarities is None:
-        similarities = config_similarities(interactions, config, item_ids)
+        similarities = config_similarities(interactions, config, item_ids, ease_cache)
     scoring = interactions if users is None else interactions.loc[interactions["user_id"].isin(users)]
+    weighted = interaction_weights(scoring, config)
+    popularity = popularity_of(interactions)
+    weights = blended_weights(similarities, weighted["item_id"], popularity, float(config.get("popularity_weight", 0.0)))
     return recommend_items(
-        interaction_weights(scoring, config), similarities[["item_id", "similar_item_id", "similarity"]],
-        top_n=top_n, owned=excluded_pairs(scoring), popularity=popularity_of(interactions),
+        weighted, weights, top_n=top_n, owned=excluded_pairs(scoring), popularity=popularity,
         all_user_ids=users, interaction_transform="log1p")
 
 
@@ -184,8 +219,9 @@ def tuning_sample(train: pd.DataFrame, validation_purchases: pd.DataFrame, seed:
     return train, chosen
 
 
-def validation_ndcg(train: pd.DataFrame, validation_purchases: pd.DataFrame, users: np.ndarray, config: dict) -> float:
-    recommendations = config_recommendations(train, config, LIST_LENGTH, users=users)
+def validation_ndcg(train: pd.DataFrame, validation_purchases: pd.DataFrame, users: np.ndarray, config: dict,
+                    ease_cache: dict | None = None) -> float:
+    recommendations = config_recommendations(train, config, LIST_LENGTH, users=users, ease_cache=ease_cache)
     truth = validation_purchases.loc[validation_purchases["user_id"].isin(users)]
     return float(evaluate_recommendations(recommendations, truth, k=LIST_LENGTH)["ndcg_at_k"] or 0.0)
 
@@ -201,7 +237,8 @@ def tune(train: pd.DataFrame, validation_purchases: pd.DataFrame, seed: int = 0,
     if score is None:
         if users.size == 0:  # nothing to validate on: the defaults, and a grid saying so
             return default_config(), []
-        score = lambda config: validation_ndcg(fit_train, validation_purchases, users, config)  # noqa: E731
+        ease_cache: dict = {}
+        score = lambda config: validation_ndcg(fit_train, validation_purchases, users, config, ease_cache)  # noqa: E731
     grid: list[dict] = []
     seen: dict[str, float] = {}
 
@@ -230,6 +267,7 @@ def tune(train: pd.DataFrame, validation_purchases: pd.DataFrame, seed: int = 0,
         weighting_axes["rating_mode"] = list(RATING_MODES)
     if (train["cancelled"] > 0).any():
         weighting_axes["cancelled_weight"] = list(CANCELLED_WEIGHTS)
+    weighting_axes["popularity_weight"] = list(POPULARITY_WEIGHTS)
     for name, values in weighting_axes.items():
         for value in values:
             config = {**copy.deepcopy(best), name: value}

@@ -179,7 +179,8 @@ def chosen_config(tuning_frame: pd.DataFrame) -> dict:
 
     row = tuning_frame.loc[tuning_frame["is_chosen"].astype(bool)].iloc[0]
     return {"family": row["family"], "parameters": json.loads(row["parameters_json"]),
-            "rating_mode": row["rating_mode"], "cancelled_weight": float(row["cancelled_weight"])}
+            "rating_mode": row["rating_mode"], "cancelled_weight": float(row["cancelled_weight"]),
+            "popularity_weight": float(row["popularity_weight"])}
 
 
 def recommendation_tuning(connection, interactions, settings_frame: pd.DataFrame, this: str | None = None):
@@ -229,11 +230,13 @@ def tuning_table(chosen: dict, grid: list[dict], status: str) -> pd.DataFrame:
     chosen_key = json.dumps({key: chosen[key] for key in sorted(chosen)}, sort_keys=True)
     rows = []
     for number, point in enumerate(points, start=1):
-        config = {key: point[key] for key in ("family", "parameters", "rating_mode", "cancelled_weight")}
+        config = {key: point[key] for key in ("family", "parameters", "rating_mode", "cancelled_weight",
+                                              "popularity_weight")}
         rows.append({
             "grid_point": number, "family": config["family"],
             "parameters_json": json.dumps(config["parameters"], sort_keys=True),
             "rating_mode": config["rating_mode"], "cancelled_weight": float(config["cancelled_weight"]),
+            "popularity_weight": float(config["popularity_weight"]),
             "validation_ndcg_at_10": _metric_value(point["validation_ndcg_at_10"]),
             "is_chosen": json.dumps({key: config[key] for key in sorted(config)}, sort_keys=True) == chosen_key,
             "tuning_status": status,
