@@ -1,4 +1,4 @@
--- One row per (user, item) the user ever bought, returned, cancelled, viewed or put in the cart, with
+-- One row per (user, item) the user ever bought, returned, cancelled, rated, viewed or put in the cart, with
 -- the counts that item similarity and recommendations weigh, split at the cut-off for the offline
 -- evaluation and at the validation cut-off (one horizon earlier) for per-shop tuning.
 -- A purchase is a line of a completed order; lines of returned and cancelled orders are counted apart
@@ -68,11 +68,25 @@ browsing as (
 
 ),
 
+-- A rating is an interaction of its own (on a rating site it is the main one): it gives the pair a
+-- row even when the item was never bought; it counts in none of the counts below.
+rated as (
+
+    select user_id, item_id, cast(created_at as date) as interacted_on, 'rating' as interaction_type
+    from {{ ref('stg_shop__reviews') }}
+    where rating is not null
+      and item_id is not null
+      and user_id in (select user_id from changed_users)
+
+),
+
 interactions as (
 
     select * from order_lines
     union all
     select * from browsing
+    union all
+    select * from rated
 
 ),
 
@@ -162,8 +176,10 @@ left join ratings
    and aggregated.item_id = ratings.item_id
 -- A pair that only has views (when views weigh nothing) and no order line in any window feeds no
 -- model; leaving it out keeps this table near the size of the purchases, not of the events.
--- Returned and cancelled pairs stay: they are what keeps an item from being recommended back.
+-- Returned and cancelled pairs stay: they are what keeps an item from being recommended back; rated
+-- pairs stay: v3 may learn from ratings.
 where purchases_total > 0
    or returned_total > 0
    or cancelled_total > 0
+   or ratings.rating_latest is not null
    or {{ view_weight }} * views_total + {{ add_to_cart_weight }} * add_to_cart_total > 0

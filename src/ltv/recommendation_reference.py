@@ -14,6 +14,8 @@ implicit is a development dependency (the `dev` extra): it is imported here only
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sparse
@@ -41,7 +43,9 @@ def implicit_bm25_recommendations(train: pd.DataFrame, users, k: int, top_n: int
     users = pd.Index(pd.unique(pd.Series(users).dropna())).sort_values()
     matrix, user_index, item_index = user_item_matrix(train, extra_user_ids=(pd.Series(users),))
     model = BM25Recommender(K=k, K1=IMPLICIT_K1, B=IMPLICIT_B, num_threads=1)
-    model.fit(sparse.csr_matrix(matrix, dtype=np.float32), show_progress=False)
+    with warnings.catch_warnings():  # implicit converts its own BM25-weighted COO matrix and says so
+        warnings.simplefilter("ignore")
+        model.fit(sparse.csr_matrix(matrix, dtype=np.float32), show_progress=False)
     codes = user_index.get_indexer(users)
     ids, scores = model.recommend(codes, sparse.csr_matrix(matrix[codes], dtype=np.float32), N=top_n,
                                   filter_already_liked_items=True)

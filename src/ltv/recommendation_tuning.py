@@ -7,11 +7,12 @@ A configuration is a dict: {"family": knn|ease|rp3beta, "parameters": {...}, "ra
     weight(u, i) = purchases + cancelled_weight * cancelled lines        (completed orders only count
                    as purchases; a pair the user returned is 0: returned means no)
                    then, for a pair the user rated (rating_mode):
-                     ignore        the rating plays no part
-                     positive_only a rating under 4 stars sets the weight to 0
-                     centered      weight * max(0, rating - the user's mean rating + 1): an item rated at
-                                   the user's own average keeps its weight, each star above adds one,
-                                   one star under the average drops it
+                     ignore        the rating plays no part (a rated pair never bought weighs 0)
+                     positive_only the pair weighs at least 1 (a rating is an interaction: on a rating
+                                   site it is the only one), and a rating under 4 stars sets it to 0
+                     centered      at least 1, times max(0, rating - the user's mean rating + 1): an
+                                   item rated at the user's own average keeps its weight, each star
+                                   above adds one, one star under the average drops it
     r(u, i) = log1p(weight(u, i))          (20 repeat purchases count ~3x one, not 20x)
     score(u, j) = sum over i of r(u, i) * w'(i, j)  with w the family's top-K item weights, scaled so
                    the largest is 1, and w'(i, j) = w(i, j) + popularity_weight * pop(j) / max pop for the
@@ -25,9 +26,9 @@ an item the user returned or cancelled is never recommended back to them (like o
 
 Tuning: train on the period up to validation_cutoff_date, validate on the items each (sampled) user
 bought for the first time in (validation_cutoff_date, cutoff_date], NDCG@10 by
-ranking_metrics.evaluate_recommendations. Coordinate search, capped: each family at its defaults,
-then one pass over each parameter of the best family, then the weighting choices and the
-popularity blend.
+ranking_metrics.evaluate_recommendations. Coordinate search, capped: the rating mode (when the shop
+has ratings) and the cancelled weight (when it has cancellations) on default item-kNN, then each
+family at its defaults, one pass over each parameter of the best family, then the popularity blend.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def period_interactions(aggregated: pd.DataFrame, period: str) -> pd.DataFrame:
                           **{name: aggregated[column] for name, column in names.items()}})
     counts = frame[["purchases", "returned", "cancelled"]].fillna(0)
     frame[["purchases", "returned", "cancelled"]] = counts
-    return frame.loc[counts.sum(axis=1) > 0].reset_index(drop=True)
+    frame["rating"] = pd.to_numeric(frame["rating"], errors="coerce").astype(np.float64)
+    return frame.loc[(counts.sum(axis=1) > 0) | frame["rating"].notna()].reset_index(drop=True)
 
 
 def default_config() -> dict:
@@ -101,6 +103,8 @@ def interaction_weights(interactions: pd.DataFrame, config: dict) -> pd.DataFram
     weight = weight.where(frame["returned"].fillna(0) <= 0, 0.0)
     rating = pd.to_numeric(frame["rating"], errors="coerce")
     mode = config.get("rating_mode", "ignore")
+    if mode != "ignore":
+        weight = weight.where(rating.isna() | (frame["returned"].fillna(0) > 0), weight.clip(lower=1.0))
     if mode == "positive_only":
         weight = weight.where(~(rating < POSITIVE_RATING), 0.0)
     elif mode == "centered":
@@ -117,6 +121,13 @@ def excluded_pairs(interactions: pd.DataFrame) -> pd.DataFrame:
     """(user, item) pairs never recommended: bought, returned or cancelled."""
     touched = (interactions["purchases"] > 0) | (interactions["returned"] > 0) | (interactions["cancelled"] > 0)
     return interactions.loc[touched, ["user_id", "item_id"]].reset_index(drop=True)
+
+
+def had_pairs(interactions: pd.DataFrame) -> pd.DataFrame:
+    """What v3 never recommends: the excluded pairs and the items the user rated (they had it)."""
+    had = (interactions["purchases"] > 0) | (interactions["returned"] > 0) | (interactions["cancelled"] > 0)
+    had |= interactions["rating"].notna()
+    return interactions.loc[had, ["user_id", "item_id"]].reset_index(drop=True)
 
 
 def config_similarities(interactions: pd.DataFrame, config: dict, item_ids=None,
@@ -181,7 +192,7 @@ def config_recommendations(interactions: pd.DataFrame, config: dict, top_n: int,
     popularity = popularity_of(interactions)
     weights = blended_weights(similarities, weighted["item_id"], popularity, float(config.get("popularity_weight", 0.0)))
     return recommend_items(
-        weighted, weights, top_n=top_n, owned=excluded_pairs(scoring), popularity=popularity,
+        weighted, weights, top_n=top_n, owned=had_pairs(scoring), popularity=popularity,
         all_user_ids=users, interaction_transform="log1p")
 
 
@@ -249,29 +260,29 @@ def tune(train: pd.DataFrame, validation_purchases: pd.DataFrame, seed: int = 0,
             grid.append({**copy.deepcopy(config), "validation_ndcg_at_10": seen[key]})
         return seen[key]
 
-    best, best_score = None, -np.inf
-    for family in candidate_families(int(train["item_id"].nunique())):
-        config = {**default_config(), "family": family, "parameters": dict(DEFAULT_PARAMETERS[family])}
-        value = tried(config)
-        if value > best_score:
-            best, best_score = config, value
-    for name, values in PARAMETER_AXES[best["family"]].items():
+    best, best_score = default_config(), tried(default_config())
+
+    def search(name: str, values: list, in_parameters: bool = False) -> None:
+        nonlocal best, best_score
         for value in values:
             config = copy.deepcopy(best)
-            config["parameters"][name] = value
+            (config["parameters"] if in_parameters else config)[name] = value
             result = tried(config)
             if result > best_score:
                 best, best_score = config, result
-    weighting_axes = {}
+
+    # What counts as a positive first: on a rating site the ratings are nearly all the signal, so
+    # the families must be compared on them.
     if train["rating"].notna().any():
-        weighting_axes["rating_mode"] = list(RATING_MODES)
+        search("rating_mode", list(RATING_MODES))
     if (train["cancelled"] > 0).any():
-        weighting_axes["cancelled_weight"] = list(CANCELLED_WEIGHTS)
-    weighting_axes["popularity_weight"] = list(POPULARITY_WEIGHTS)
-    for name, values in weighting_axes.items():
-        for value in values:
-            config = {**copy.deepcopy(best), name: value}
-            result = tried(config)
-            if result > best_score:
-                best, best_score = config, result
+        search("cancelled_weight", list(CANCELLED_WEIGHTS))
+    for family in candidate_families(int(train["item_id"].nunique())):
+        config = {**copy.deepcopy(best), "family": family, "parameters": dict(DEFAULT_PARAMETERS[family])}
+        result = tried(config)
+        if result > best_score:
+            best, best_score = config, result
+    for name, values in PARAMETER_AXES[best["family"]].items():
+        search(name, values, in_parameters=True)
+    search("popularity_weight", list(POPULARITY_WEIGHTS))
     return best, grid

@@ -93,7 +93,9 @@ def test_the_search_keeps_the_best_point_and_records_every_point_tried():
     assert chosen == {key: best[key] for key in chosen}
     assert chosen["family"] == "ease" and chosen["parameters"]["l2"] == 80 and chosen["rating_mode"] == "centered"
     families = [point["family"] for point in grid]
-    assert families[:3] == ["knn", "rp3beta", "ease"] and set(families[3:]) == {"ease"}
+    # Rating modes on default knn first (ignore is the default point), then the families, then EASE's axes.
+    assert [point["rating_mode"] for point in grid[:3]] == ["ignore", "positive_only", "centered"]
+    assert families[:5] == ["knn"] * 3 + ["rp3beta", "ease"] and set(families[5:]) == {"ease"}
     # No cancelled lines in train: the cancelled weight is not searched.
     assert {point["cancelled_weight"] for point in grid} == {0.0}
 
@@ -125,3 +127,13 @@ def test_similarities_are_scaled_into_zero_one_without_changing_any_ranking():
     assert similarities["similarity"].max() == 1.0 and (similarities["similarity"] > 0).all()
     assert (similarities.groupby("item_id")["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1)))).all()
     assert (similarities["item_id"] != similarities["similar_item_id"]).all()
+
+
+def test_a_rating_without_a_purchase_is_an_interaction_unless_ratings_are_ignored():
+    rated_only = frame([("u", "a", 0, 0, 0, 5.0), ("u", "b", 0, 0, 0, 3.0), ("u", "c", 1, 0, 0, np.nan)])
+    assert weights_of(rated_only) == {("u", "c"): 1}
+    assert weights_of(rated_only, rating_mode="positive_only") == {("u", "a"): 1, ("u", "c"): 1}
+    # mean of 5 and 3 is 4: a -> 1 * (5 - 4 + 1) = 2, b -> 3 - 4 + 1 = 0 (out)
+    assert weights_of(rated_only, rating_mode="centered") == {("u", "a"): 2, ("u", "c"): 1}
+    # Rated items are had: v3 never recommends them, whatever they weigh.
+    assert set(map(tuple, tuning.had_pairs(rated_only).values.tolist())) == {("u", "a"), ("u", "b"), ("u", "c")}

@@ -129,6 +129,8 @@ def user_recommendations(connection, interactions, similarities, users, settings
     version = int(versions[0][0]) if versions else (3 if tuning is not None else 2)
     # Rows that weigh, and rows that only keep an item from being recommended back.
     kept_rows = "interaction_weight > 0 or purchases_total > 0 or returned_total > 0 or cancelled_total > 0"
+    if tuning is not None:  # v3 may learn from ratings
+        kept_rows += " or rating_latest is not null"
     user_count = _create_id_codes(connection, f"{prefix}_user_codes", f"""
         select user_id as id from {prefix}_users
         union all select user_id from {prefix}_interactions where {kept_rows}""")
@@ -192,7 +194,7 @@ def recommendation_tuning(connection, interactions, settings_frame: pd.DataFrame
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
     interactions = interactions.filter("purchases_before_cutoff > 0 or returned_before_cutoff > 0 "
-                                       "or cancelled_before_cutoff > 0")
+                                       "or cancelled_before_cutoff > 0 or rating_before_cutoff is not null")
     fingerprint = build_cache.combine(
         "recommendation_tuning", settings.get("validation_cutoff_date"), settings.get("cutoff_date"),
         settings.get("random_seed"), build_cache.relation_fingerprint(interactions),
@@ -278,7 +280,7 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
     # Only rows that train, test or exclude: a pair bought after the horizon changes nothing here.
     interactions = interactions.filter("interaction_weight_before_cutoff > 0 or purchases_after_cutoff > 0 "
                                        "or purchases_before_cutoff > 0 or returned_before_cutoff > 0 "
-                                       "or cancelled_before_cutoff > 0")
+                                       "or cancelled_before_cutoff > 0 or rating_before_cutoff is not null")
     fingerprint = build_cache.combine(
         "recommendation_evaluation", settings.get("similarity_top_k"), settings.get("cutoff_date"),
         settings.get("label_end_date"), build_cache.relation_fingerprint(interactions),
