@@ -65,7 +65,7 @@ PARAMETER_AXES = {
 # Caps that keep tuning's cost flat in the shop's size: validation is scored on at most this many
 # users (a fixed-seed sample), and the tuning fits see at most TUNING_MAX_TRAIN_USERS users' rows.
 TUNING_VALIDATION_USERS = 2_000
-TUNING_MAX_TRAIN_USERS = 100_000
+TUNING_MAX_TRAIN_USERS = 20_000
 LIST_LENGTH = 10
 INTERACTION_COLUMNS = ["user_id", "item_id", "purchases", "returned", "cancelled", "rating"]
 
