@@ -319,6 +319,11 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
         excluded=excluded,
         extra_runs=extra_runs,
     )
+    return _recorded_evaluation(connection, runs, settings, settings_frame)
+
+
+def _recorded_evaluation(connection, runs: list[dict], settings: dict, settings_frame: pd.DataFrame) -> pd.DataFrame:
+    """Record each evaluation run in the registry; return ml_recommendation_evaluation's rows."""
     rows = []
     for run in runs:
         run["metrics"] = {name.replace("_at_k", f"_at_{EVALUATION_LIST_LENGTH}"): value
