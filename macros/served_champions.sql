@@ -25,7 +25,7 @@
 {%- endmacro %}
 
 {#- Recommendations (fct_recommendation_versions): the contracted fct_user_recommendations_vN of the champion. -#}
-{% macro served_recommendations_sql(versions=[1, 2], versions_relation=none) -%}
+{% macro served_recommendations_sql(versions=[1, 2, 3], versions_relation=none) -%}
     {%- set versions_relation = versions_relation or ref('fct_recommendation_versions') -%}
     {%- for version in versions %}
     select user_id, rank, item_id, score, because_item_id, is_fallback

@@ -122,11 +122,17 @@ def offline_evaluation(
     bm25_b: float = 0.75,
     price_bands: int = 5,
     content_similarity_table: pd.DataFrame | None = None,
+    excluded: pd.DataFrame | None = None,
+    extra_runs: dict | None = None,
 ) -> list[dict]:
     """Fit each method on train, recommend top_n (never a train-owned item), score against test.
 
     content_similarity_table: precomputed content similarities (they depend on the catalogue only,
     not on the interactions, so the production table can be reused instead of computed again).
+    excluded: DataFrame[user_id, item_id] never recommended besides the train items (e.g. items the
+    user returned or cancelled before the cut-off).
+    extra_runs: {method: (model_version, parameters, recommendations)} of recommenders fitted
+    elsewhere (v3); their recommendations are judged here like the others.
 
     train_interactions: DataFrame[user_id, item_id, weight]; test_purchases: DataFrame[user_id,
     item_id] (later purchases); items: the catalogue (item_id plus the content attributes).
@@ -148,12 +154,26 @@ def offline_evaluation(
         raise ValueError(f"unknown methods {sorted(unknown)}; expected some of {OFFLINE_METHODS}")
     test_users = pd.Series(test_purchases["user_id"].dropna().unique())
     test_user_train = train_interactions[train_interactions["user_id"].isin(test_users)]
+    owned = test_user_train[["user_id", "item_id"]]
+    if excluded is not None:
+        owned = pd.concat([owned, excluded.loc[excluded["user_id"].isin(test_users), ["user_id", "item_id"]]])
+    extra_runs = extra_runs or {}
     popularity = _popularity(train_interactions)
     catalogue_size = int(items["item_id"].nunique())
     empty_similarities = pd.DataFrame({"item_id": [], "similar_item_id": [], "similarity": []})
 
+    def judge(recommendations: pd.DataFrame) -> dict:
+        metrics = evaluate_recommendations(
+            recommendations, test_purchases, k=top_n, catalogue_size=catalogue_size
+        )
+        served = recommendations.drop_duplicates("user_id")
+        metrics["fallback_user_share"] = float(served["is_fallback"].mean()) if len(served) else 0.0
+        return evaluation_verdict(metrics, catalogue_size)
+
     def evaluate(method: str) -> tuple[dict, dict]:
         parameters: dict = {"top_k": int(top_k), "top_n": int(top_n)}
+        if method in extra_runs:
+            return dict(extra_runs[method][1]), judge(extra_runs[method][2])
         if method in ("cosine", "bm25"):
             similarities = item_similarities(
                 train_interactions, method=method, top_k=top_k, bm25_k1=bm25_k1, bm25_b=bm25_b
@@ -180,18 +200,14 @@ def offline_evaluation(
             test_user_train,
             similarities,
             top_n=top_n,
+            owned=owned,
             popularity=popularity,
             all_user_ids=test_users,
             interaction_transform=transform,
         )
-        metrics = evaluate_recommendations(
-            recommendations, test_purchases, k=top_n, catalogue_size=catalogue_size
-        )
-        served = recommendations.drop_duplicates("user_id")
-        metrics["fallback_user_share"] = float(served["is_fallback"].mean()) if len(served) else 0.0
-        return parameters, evaluation_verdict(metrics, catalogue_size)
+        return parameters, judge(recommendations)
 
-    evaluated = {method: evaluate(method) for method in methods}
+    evaluated = {method: evaluate(method) for method in (*methods, *extra_runs)}
     _, baseline_metrics = evaluated["popularity"] if "popularity" in evaluated else evaluate("popularity")
     baseline_ndcg = baseline_metrics["ndcg_at_k"]
     runs = []
@@ -204,7 +220,8 @@ def offline_evaluation(
         runs.append(
             {
                 "model_name": "item_similarity",
-                "model_version": {"cosine": 1, "bm25": 2}.get(method, method),
+                "model_version": extra_runs[method][0] if method in extra_runs
+                else {"cosine": 1, "bm25": 2}.get(method, method),
                 "method": method,
                 "status": "fitted",
                 "train_rows": int(len(train_interactions)),

@@ -161,7 +161,7 @@ def test_the_warehouse_holds_only_the_projects_relations(demo_warehouse, demo_co
 def test_unsuffixed_names_point_at_the_latest_version_or_the_champion(demo_connection):
     views = dict(demo_connection.sql(
         "select view_name, sql from duckdb_views() where schema_name = 'main'").fetchall())
-    assert "ml_item_similarities_v2" in views["ml_item_similarities"]
+    assert "ml_item_similarities_v3" in views["ml_item_similarities"]
     # User value serves the champion chosen on the holdout, with the columns every version shares.
     champion = demo_connection.sql("select model_version from fct_user_value_versions where is_champion").fetchall()[0][0]
     served = demo_connection.sql("select * from fct_user_value_predictions order by user_id").df()
@@ -234,7 +234,7 @@ def test_the_served_user_value_is_the_champion_measured_like_the_registry(demo_c
 def test_the_served_recommendations_are_the_champion_similarity_versions(demo_connection):
     evaluation = demo_connection.sql(
         "select model_version::integer as version, ndcg_at_10, beats_baseline, metric_status "
-        "from ml_recommendation_evaluation where model_version in ('1', '2')").df()
+        "from ml_recommendation_evaluation where model_version in ('1', '2', '3')").df()
     qualified = evaluation[(evaluation.metric_status == "ok") & evaluation.beats_baseline.astype(bool)]
     champion = int(qualified.sort_values(["ndcg_at_10", "version"], ascending=[False, True]).version.iloc[0])
     assert demo_connection.sql("select model_version from fct_recommendation_versions where is_champion").fetchall() \

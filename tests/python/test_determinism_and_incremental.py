@@ -66,7 +66,7 @@ def test_incremental_run_equals_full_build(small_shop, tmp_path):
     built_by = {name.removeprefix("main."): invocations.index(invocation) for name, invocation in reused.items()}
     # Tables whose inputs did not change are the first build's (0); those with new rows the second's (1).
     assert built_by == {
-        "ml_item_content_similarities": 0, "ml_recommendation_evaluation": 0,
+        "ml_item_content_similarities": 0, "ml_recommendation_evaluation": 0, "ml_recommendation_tuning": 0,
         "base_shop__users": 0, "base_shop__items": 0, "base_shop__events": 0,
         "base_shop__orders": 1, "base_shop__order_items": 1, "base_shop__reviews": 1,
         "base_shop__support_conversations": 1,

@@ -223,10 +223,12 @@ def evaluation_table(test_users: int, item_ids: list[str]) -> pd.DataFrame:
     from ltv.dbt_entrypoints import recommendation_evaluation
 
     connection = duckdb.connect()
-    rows = [(f"t{index}", item, 1.0, 1, 0) for index in range(10) for item in item_ids]
-    rows += [(f"s{index:02d}", item_ids[0], 0.0, 0, 1) for index in range(test_users)]
+    rows = [(f"t{index}", item, 1.0, 1, 0, 0, 0, None) for index in range(10) for item in item_ids]
+    rows += [(f"s{index:02d}", item_ids[0], 0.0, 0, 1, 0, 0, None) for index in range(test_users)]
     interactions = pd.DataFrame(rows, columns=["user_id", "item_id", "interaction_weight_before_cutoff",
-                                               "purchases_before_cutoff", "purchases_after_cutoff"])
+                                               "purchases_before_cutoff", "purchases_after_cutoff",
+                                               "returned_before_cutoff", "cancelled_before_cutoff",
+                                               "rating_before_cutoff"]).astype({"rating_before_cutoff": float})
     items = catalogue(item_ids)
     return recommendation_evaluation(connection, connection.from_df(interactions), connection.from_df(items),
                                      pd.DataFrame())

@@ -4,12 +4,15 @@
 -- fct_user_recommendations, fct_item_similarities and dim_users serve.
 -- The rule: among the versions whose evaluation is defined (metric_status ok: 50+ evaluated users,
 -- 2+ items) and beats popularity on NDCG@10, the highest NDCG@10; ties go to the lower version. If
--- none qualifies, v1 (plain cosine, the published method) is served as the last resort.
+-- none beats popularity (a shop without co-purchase structure), the defined version with the highest
+-- NDCG@10 is still the best list there is and is served, its beats_baseline false saying so; only
+-- when no evaluation is defined is v1 (plain cosine, the published method) the last resort.
 {{ config(post_hook="{{ create_served_recommendations_view() }}") }}
 -- The post-hook serves the champion's recommendations through the unsuffixed name:
 -- depends_on: {{ ref('fct_user_recommendations', v=1) }}
 -- depends_on: {{ ref('fct_user_recommendations', v=2) }}
-{%- set versions = [1, 2] %}
+-- depends_on: {{ ref('fct_user_recommendations', v=3) }}
+{%- set versions = [1, 2, 3] %}
 
 with evaluation as (
 
@@ -34,9 +37,13 @@ chosen as (
             (select model_version from evaluation
              where metric_status = 'ok' and beats_baseline
              order by ndcg_at_10 desc, model_version limit 1),
+            (select model_version from evaluation
+             where metric_status = 'ok'
+             order by ndcg_at_10 desc, model_version limit 1),
             1
         ) as champion_version,
-        exists (select 1 from evaluation where metric_status = 'ok' and beats_baseline) as chosen_on_evaluation
+        exists (select 1 from evaluation where metric_status = 'ok' and beats_baseline) as chosen_on_evaluation,
+        exists (select 1 from evaluation where metric_status = 'ok') as evaluated
 
 )
 
@@ -52,7 +59,8 @@ select
     cast(case
         when evaluation.model_version <> chosen.champion_version then null
         when chosen.chosen_on_evaluation then 'highest offline NDCG@10 among the versions that beat popularity'
-        else 'last resort: no version was evaluated on 50+ users and beat popularity; v1 (plain cosine) is served'
+        when chosen.evaluated then 'no version beat popularity on NDCG@10: the highest offline NDCG@10 is served'
+        else 'last resort: no version was evaluated on 50+ users; v1 (plain cosine) is served'
     end as varchar) as champion_reason
 from evaluation
 cross join chosen

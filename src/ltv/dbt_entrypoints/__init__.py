@@ -11,7 +11,9 @@ from ltv.dbt_entrypoints.common import model_settings, reuse_allowed
 from ltv.dbt_entrypoints.recommendation_models import (
     content_similarity,
     item_similarity,
+    item_similarity_v3,
     recommendation_evaluation,
+    recommendation_tuning,
     user_recommendations,
 )
 from ltv.dbt_entrypoints.text_models import (
@@ -23,7 +25,7 @@ from ltv.dbt_entrypoints.text_models import (
 from ltv.dbt_entrypoints.value_models import user_value
 
 __all__ = [
-    "content_similarity", "conversation_experience", "item_similarity", "model_settings",
-    "recommendation_evaluation", "reuse_allowed", "sentiment_evaluation_runs", "text_sentiment",
+    "content_similarity", "conversation_experience", "item_similarity", "item_similarity_v3", "model_settings",
+    "recommendation_evaluation", "recommendation_tuning", "reuse_allowed", "sentiment_evaluation_runs", "text_sentiment",
     "texts_masked", "user_recommendations", "user_value",
 ]
