@@ -6,7 +6,9 @@ new orders, order lines, reviews and support conversations and runs an increment
 Each dbt run is measured from outside: wall time, peak resident memory of the whole process tree,
 and per-model times from dbt's run_results.json. With --reference it also times the published
 approach (pandas features, dense scikit-learn cosine, row-by-row TextBlob) on the same data and
-finds the catalogue size at which the dense cosine no longer fits in memory.
+finds the catalogue size at which the dense cosine no longer fits in memory, and compares the models'
+quality shape by shape with the best single-purpose peers (ltv.model_comparison: a plain boosting
+model for customer value, implicit's BM25 item-kNN for recommendations).
 
 Reports go to <out>/<scale>/report.md and report.json.
 """
@@ -58,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project-dir", type=path_text, default=None,
                         help="the ltv dbt project (default: the nearest folder upward from here with a dbt_project.yml)")
     parser.add_argument("--reference", action="store_true",
-                        help="also time the published approach (pandas, dense cosine, row-by-row TextBlob)")
+                        help="also time the published approach (pandas, dense cosine, row-by-row TextBlob), and "
+                             "build every generated shape at 3,000 users to compare v1/v2/latest/champion with a "
+                             "plain boosting model and implicit's BM25 item-kNN (adds about 10 minutes)")
     parser.add_argument("--skip-incremental", action="store_true",
                         help="only the full build, not the rebuild after ~1%% new orders")
     parser.add_argument("--incremental-runs", type=whole_number(1, 100), default=1,
@@ -341,6 +345,9 @@ def benchmark(scale: str, seed: int, data_dir: Path, out_dir: Path, project_dir:
         from ltv.reference import run_reference
 
         report["reference"] = run_reference(raw_dir, log=log)
+        from ltv.model_comparison import run_model_comparison
+
+        report["model_comparison"] = run_model_comparison(data_dir, out, project_dir, seed=seed, log=log)
 
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     (out / "report.md").write_text(render_markdown(report))
@@ -392,4 +399,8 @@ def render_markdown(report: dict) -> str:
         lines += [f"| {step} | {seconds} |" for step, seconds in reference["seconds"].items()]
         for note in reference.get("notes", []):
             lines.append(f"\n{note}")
+    if "model_comparison" in report:
+        from ltv.model_comparison import render_comparison
+
+        lines += render_comparison(report["model_comparison"])
     return "\n".join(lines) + "\n"

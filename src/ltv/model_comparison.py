@@ -91,7 +91,49 @@ def value_comparison(connection, splits: int) -> dict:
 
 
 def recommendation_comparison(connection) -> dict:
-    raise NotImplementedError  # filled in when the implicit reference lands
+    """NDCG@10 of every similarity version, the champion and popularity beside implicit's BM25."""
+    from ltv.recommendation_reference import warehouse_reference_comparison
+
+    return warehouse_reference_comparison(connection)
+
+
+VALUE_MODELS = ("v1", "v2", "v3", "v4", "baseline_rfm_boosting")
+RECOMMENDATION_ROWS = ("v1", "v2", "v3", "champion", "popularity", "implicit_bm25")
+
+
+def _number(value, digits: int) -> str:
+    return "NULL" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def _verdict(value: bool | None) -> str:
+    return {True: "yes", False: "**no**", None: "undefined"}[value]
+
+
+def render_comparison(comparison: dict) -> list[str]:
+    """The markdown section of the bench report: one value table and one recommendation table."""
+    lines = ["", f"## Model quality per shape ({comparison['users']:,} users a generated shape, seed "
+             f"{comparison['seed']})", "",
+             f"Customer value: holdout RMSE / normalized Gini, mean over {VALUE_SPLITS} seeded splits "
+             "(NULL: never fitted or undefined on this shape).", "",
+             "| shape | " + " | ".join(VALUE_MODELS) + " | champion | v4 RMSE < v2 | v4 Gini > baseline |",
+             "|---|" + "---|" * (len(VALUE_MODELS) + 3)]
+    for name, result in comparison["shapes"].items():
+        value = {row["model"]: row for row in result["value"]["summary"]}
+        cells = [f"{_number(value.get(model, {}).get('rmse_mean'), 2)} / "
+                 f"{_number(value.get(model, {}).get('normalized_gini_mean'), 3)}" for model in VALUE_MODELS]
+        targets = result["value"]["targets"]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {result['value']['champion']} | "
+                     f"{_verdict(targets['rmse_below_v2'])} | {_verdict(targets['gini_above_baseline'])} |")
+    lines += ["", "Recommendations: NDCG@10 on the holdout after the cut-off; implicit's BM25 item-kNN with K "
+              "chosen on the validation split v3 was tuned on.", "",
+              "| shape | " + " | ".join(RECOMMENDATION_ROWS) + " | implicit K | champion beats implicit |",
+              "|---|" + "---|" * (len(RECOMMENDATION_ROWS) + 2)]
+    for name, result in comparison["shapes"].items():
+        recommendations = result["recommendations"]
+        cells = [_number(recommendations.get(row), 4) for row in RECOMMENDATION_ROWS]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {recommendations.get('implicit_k')} | "
+                     f"{_verdict(recommendations.get('champion_beats_implicit'))} |")
+    return lines
 
 
 def run_model_comparison(data_dir: Path, out_dir: Path, project_dir: Path, users: int = SHAPE_USERS,
