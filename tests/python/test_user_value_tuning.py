@@ -99,8 +99,32 @@ def test_the_choice_is_the_grid_point_with_the_best_validation_score_by_brute_fo
         assert recorded["validation_rmse"] == pytest.approx(score, rel=1e-4)
         scores.append(score)
     assert parameters["choice"]["grid_index"] == int(np.argmin(scores))
-    chosen = parameters["grid_results"][int(np.argmin(scores))]
-    assert parameters["stacking"] == {"tree_weight": chosen["tree_weight"], "scale": chosen["scale"]}
+
+    # The blend of the chosen point is learned at the cut-off, on out-of-fold trees of the training
+    # users (three folds of a seeded permutation): rebuild them with scikit-learn, check by brute force.
+    chosen = grid_points(TINY_GRID)[int(np.argmin(scores))]
+    train = _train_users(tiny_fit, shop["at_cutoff"])
+    v2_train = _fit_v2(train)
+    train_x = _v3_feature_matrix(v2_train, train, HORIZON_DAYS)
+    kept = informative_columns(train_x)
+    names = [name for name, keep in zip(V3_FEATURES, kept, strict=True) if keep]
+    label = _numeric(train, "future_net_spend")
+    fold_of = np.random.default_rng(3 + 3).permutation(len(train)) % 3
+    out_of_fold = np.zeros(len(train))
+    for fold in range(3):
+        held = fold_of == fold
+        fixed = {**V4_FIXED_HYPERPARAMETERS, "early_stopping": False,
+                 "max_iter": parameters["choice"]["trees"]}
+        model = HistGradientBoostingRegressor(
+            loss=chosen["loss"], max_leaf_nodes=chosen["max_leaf_nodes"], learning_rate=chosen["learning_rate"],
+            monotonic_cst=[int(name in V4_INCREASING_FEATURES) for name in names] if chosen["monotonic"] else None,
+            **fixed).fit(train_x[~held][:, kept], np.maximum(label[~held], 0.0))
+        out_of_fold[held] = np.maximum(model.predict(train_x[held][:, kept]), 0.0)
+    v2_spend = _predict_v2(v2_train, train, HORIZON_DAYS)["predicted_spend"].to_numpy()
+    weight, scale = parameters["stacking"]["tree_weight"], parameters["stacking"]["scale"]
+    recorded_rmse = np.sqrt(np.mean((scale * (weight * out_of_fold + (1 - weight) * v2_spend) - label) ** 2))
+    assert recorded_rmse == pytest.approx(_best_blend_rmse(out_of_fold, v2_spend, label), rel=1e-4)
+    assert parameters["stacking_learned_on"].startswith("3-fold out-of-fold")
 
 
 def test_the_registry_run_records_the_grid_each_score_the_validation_and_the_choice(tiny_fit):

@@ -16,13 +16,15 @@ SENTIMENT_COLUMNS = ["text_source", "text_hash", "model_version", "polarity", "s
                      "not_scored_reason", "model_fingerprint"]
 
 
+# Typed even when nothing is scored: an empty object column reaches DuckDB as type NULL, which the
+# incremental models' on_schema_change='sync_all_columns' would take for a change of column type.
+SENTIMENT_DTYPES = {"text_source": "string", "text_hash": "string", "model_version": "int64",
+                    "polarity": "float64", "subjectivity": "float64", "language": "string",
+                    "not_scored_reason": "string", "model_fingerprint": "string"}
+
+
 def _empty_sentiment_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "text_source": pd.Series(dtype="string"), "text_hash": pd.Series(dtype="string"),
-        "model_version": pd.Series(dtype="int64"), "polarity": pd.Series(dtype="float64"),
-        "subjectivity": pd.Series(dtype="float64"), "language": pd.Series(dtype="string"),
-        "not_scored_reason": pd.Series(dtype="string"), "model_fingerprint": pd.Series(dtype="string"),
-    })
+    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in SENTIMENT_DTYPES.items()})
 
 
 MASKED_TEXT_COLUMNS = ("text_source varchar, source_id varchar, user_id varchar, written_at timestamp, "
@@ -278,7 +280,7 @@ def text_sentiment(connection, texts, settings_frame: pd.DataFrame, version: int
             parts.append(scored)
         scores = pd.concat(parts, ignore_index=True)
     scores["model_version"] = version
-    return scores[SENTIMENT_COLUMNS].astype({"language": "string", "not_scored_reason": "string"})
+    return scores[SENTIMENT_COLUMNS].astype(SENTIMENT_DTYPES)
 
 
 def sentiment_evaluation_runs(connection, texts, scores_v1, settings_frame: pd.DataFrame,

@@ -1,10 +1,11 @@
 """v4: v2 (BG/NBD + Gamma-Gamma) stacked with gradient-boosted trees, both tuned per shop.
 
 The trees learn from the rich behavioural features plus v2's expected purchases, P(alive) and
-Gamma-Gamma spend. Their loss, leaf count, learning rate, monotonic constraints and number of trees,
-and the stacking weight and scale of the blend with v2, are chosen on a validation split from the
-training period (tuning.validation_split); the chosen point is then refitted on the cut-off training
-users. The holdout is measured once, by fitting.fit_user_value, as for every version.
+Gamma-Gamma spend. Their loss, leaf count, learning rate, monotonic constraints and number of trees
+are chosen on a validation split from the training period (tuning.validation_split); the chosen
+point is then refitted on the cut-off training users, and the stacking weight and scale of the blend
+with v2 are learned on out-of-fold tree predictions of those same users (tuning.out_of_fold_trees).
+The holdout is measured once, by fitting.fit_user_value, as for every version.
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ from ltv.user_value.constants import (
 from ltv.user_value.inputs import _numeric, informative_columns
 from ltv.user_value.probabilistic import _fit_v2, _parameters_v2, _predict_v2
 from ltv.user_value.tuning import (
+    STACKING_FOLDS,
     _seeded_sample,
     best_point,
     blend,
     fit_trees,
     grid_points,
+    out_of_fold_trees,
     predict_trees,
     search_grid,
+    stacking_weights,
     validation_split,
 )
 
@@ -93,12 +97,20 @@ def _fit_v4(train: pd.DataFrame, horizon_days: int, validation_features: pd.Data
         raise ValueError("every training user has zero future spend or no informative feature; nothing to learn")
     names = [name for name, keep in zip(_feature_names(v2_state), kept, strict=True) if keep]
     model = fit_trees(chosen, features[:, kept], label, names, max_iter=chosen["trees"])
-    weights = {"tree_weight": chosen["tree_weight"], "scale": chosen["scale"]}
-    if v2_state is None:
-        # The blend weight was learned with v2 beside the trees; alone, the trees keep their own scale.
-        weights = {"tree_weight": 1.0, "scale": 1.0}
+    out_of_fold = out_of_fold_trees(chosen, features[:, kept], label, names, seed + 3)
+    probabilistic = (None if v2_state is None
+                     else _predict_v2(v2_state, sample, horizon_days)["predicted_spend"].to_numpy(dtype=float))
+    if out_of_fold is not None:
+        weights = stacking_weights(out_of_fold, probabilistic, label)
+        stacking_learned_on = f"{STACKING_FOLDS}-fold out-of-fold tree predictions of the cut-off training users"
+    else:
+        # Too few spenders to fit every fold: the weights the validation split learned for this point.
+        weights = ({"tree_weight": chosen["tree_weight"], "scale": chosen["scale"]} if v2_state is not None
+                   else {"tree_weight": 1.0, "scale": 1.0})
+        stacking_learned_on = "the validation split (too few spenders at the cut-off for out-of-fold predictions)"
     return {"v2_state": v2_state, "v2_failure": v2_failure, "model": model, "kept_columns": kept,
-            "weights": weights, "tuning": tuning, "fit_users": len(sample)}
+            "weights": weights, "stacking_learned_on": stacking_learned_on, "tuning": tuning,
+            "fit_users": len(sample)}
 
 
 def _predict_v4(state: dict, frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
@@ -124,6 +136,8 @@ def _parameters_v4(state: dict) -> dict:
         "validation_kind": tuning["validation"]["kind"],
         "choice": {**chosen, "grid_index": tuning["chosen"]},
         "stacking": dict(state["weights"]),
+        # The grid's own weights (in grid_results) were learned on the validation split; the holdout is never seen.
+        "stacking_learned_on": state.get("stacking_learned_on"),
         "features": [name for name, keep in zip(names, kept, strict=True) if keep],
         "dropped_features": [name for name, keep in zip(names, kept, strict=True) if not keep],
         "caps": {"max_tuning_users": V4_MAX_TUNING_USERS, "max_fit_users": V4_MAX_FIT_USERS},

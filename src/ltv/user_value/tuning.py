@@ -75,9 +75,15 @@ def validation_split(
         else:
             reason = None
     kind = TIME_BASED if reason is None else USER_SHARE
-    pool = candidates if kind == TIME_BASED else train.sort_values("user_id", kind="stable")
-    pool = _seeded_sample(pool, max_users, seed)
-    is_eval = _holdout_mask(len(pool), eval_share, seed + 1)
+    pool, is_eval = _split_pool(candidates if kind == TIME_BASED else train, max_users, eval_share, seed)
+    if kind == TIME_BASED and not _both_parts_spent(pool, is_eval):
+        # Early stopping and the Poisson loss need some spend on both sides of the split.
+        kind, reason = USER_SHARE, "the validation period's spenders all fell on one side of its split"
+        pool, is_eval = _split_pool(train, max_users, eval_share, seed)
+    if not _both_parts_spent(pool, is_eval):
+        spenders = int((_numeric(pool, LABEL_COLUMN) > 0).sum())
+        raise ValueError(f"only {spenders} of {len(pool)} tuning users spent anything, not on both sides of the "
+                         "validation split: too few spenders to tune on")
     description = {
         "kind": kind,
         "fallback_reason": reason,
@@ -88,9 +94,21 @@ def validation_split(
     return pool.loc[~is_eval].reset_index(drop=True), pool.loc[is_eval].reset_index(drop=True), description
 
 
+def _split_pool(frame: pd.DataFrame, max_users: int, eval_share: float, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    pool = _seeded_sample(frame.sort_values("user_id", kind="stable"), max_users, seed)
+    return pool, _holdout_mask(len(pool), eval_share, seed + 1)
+
+
+def _both_parts_spent(pool: pd.DataFrame, is_eval: np.ndarray) -> bool:
+    spent = _numeric(pool, LABEL_COLUMN) > 0
+    return bool(spent[is_eval].any() and spent[~is_eval].any())
+
+
 # How far the validation period may rescale the blend: a factor beyond this says more about a
 # change between the two periods (or a handful of spenders) than about the period to come.
 SCALE_BOUNDS = (0.5, 2.0)
+# Folds of the cut-off training users on which v4's blend is learned (out-of-fold tree predictions).
+STACKING_FOLDS = 3
 
 
 def _best_scale(mixed: np.ndarray, target: np.ndarray) -> float:
@@ -164,6 +182,27 @@ def fit_trees(point: dict, features: np.ndarray, label: np.ndarray, feature_name
         else:
             model.fit(features, np.maximum(label, 0.0), X_val=eval_features, y_val=np.maximum(eval_label, 0.0))
     return model
+
+
+def out_of_fold_trees(point: dict, features: np.ndarray, label: np.ndarray, feature_names: list[str],
+                      seed: int, folds: int = STACKING_FOLDS) -> np.ndarray | None:
+    """Each user's tree prediction from the chosen point fitted on the other folds (`point["trees"]`
+    trees): what the blend's weight and scale are learned on at the cut-off. The validation period
+    chooses the trees; how much to trust them against BG/NBD, and the level of the total, are learned
+    on the training period itself, which is closer to the holdout's (a shop that grew or changed its
+    mix between the two periods otherwise carries the earlier period's scale over). None when some
+    fold's other users spent nothing (a shop with a handful of spenders): there is no fit to learn on."""
+    fold_of = np.random.default_rng(seed).permutation(len(label)) % folds
+    predicted = np.zeros(len(label))
+    for fold in range(folds):
+        held = fold_of == fold
+        if held.all() or not held.any():
+            continue
+        if np.maximum(label[~held], 0.0).sum() <= 0:
+            return None
+        model = fit_trees(point, features[~held], label[~held], feature_names, max_iter=point["trees"])
+        predicted[held] = predict_trees(model, features[held])
+    return predicted
 
 
 def predict_trees(model, features: np.ndarray) -> np.ndarray:
