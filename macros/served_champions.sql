@@ -17,7 +17,7 @@
         cast(model_version as integer) as model_version,
         cast(predicted_spend as double) as predicted_spend,
         cast(value_decile as integer) as value_decile,
-        cast(scored_at as timestamp) as scored_at
+        cast(features_as_of_date as date) as features_as_of_date
     from {{ ref('ml_user_value', v=version) }}
     where {{ version }} = (select model_version from {{ versions_relation }} where is_champion)
     {{ "union all" if not loop.last }}
@@ -42,7 +42,7 @@
     {{ comment_served_view(this.schema ~ '.fct_user_value_predictions', this.schema ~ '.fct_user_value_predictions_v1',
                            "Expected net spend per user over the next horizon from the champion user-value version "
                            ~ "(chosen on this build's holdout: see fct_user_value_versions); one row per user.",
-                           ['user_id', 'model_version', 'predicted_spend', 'value_decile', 'scored_at']) }}
+                           ['user_id', 'model_version', 'predicted_spend', 'value_decile', 'features_as_of_date']) }}
 {% endmacro %}
 
 {#- fct_recommendation_versions' post-hook. -#}
