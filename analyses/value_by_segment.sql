@@ -1,4 +1,4 @@
--- Users, expected value and suggested action per segment, most valuable first.
-select segment, suggested_action, users, share_of_users, expected_value, share_of_expected_value
+-- Users, predicted spend and suggested action per segment, most valuable first.
+select segment, suggested_action, users, share_of_users, total_predicted_spend, share_of_predicted_spend
 from {{ ref('fct_segment_summary') }}
-order by expected_value desc
+order by total_predicted_spend desc

@@ -17,7 +17,7 @@
         cast(model_version as integer) as model_version,
         cast(predicted_spend as double) as predicted_spend,
         cast(value_decile as integer) as value_decile,
-        cast(scored_at as timestamp) as scored_at
+        cast(features_as_of_date as date) as features_as_of_date
     from {{ ref('ml_user_value', v=version) }}
     where {{ version }} = (select model_version from {{ versions_relation }} where is_champion)
     {{ "union all" if not loop.last }}
@@ -42,23 +42,29 @@
     {{ comment_served_view(this.schema ~ '.fct_user_value_predictions', this.schema ~ '.fct_user_value_predictions_v1',
                            "Expected net spend per user over the next horizon from the champion user-value version "
                            ~ "(chosen on this build's holdout: see fct_user_value_versions); one row per user.",
-                           ['user_id', 'model_version', 'predicted_spend', 'value_decile', 'scored_at']) }}
+                           ['user_id', 'model_version', 'predicted_spend', 'value_decile', 'features_as_of_date']) }}
 {% endmacro %}
 
-{#- fct_recommendation_versions' post-hook. -#}
+{#- fct_recommendation_versions' post-hook. The served view is what BI shows, so it carries the
+    item's title and category for display (dim_items); the versioned tables stay bare ids. -#}
 {% macro create_served_recommendations_view() %}
     create or replace view {{ this.schema }}.fct_user_recommendations as
-    {{ served_recommendations_sql(versions_relation=this) }};
+    select served.*, items.title as item_title, items.category as item_category
+    from ({{ served_recommendations_sql(versions_relation=this) }}) as served
+    left join {{ ref('dim_items') }} as items on served.item_id = items.item_id;
     {{ comment_served_view(this.schema ~ '.fct_user_recommendations', this.schema ~ '.fct_user_recommendations_v2',
                            "Each user's top-N items from the champion similarity version (chosen on the offline "
                            ~ "evaluation: see fct_recommendation_versions); never an item the user already bought.",
-                           ['user_id', 'rank', 'item_id', 'score', 'because_item_id', 'is_fallback']) }}
+                           ['user_id', 'rank', 'item_id', 'score', 'because_item_id', 'is_fallback'],
+                           {'item_title': "The recommended item's title (dim_items.title); NULL when the catalogue has none.",
+                            'item_category': "The recommended item's category (dim_items.category); NULL when the catalogue has none."}) }}
 {% endmacro %}
 
 {#- A served view carries its documentation into the catalogue like the contracted tables do
     (persist_docs does not reach views a hook creates): the view's own comment, and each column's
     comment copied from the contracted version it serves. -#}
-{% macro comment_served_view(view_name, documented_relation, description, columns) -%}
+{#- own_comments: {column: comment} for the view's columns that no contracted version has. -#}
+{% macro comment_served_view(view_name, documented_relation, description, columns, own_comments={}) -%}
     comment on view {{ view_name }} is '{{ description | replace("'", "''") }}'
     {%- if execute -%}
         {#- Rendered before the view is created, so the columns are named, not read from the view. -#}
@@ -71,4 +77,8 @@
     comment on column {{ view_name }}.{{ column_name }} is '{{ comment | replace("'", "''") }}'
         {%- endfor -%}
     {%- endif -%}
+    {%- for column_name, comment in own_comments.items() -%}
+    ;
+    comment on column {{ view_name }}.{{ column_name }} is '{{ comment | replace("'", "''") }}'
+    {%- endfor -%}
 {%- endmacro %}

@@ -33,6 +33,8 @@ from sklearn.linear_model import LinearRegression
 
 MODEL_NAME = "conversation_experience"
 MODEL_VERSIONS = ("v1", "v2")
+# The registry's method of each version (fct_model_runs.method).
+VERSION_METHODS = {"v1": "published_formula", "v2": "least_squares_on_satisfaction"}
 CAP_HOURS = 72.0
 MIN_RATED_CONVERSATIONS = 30
 HOLDOUT_SHARE = 0.2
@@ -127,6 +129,7 @@ def _run(
     return {
         "model_name": MODEL_NAME,
         "model_version": version,
+        "method": VERSION_METHODS[version],
         "status": status,
         "message": message,
         "train_rows": train_rows,

@@ -45,9 +45,12 @@ def current_invocation_id(connection) -> str | None:
 def record_run(connection, run: dict, cutoff_date=None, horizon_days: int | None = None) -> str:
     """Append one run (the dict the fitting functions return) to the registry; return its run_id.
 
-    `run` keys: model_name, model_version, status, and optionally method, message, train_rows,
-    holdout_rows, parameters (dict), metrics (dict).
+    `run` keys: model_name, model_version, method, status, and optionally message, train_rows,
+    holdout_rows, parameters (dict), metrics (dict). A run without a method is refused: the
+    registry's readers compare runs of a family by method, and a NULL one cannot be told apart.
     """
+    if not run.get("method"):
+        raise ValueError(f"run of {run.get('model_name')} version {run.get('model_version')} has no method")
     invocation_id = current_invocation_id(connection)
     trained_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     # Versions are recorded as dbt numbers them ("2", not "v2"); baselines keep their name.

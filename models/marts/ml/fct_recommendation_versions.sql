@@ -12,6 +12,8 @@
 -- depends_on: {{ ref('fct_user_recommendations', v=1) }}
 -- depends_on: {{ ref('fct_user_recommendations', v=2) }}
 -- depends_on: {{ ref('fct_user_recommendations', v=3) }}
+-- and joins the items' titles and categories for display:
+-- depends_on: {{ ref('dim_items') }}
 {%- set versions = [1, 2, 3] %}
 
 with evaluation as (

@@ -9,5 +9,5 @@ select
     cast(contribution_frequency as double) as contribution_frequency,
     cast(contribution_amount as double) as contribution_amount,
     cast(intercept as double) as intercept,
-    cast(scored_at as timestamp) as scored_at
+    cast(features_as_of_date as date) as features_as_of_date
 from {{ ref('ml_user_value', v=1) }}

@@ -8,5 +8,5 @@ select
     cast(predicted_purchases as double) as predicted_purchases,
     cast(probability_alive as double) as probability_alive,
     cast(predicted_average_order_value as double) as predicted_average_order_value,
-    cast(scored_at as timestamp) as scored_at
+    cast(features_as_of_date as date) as features_as_of_date
 from {{ ref('ml_user_value', v=2) }}

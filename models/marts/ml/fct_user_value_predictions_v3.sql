@@ -6,5 +6,5 @@ select
     cast(predicted_spend as double) as predicted_spend,
     cast(value_decile as integer) as value_decile,
 
-    cast(scored_at as timestamp) as scored_at
+    cast(features_as_of_date as date) as features_as_of_date
 from {{ ref('ml_user_value', v=3) }}

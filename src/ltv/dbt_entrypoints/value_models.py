@@ -56,9 +56,9 @@ def user_value(connection, features_at_cutoff, features_latest, settings_frame: 
             if recorded is not None:
                 record_run(connection, recorded, cutoff_date=_as_date(settings["cutoff_date"]),
                            horizon_days=settings["horizon_days"])
-    # scored_at is the date the features describe, not the wall clock, so two builds on the
-    # same data give identical tables.
+    # The date the features describe, not the wall clock, so two builds on the same data give
+    # identical tables.
     scoring_date = settings.get("scoring_date")
-    predictions["scored_at"] = pd.Timestamp(scoring_date) if scoring_date is not None else pd.NaT
-    predictions["scored_at"] = predictions["scored_at"].astype("datetime64[us]")
+    predictions["features_as_of_date"] = pd.Timestamp(scoring_date) if scoring_date is not None else pd.NaT
+    predictions["features_as_of_date"] = predictions["features_as_of_date"].astype("datetime64[us]")
     return predictions

@@ -101,7 +101,7 @@ def calibration_chart(deciles: dict, champion, chart_id: str) -> str:
 
 
 def segment_chart(segments: pd.DataFrame, value_column: str, chart_id: str) -> str:
-    """Users and expected value per segment, side by side, largest value first."""
+    """Users and total predicted spend per segment, side by side, largest value first."""
     ordered = segments.sort_values(value_column, ascending=True)
     figure = new_figure(WIDTH * 1.3, HEIGHT)
     users_axes, value_axes = figure.subplots(1, 2, sharey=True)

@@ -110,7 +110,7 @@ def champion_note(versions: pd.DataFrame, champion) -> Note:
 
 
 # The segment value column, by the names it has had; a renamed column is still found.
-SEGMENT_VALUE_COLUMNS = ("expected_value", "predicted_spend", "total_predicted_spend", "predicted_spend_total")
+SEGMENT_VALUE_COLUMNS = ("total_predicted_spend", "expected_value")
 
 
 def segment_part(segments: pd.DataFrame | None):

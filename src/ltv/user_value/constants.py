@@ -4,6 +4,13 @@ from __future__ import annotations
 
 MODEL_NAME = "user_value"
 SUPPORTED_VERSIONS = (1, 2, 3, 4)
+# The registry's method of each version (fct_model_runs.method), so every run says how it was made.
+VERSION_METHODS = {
+    1: "linear_regression",
+    2: "bgnbd_gamma_gamma",
+    3: "boosting_bgnbd_ensemble",
+    4: "tuned_boosting_bgnbd_stack",
+}
 LABEL_COLUMN = "future_net_spend"
 DAYS_PER_WEEK = 7.0
 

@@ -11,7 +11,6 @@ from ltv.metrics import value_metrics
 from ltv.user_value.baseline import baseline_parameters, fit_baseline, predict_baseline
 from ltv.user_value.boosting import _fit_v3, _parameters_v3, _predict_v3
 from ltv.user_value.constants import (
-    BASELINE_METHOD,
     BASELINE_MODEL_VERSION,
     LABEL_COLUMN,
     SPLIT_VALUE_COLUMNS,
@@ -129,10 +128,8 @@ def baseline_run(train: pd.DataFrame, holdout: pd.DataFrame, seed: int) -> dict:
         status, parameters = "skipped", {}
         metrics = {**value_metrics([], []), "baseline_rmse": None, "metric_status": None, "beats_baseline": None}
         message = f"the plain boosting baseline could not be fitted: {type(error).__name__}: {error}"
-    run = _run_record(BASELINE_MODEL_VERSION, status, message, min(len(train), V4_MAX_FIT_USERS), len(holdout),
-                      parameters, metrics)
-    run["method"] = BASELINE_METHOD
-    return run
+    return _run_record(BASELINE_MODEL_VERSION, status, message, min(len(train), V4_MAX_FIT_USERS), len(holdout),
+                       parameters, metrics)
 
 
 def fit_user_value(

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 
 from ltv.metrics import MIN_EVALUATED_USERS, value_metrics
-from ltv.user_value.constants import MODEL_NAME, output_columns
+from ltv.user_value.constants import (
+    BASELINE_METHOD,
+    BASELINE_MODEL_VERSION,
+    MODEL_NAME,
+    VERSION_METHODS,
+    output_columns,
+)
 
 
 def _empty_predictions(version: int) -> pd.DataFrame:
@@ -51,6 +57,7 @@ def _run_record(
         {
             "model_name": MODEL_NAME,
             "model_version": version if isinstance(version, str) else int(version),
+            "method": BASELINE_METHOD if version == BASELINE_MODEL_VERSION else VERSION_METHODS[int(version)],
             "status": status,
             "message": message,
             "train_rows": train_rows,
