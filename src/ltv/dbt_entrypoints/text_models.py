@@ -183,7 +183,9 @@ def _support_model(connection, texts, conversations, settings: dict, version: in
     stored = fitted_models.load(fingerprint)
     if stored is not None:
         return stored, fingerprint
-    frame = training.project("masked_text, rating, response_hours").df()
+    # A join hands rows over in no fixed order; the ridge fit and its folds follow the row order, so
+    # two builds on the same data would train different support models without a sort.
+    frame = training.order("text_hash, rating, response_hours").project("masked_text, rating, response_hours").df()
     model, decision = sentiment.choose_support_model(
         review_model, frame["masked_text"].tolist(), frame["rating"].astype(float).to_numpy(),
         frame["response_hours"].astype(float).to_numpy(), seed=int(settings.get("random_seed", 42)))
