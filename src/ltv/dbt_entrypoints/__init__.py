@@ -7,6 +7,8 @@ files, is what lets the model files stay three lines long and the logic be unit-
 per model family: value_models, recommendation_models, text_models; common holds what they share.
 """
 
+from threadpoolctl import threadpool_limits
+
 from ltv.dbt_entrypoints.common import model_settings, reuse_allowed
 from ltv.dbt_entrypoints.recommendation_models import (
     content_similarity,
@@ -23,6 +25,14 @@ from ltv.dbt_entrypoints.text_models import (
     texts_masked,
 )
 from ltv.dbt_entrypoints.value_models import user_value
+
+# One BLAS thread for the whole dbt process, set once and never restored. dbt runs Python models in
+# threads of one process, and BLAS's thread count is process-wide: a model that limits it for a while
+# (the BG/NBD and boosting fits do) changed the threads of a ridge or least-squares fit running beside
+# it, and with them the order of its floating-point sums, so two builds on the same data differed in
+# the last bits. With one thread throughout, every fit sums in one order; on two cores the models
+# running side by side keep both busy anyway.
+threadpool_limits(limits=1, user_api="blas")
 
 __all__ = [
     "content_similarity", "conversation_experience", "item_similarity", "item_similarity_v3", "model_settings",
