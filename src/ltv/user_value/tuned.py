@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ltv.user_value.boosting import _v3_feature_matrix
+from ltv.user_value.boosting import _base_feature_matrix, _tree_features, _v3_feature_matrix
 from ltv.user_value.constants import (
     LABEL_COLUMN,
     V3_BASE_FEATURES,
@@ -113,12 +113,22 @@ def _fit_v4(train: pd.DataFrame, horizon_days: int, validation_features: pd.Data
             "fit_users": len(sample)}
 
 
+def _v4_combine(state: dict, trees: np.ndarray, v2_outputs: pd.DataFrame | None) -> np.ndarray:
+    """v4's prediction from its trees' (floored at 0) and v2's outputs (None without a v2 fit)."""
+    probabilistic = None if v2_outputs is None else v2_outputs["predicted_spend"].to_numpy(dtype=float)
+    return blend(trees, probabilistic, state["weights"])
+
+
+def _v4_from_parts(state: dict, base: np.ndarray, v2_outputs: pd.DataFrame | None) -> np.ndarray:
+    """v4's prediction from the base feature matrix and v2's outputs for the same users; split from
+    _predict_v4 as _v3_from_parts is."""
+    return _v4_combine(state, predict_trees(state["model"], _tree_features(state, base, v2_outputs)), v2_outputs)
+
+
 def _predict_v4(state: dict, frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
     v2_outputs = None if state["v2_state"] is None else _predict_v2(state["v2_state"], frame, horizon_days)
-    features = _v3_feature_matrix(state["v2_state"], frame, horizon_days, v2_outputs)
-    trees = predict_trees(state["model"], features[:, state["kept_columns"]])
-    probabilistic = None if v2_outputs is None else v2_outputs["predicted_spend"].to_numpy(dtype=float)
-    return pd.DataFrame({"predicted_spend": blend(trees, probabilistic, state["weights"])}, index=frame.index)
+    predicted = _v4_from_parts(state, _base_feature_matrix(frame), v2_outputs)
+    return pd.DataFrame({"predicted_spend": predicted}, index=frame.index)
 
 
 def _parameters_v4(state: dict) -> dict:
