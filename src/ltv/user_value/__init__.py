@@ -44,6 +44,7 @@ from ltv.user_value.btyd import (
 from ltv.user_value.constants import (
     COMMON_OUTPUT_COLUMNS,
     DAYS_PER_WEEK,
+    EXPLANATION_COLUMNS,
     LABEL_COLUMN,
     MIN_GAMMA_GAMMA_USERS,
     MODEL_NAME,
@@ -59,17 +60,20 @@ from ltv.user_value.constants import (
     VERSION_OUTPUT_COLUMNS,
     output_columns,
 )
+from ltv.user_value.explanations import EXPLAINED_FEATURES, explain_user_value, top_drivers
 from ltv.user_value.fitting import UserValueFit, fit_user_value, predict_user_value, score_user_value
 from ltv.user_value.inputs import informative_columns, value_deciles
 from ltv.user_value.runs import HOLDOUT_ESTIMATES, RANKING_METRICS, holdout_verdict
 
 __all__ = [
-    "BGNBDParameters", "COMMON_OUTPUT_COLUMNS", "DAYS_PER_WEEK", "GammaGammaParameters", "HOLDOUT_ESTIMATES",
+    "BGNBDParameters", "COMMON_OUTPUT_COLUMNS", "DAYS_PER_WEEK", "EXPLAINED_FEATURES", "EXPLANATION_COLUMNS",
+    "GammaGammaParameters", "HOLDOUT_ESTIMATES",
     "LABEL_COLUMN", "MIN_GAMMA_GAMMA_USERS", "MODEL_NAME", "RANKING_METRICS", "REQUIRED_COLUMNS",
     "SPLIT_VALUE_COLUMNS", "SUPPORTED_VERSIONS", "UserValueFit", "V1_FEATURES", "V2_OUTPUT_COLUMNS",
     "V3_BASE_FEATURES", "V3_FEATURES", "V3_HYPERPARAMETERS", "V3_TREE_WEIGHT", "VERSION_OUTPUT_COLUMNS",
-    "bgnbd_conditional_expected_purchases", "bgnbd_log_likelihood", "bgnbd_probability_alive", "fit_bgnbd",
+    "bgnbd_conditional_expected_purchases", "bgnbd_log_likelihood", "bgnbd_probability_alive", "explain_user_value",
+    "fit_bgnbd",
     "fit_gamma_gamma", "fit_user_value", "gamma_gamma_expected_spend", "gamma_gamma_log_likelihood",
     "holdout_verdict", "informative_columns", "output_columns", "predict_user_value", "score_user_value",
-    "simulate_bgnbd", "value_deciles",
+    "simulate_bgnbd", "top_drivers", "value_deciles",
 ]

@@ -73,6 +73,12 @@ VERSION_OUTPUT_COLUMNS = {
     4: (),
 }
 
+# Every version's per-user explanation (explanations.py): the TOP_DRIVERS input features that move
+# the prediction most, each with its signed contribution in the currency of predicted_spend.
+TOP_DRIVERS = 3
+EXPLANATION_COLUMNS = tuple(
+    column for slot in range(1, TOP_DRIVERS + 1) for column in (f"driver_{slot}", f"driver_{slot}_contribution"))
+
 # v3's hyperparameters. Chosen for a few thousand to a few million users: shallow trees and a modest
 # learning rate resist over-fitting the heavy right tail of spend; no early stopping, because its
 # internal validation split would make the number of trees depend on the data order.
@@ -97,7 +103,7 @@ MIN_GAMMA_GAMMA_USERS = 10
 def output_columns(version: int) -> list[str]:
     """The columns `predict_user_value` returns for a model version, in order."""
     _check_version(version)
-    return list(COMMON_OUTPUT_COLUMNS) + list(VERSION_OUTPUT_COLUMNS[version])
+    return list(COMMON_OUTPUT_COLUMNS) + list(VERSION_OUTPUT_COLUMNS[version]) + list(EXPLANATION_COLUMNS)
 
 
 def _check_version(version: int) -> None:

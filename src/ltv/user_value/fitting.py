@@ -12,6 +12,7 @@ from ltv.user_value.baseline import baseline_parameters, fit_baseline, predict_b
 from ltv.user_value.boosting import _fit_v3, _parameters_v3, _predict_v3
 from ltv.user_value.constants import (
     BASELINE_MODEL_VERSION,
+    EXPLANATION_COLUMNS,
     LABEL_COLUMN,
     SPLIT_VALUE_COLUMNS,
     V4_MAX_FIT_USERS,
@@ -19,6 +20,7 @@ from ltv.user_value.constants import (
     _check_version,
     output_columns,
 )
+from ltv.user_value.explanations import explain_user_value, feature_baseline
 from ltv.user_value.inputs import _holdout_mask, _numeric, _prepare, value_deciles
 from ltv.user_value.linear import _fit_v1, _parameters_v1, _predict_v1
 from ltv.user_value.probabilistic import _fit_v2, _parameters_v2, _predict_v2
@@ -175,9 +177,11 @@ def fit_user_value(
     extra_run = baseline_run(train, holdout, seed) if version == 4 else None
     try:
         state = _fit(version, train, horizon_days, tuning)
+        # What each feature is occluded with when a user's prediction is explained (explanations.py).
+        state["explanation_baseline"] = feature_baseline(version, train)
         holdout_predicted = _predict(version, state, holdout, horizon_days)["predicted_spend"].to_numpy(dtype=float)
         train_predicted = _predict(version, state, train, horizon_days)["predicted_spend"].to_numpy(dtype=float)
-        parameters = _parameters(version, state)
+        parameters = {**_parameters(version, state), "explanation_baseline": state["explanation_baseline"]}
         if not (np.all(np.isfinite(holdout_predicted)) and np.all(np.isfinite(train_predicted))):
             raise ValueError("the fitted model produced non-finite predictions")
     except Exception as error:  # a failed fit must not fail the dbt build; the run says why
@@ -227,10 +231,24 @@ def score_user_value(fit: UserValueFit, features_latest: pd.DataFrame) -> tuple[
         predictions[column] = joined[column].to_numpy(dtype=float)
     for column in VERSION_OUTPUT_COLUMNS[version]:
         predictions[column] = scored[column].to_numpy(dtype=float)
+    explained, explanation_note = _explanations(fit, latest)
+    for column in EXPLANATION_COLUMNS:
+        predictions[column] = explained[column].to_numpy()
     predictions = predictions[output_columns(version)].reset_index(drop=True)
     run = dict(fit.run)
-    run["message"] = f"{run['message']}, scored {len(predictions)} users for a {horizon_days}-day horizon"
+    run["message"] = (f"{run['message']}, scored {len(predictions)} users for a {horizon_days}-day horizon"
+                      f"{explanation_note}")
     return predictions, run
+
+
+def _explanations(fit: UserValueFit, latest: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The drivers of every scored user, and a note for the run's message if they could not be had:
+    an explanation that fails leaves its columns NULL but must not cost the predictions."""
+    try:
+        return explain_user_value(fit.version, fit.state, latest, fit.horizon_days), ""
+    except Exception as error:  # the predictions stand; the run says why the drivers are missing
+        return (explain_user_value(fit.version, None, latest, fit.horizon_days),
+                f"; drivers not explained: {type(error).__name__}: {error}")
 
 
 def predict_user_value(

@@ -11,6 +11,7 @@ from ltv.metrics import MIN_EVALUATED_USERS, value_metrics
 from ltv.user_value.constants import (
     BASELINE_METHOD,
     BASELINE_MODEL_VERSION,
+    EXPLANATION_COLUMNS,
     MODEL_NAME,
     VERSION_METHODS,
     output_columns,
@@ -23,6 +24,8 @@ def _empty_predictions(version: int) -> pd.DataFrame:
         "model_version": "int64",
         "value_decile": "int64",
         "split": "str",
+        # The driver names; their contributions are float like the other columns.
+        **{column: "str" for column in EXPLANATION_COLUMNS if not column.endswith("_contribution")},
     }
     return pd.DataFrame(
         {column: pd.Series([], dtype=dtypes.get(column, "float64")) for column in output_columns(version)}
