@@ -6,6 +6,16 @@
   reads the same SQL.
 -#}
 
+{#- The per-user explanation every ml_user_value version returns (src/ltv/user_value/explanations.py), typed
+    once for the four fct_user_value_predictions_vN and the served view: the three features that move
+    the user's predicted_spend most, each with its signed contribution. -#}
+{% macro user_value_driver_columns() -%}
+    {%- for slot in [1, 2, 3] -%}
+    cast(driver_{{ slot }} as varchar) as driver_{{ slot }},
+        cast(driver_{{ slot }}_contribution as double) as driver_{{ slot }}_contribution{{ "," if not loop.last }}
+        {% endfor -%}
+{%- endmacro %}
+
 {#- User value (fct_user_value_versions): the columns and types every fct_user_value_predictions_vN shares. -#}
 {% macro served_user_value_predictions_sql(versions=[1, 2, 3, 4], versions_relation=none) -%}
     {#- versions_relation: the *_versions model itself when its own post-hook calls this (a ref to
@@ -17,7 +27,8 @@
         cast(model_version as integer) as model_version,
         cast(predicted_spend as double) as predicted_spend,
         cast(value_decile as integer) as value_decile,
-        cast(features_as_of_date as date) as features_as_of_date
+        cast(features_as_of_date as date) as features_as_of_date,
+        {{ user_value_driver_columns() }}
     from {{ ref('ml_user_value', v=version) }}
     where {{ version }} = (select model_version from {{ versions_relation }} where is_champion)
     {{ "union all" if not loop.last }}
@@ -41,8 +52,11 @@
     {{ served_user_value_predictions_sql(versions_relation=this) }};
     {{ comment_served_view(this.schema ~ '.fct_user_value_predictions', this.schema ~ '.fct_user_value_predictions_v1',
                            "Expected net spend per user over the next horizon from the champion user-value version "
-                           ~ "(chosen on this build's holdout: see fct_user_value_versions); one row per user.",
-                           ['user_id', 'model_version', 'predicted_spend', 'value_decile', 'features_as_of_date']) }}
+                           ~ "(chosen on this build's holdout: see fct_user_value_versions); one row per user, with the three "
+                           ~ "features that move the user's prediction most and what each adds to it.",
+                           ['user_id', 'model_version', 'predicted_spend', 'value_decile', 'features_as_of_date',
+                            'driver_1', 'driver_1_contribution', 'driver_2', 'driver_2_contribution',
+                            'driver_3', 'driver_3_contribution']) }}
 {% endmacro %}
 
 {#- fct_recommendation_versions' post-hook. The served view is what BI shows, so it carries the

@@ -185,7 +185,8 @@ def test_public_marts_carry_their_documentation_into_the_catalog(demo_connection
     served_columns = dict(demo_connection.sql(
         "select column_name, comment from duckdb_columns() where table_name = 'fct_user_value_predictions'").fetchall())
     assert all(served_columns.values()) and set(served_columns) == {
-        "user_id", "model_version", "predicted_spend", "value_decile", "features_as_of_date"}
+        "user_id", "model_version", "predicted_spend", "value_decile", "features_as_of_date",
+        "driver_1", "driver_1_contribution", "driver_2", "driver_2_contribution", "driver_3", "driver_3_contribution"}
 
 
 def test_a_model_quality_regression_of_more_than_ten_percent_warns(demo_warehouse, tmp_path):

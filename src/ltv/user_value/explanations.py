@@ -21,7 +21,9 @@ otherwise identical user with an average value would get.
   others held), but the contributions of a non-linear model do not add up to prediction − baseline:
   interactions and the floor at 0 are not shared out. The raw inputs are occluded, not the trees'
   derived inputs: occluding repeat_purchase_days in v3 moves v2's outputs the trees read too, so the
-  driver is the feature an analyst can act on.
+  driver is the feature an analyst can act on. Inputs that only make sense together (BG/NBD's
+  purchase_span_days and customer_age_days, say) can get large contributions of opposite sign: one
+  of them alone moved to the average describes an unusual customer. Read such a pair together.
 
 Why occlusion rather than SHAP values: it needs nothing beyond the models themselves (the shap
 package is not a dependency, and exact Shapley values of the v2/tree blend are not cheap), its
