@@ -280,7 +280,9 @@ def predict_user_value(
       v1 contribution_activity, contribution_frequency, contribution_amount and intercept, which sum
       to predicted_spend (v1 predictions may be negative: the published method is reproduced as is,
       without clipping); v2 predicted_purchases, probability_alive (null for users who never bought)
-      and predicted_average_order_value; v3 and v4 nothing extra. v2, v3 and v4 predictions are >= 0.
+      and predicted_average_order_value; v3 and v4 nothing extra; then, for every version, driver_1,
+      driver_1_contribution … driver_3_contribution (explanations.explain_user_value: the three input
+      features that move the prediction most and what each adds). v2, v3 and v4 predictions are >= 0.
       Holdout users missing from `features_latest` count in the metrics but have no row.
     * run, a JSON-ready dict: model_name, model_version, status ('fitted', 'reused' or 'skipped'), message,
       train_rows, holdout_rows, parameters, and metrics (`value_metrics` on the holdout plus
