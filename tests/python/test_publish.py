@@ -414,6 +414,9 @@ from pathlib import Path
 from ltv.cli import _raise_terminated
 from ltv.process_guard import run_guarded
 signal.signal(signal.SIGTERM, _raise_terminated)
+# A shell starts background jobs with SIGINT ignored and Python then keeps it ignored: restore the
+# interactive default so the SIGINT case tests ltv, not how the test runner was started.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 run_guarded([sys.executable, "-c", sys.argv[1], sys.argv[2], sys.argv[3]], cwd=Path("."), env=None,
             grace_seconds=0.5)
 print("returned", flush=True)
