@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from ltv.metrics import normalized_gini, spearman, top_share_capture, value_metrics
+from ltv.metrics import MIN_RANKED_SPENDERS, normalized_gini, spearman, top_share_capture, value_metrics
 
 
 def brute_force_gini(actual: list[float], predicted: list[float]) -> float:
@@ -191,3 +191,18 @@ def test_value_metrics_all_equal_nonzero_labels():
     assert metrics["spearman"] is None and metrics["normalized_gini"] is None
     assert metrics["top20_capture"] == pytest.approx(5 / 25)
     assert metrics["rmse"] == pytest.approx(math.sqrt((16 + 9 + 4 + 1 + 0) / 5))
+
+
+def test_chance_gini_spreads_as_one_over_root_three_k_the_reason_for_min_ranked_spenders():
+    """MIN_RANKED_SPENDERS rests on the spread of a chance ranking's normalized Gini over k spenders,
+    about 1/sqrt(3k): simulated here with the brute-force Gini (random order, k spenders in 200)."""
+    generator = np.random.default_rng(7)
+    for spenders, expected in [(1, 0.577), (2, 0.408), (MIN_RANKED_SPENDERS, 0.183)]:
+        scores = []
+        for _ in range(1500):
+            actual = [0.0] * 200
+            for index in generator.choice(200, size=spenders, replace=False):
+                actual[int(index)] = 1.0
+            scores.append(brute_force_normalized_gini(actual, generator.random(200).tolist()))
+        assert math.isclose(float(np.std(scores)), expected, rel_tol=0.08), spenders
+        assert math.isclose(expected, 1 / math.sqrt(3 * spenders), abs_tol=1e-3)

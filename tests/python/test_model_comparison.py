@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import duckdb
+import pandas as pd
 
 from ltv.model_comparison import (
     RECOMMENDATION_ROWS,
@@ -57,3 +58,25 @@ def test_recommendation_comparison_reads_the_warehouse_evaluation(demo_warehouse
     assert math.isclose(result["champion"], evaluated[str(champion[0][0])])
     assert 0 < result["implicit_bm25"] < 1 and result["implicit_k"] > 0
     assert result["champion_beats_implicit"] == (result["champion"] > result["implicit_bm25"])
+
+
+def test_compare_versions_counts_the_splits_a_metric_was_defined_on(monkeypatch):
+    from ltv.user_value import comparison
+
+    # Three splits: the Gini is undefined on the second (too few spenders) for both models alike.
+    long = pd.DataFrame({
+        "seed": [0, 0, 1, 1, 2, 2],
+        "model": ["v4", "baseline_rfm_boosting"] * 3,
+        "status": ["fitted"] * 6,
+        "rmse": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        "normalized_gini": [0.5, 0.4, math.nan, math.nan, 0.7, 0.2],
+        "top20_capture": [math.nan] * 6,
+    })
+    monkeypatch.setattr(comparison, "per_seed_metrics", lambda *arguments, **keywords: long)
+    summary = comparison.compare_versions(None, None, seeds=range(3))
+    assert summary.loc["v4", "seeds"] == 3 and summary.loc["v4", "fitted"] == 3
+    assert summary.loc["v4", "rmse_splits"] == 3 and summary.loc["v4", "normalized_gini_splits"] == 2
+    assert summary.loc["v4", "normalized_gini_mean"] == 0.6 and summary.loc["v4", "rmse_mean"] == 3.0
+    assert math.isclose(summary.loc["baseline_rfm_boosting", "normalized_gini_mean"], 0.3)
+    assert summary.loc["v4", "top20_capture_splits"] == 0 and math.isnan(summary.loc["v4", "top20_capture_mean"])
+    assert comparison.value_targets(summary) == {"rmse_below_v2": None, "gini_above_baseline": True}

@@ -622,6 +622,16 @@ def test_holdout_verdict_rules_by_hand():
     assert metrics["metric_status"] == "too_few_users" and metrics["beats_baseline"] is None
     assert metrics["rows"] == 60 and metrics["actual_total"] == 12.0
     assert caveat == "holdout of 49 users is below 50: metrics undefined"
+    # Nine of 60 holdout users spent (one short of MIN_RANKED_SPENDERS): the ranking is not judged,
+    # the errors are; ten spenders are enough. A refund (actual < 0) is not a spender.
+    nine = np.where(np.arange(60) < 9, 5.0, 0.0)
+    nine[10] = -3.0
+    metrics, caveat = holdout_verdict(base, nine)
+    assert metrics["metric_status"] == "too_few_spenders" and metrics["rmse"] == 2.0 and metrics["mae"] == 1.0
+    assert all(metrics[key] is None for key in RANKING_KEYS) and metrics["beats_baseline"] is True
+    assert caveat == "9 of 60 holdout users spent anything, below 10: ranking metrics undefined"
+    metrics, caveat = holdout_verdict(base, np.where(np.arange(60) < 10, 5.0, 0.0))
+    assert metrics["metric_status"] == "ok" and metrics["normalized_gini"] == 0.4 and caveat is None
 
 
 @pytest.mark.parametrize("version", [1, 2, 3])

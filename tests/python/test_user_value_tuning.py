@@ -20,6 +20,7 @@ from ltv.user_value.constants import (
     BASELINE_MODEL_VERSION,
     V3_BASE_FEATURES,
     V3_FEATURES,
+    V3_HYPERPARAMETERS,
     V4_FIXED_HYPERPARAMETERS,
     V4_INCREASING_FEATURES,
 )
@@ -100,9 +101,43 @@ def test_the_choice_is_the_grid_point_with_the_best_validation_score_by_brute_fo
         scores.append(score)
     assert parameters["choice"]["grid_index"] == int(np.argmin(scores))
 
-    # The blend of the chosen point is learned at the cut-off, on out-of-fold trees of the training
-    # users (three folds of a seeded permutation): rebuild them with scikit-learn, check by brute force.
-    chosen = grid_points(TINY_GRID)[int(np.argmin(scores))]
+
+
+def _out_of_fold_by_hand(make_model, features: np.ndarray, label: np.ndarray, fold_of: np.ndarray) -> np.ndarray:
+    predicted = np.zeros(len(label))
+    for fold in range(3):
+        held = fold_of == fold
+        predicted[held] = np.maximum(make_model().fit(features[~held], label[~held]).predict(features[held]), 0.0)
+    return predicted
+
+
+def _blend_by_brute_force(trees, probabilistic, fit_label, calibrate: bool) -> tuple[float, float]:
+    """(tree share, scale) with the least squared error: every share on a fine grid, each with its
+    least-squares scale clipped to [0.5, 2] (or 1 when not calibrating)."""
+    best = (np.inf, 0.0, 1.0)
+    for weight in np.linspace(0.0, 1.0, 2001):
+        mixed = weight * trees + (1.0 - weight) * probabilistic
+        scale = min(max(float(mixed @ fit_label / (mixed @ mixed)), 0.5), 2.0) if calibrate else 1.0
+        best = min(best, (float(np.mean((scale * mixed - fit_label) ** 2)), weight, scale))
+    return best[1], best[2]
+
+
+def _cross_fitted_errors(trees, probabilistic, label, fold_of, calibrate: bool) -> np.ndarray:
+    predicted = np.zeros(len(label))
+    for fold in range(3):
+        held = fold_of == fold
+        weight, scale = _blend_by_brute_force(trees[~held], probabilistic[~held], label[~held], calibrate)
+        predicted[held] = scale * (weight * trees[held] + (1.0 - weight) * probabilistic[held])
+    return (np.maximum(predicted, 0.0) - label) ** 2
+
+
+def test_the_final_choice_at_the_cutoff_by_brute_force(shop, tiny_fit):
+    """Rebuild every candidate's out-of-fold predictions with scikit-learn (three folds of a seeded
+    permutation of the training users), score every blend by brute force, and apply the rule: the
+    lowest out-of-fold RMSE replaces v3's recipe with equal weights only when its mean squared error
+    is lower by more than two standard errors of the paired difference."""
+    parameters = tiny_fit.run["parameters"]
+    tuned = grid_points(TINY_GRID)[parameters["choice"]["grid_index"]]
     train = _train_users(tiny_fit, shop["at_cutoff"])
     v2_train = _fit_v2(train)
     train_x = _v3_feature_matrix(v2_train, train, HORIZON_DAYS)
@@ -110,21 +145,35 @@ def test_the_choice_is_the_grid_point_with_the_best_validation_score_by_brute_fo
     names = [name for name, keep in zip(V3_FEATURES, kept, strict=True) if keep]
     label = _numeric(train, "future_net_spend")
     fold_of = np.random.default_rng(3 + 3).permutation(len(train)) % 3
-    out_of_fold = np.zeros(len(train))
-    for fold in range(3):
-        held = fold_of == fold
-        fixed = {**V4_FIXED_HYPERPARAMETERS, "early_stopping": False,
-                 "max_iter": parameters["choice"]["trees"]}
-        model = HistGradientBoostingRegressor(
-            loss=chosen["loss"], max_leaf_nodes=chosen["max_leaf_nodes"], learning_rate=chosen["learning_rate"],
-            monotonic_cst=[int(name in V4_INCREASING_FEATURES) for name in names] if chosen["monotonic"] else None,
-            **fixed).fit(train_x[~held][:, kept], np.maximum(label[~held], 0.0))
-        out_of_fold[held] = np.maximum(model.predict(train_x[held][:, kept]), 0.0)
     v2_spend = _predict_v2(v2_train, train, HORIZON_DAYS)["predicted_spend"].to_numpy()
-    weight, scale = parameters["stacking"]["tree_weight"], parameters["stacking"]["scale"]
-    recorded_rmse = np.sqrt(np.mean((scale * (weight * out_of_fold + (1 - weight) * v2_spend) - label) ** 2))
-    assert recorded_rmse == pytest.approx(_best_blend_rmse(out_of_fold, v2_spend, label), rel=1e-4)
-    assert parameters["stacking_learned_on"].startswith("3-fold out-of-fold")
+    tuned_trees = _out_of_fold_by_hand(lambda: HistGradientBoostingRegressor(
+        loss=tuned["loss"], max_leaf_nodes=tuned["max_leaf_nodes"], learning_rate=tuned["learning_rate"],
+        monotonic_cst=[int(name in V4_INCREASING_FEATURES) for name in names] if tuned["monotonic"] else None,
+        **{**V4_FIXED_HYPERPARAMETERS, "early_stopping": False, "max_iter": parameters["choice"]["trees"]}),
+        train_x[:, kept], np.maximum(label, 0.0), fold_of)
+    v3_trees = _out_of_fold_by_hand(lambda: HistGradientBoostingRegressor(**V3_HYPERPARAMETERS),
+                                    train_x[:, kept], np.maximum(label, 0.0), fold_of)
+    plain = _out_of_fold_by_hand(lambda: HistGradientBoostingRegressor(random_state=0),
+                                 train[list(BASELINE_FEATURES)].astype(float).to_numpy(), label, fold_of)
+    errors = {("plain_rfm", "as_is"): (plain - label) ** 2}
+    for candidate, trees in (("tuned", tuned_trees), ("v3_recipe", v3_trees)):
+        errors[(candidate, "equal")] = (0.5 * trees + 0.5 * v2_spend - label) ** 2
+        errors[(candidate, "trees_only")] = (trees - label) ** 2
+        errors[(candidate, "learned_weight")] = _cross_fitted_errors(trees, v2_spend, label, fold_of, False)
+        errors[(candidate, "learned_weight_and_scale")] = _cross_fitted_errors(trees, v2_spend, label, fold_of, True)
+    recorded = {(option["candidate"], option["blend"]): option for option in parameters["final_options"]}
+    assert set(recorded) == set(errors)
+    for key, squared in errors.items():
+        assert recorded[key]["cv_rmse"] == pytest.approx(np.sqrt(np.mean(squared)), rel=1e-4), key
+
+    best = min(errors, key=lambda key: np.mean(errors[key]))
+    gain = errors[("v3_recipe", "equal")] - errors[best]
+    significant = gain.mean() > 2.0 * gain.std(ddof=1) / np.sqrt(len(gain))
+    expected = best if significant else ("v3_recipe", "equal")
+    final = parameters["final_choice"]
+    assert (final["candidate"], final["blend"]) == expected
+    assert parameters["stacking"] == {"tree_weight": final["tree_weight"], "scale": final["scale"]}
+    assert "out-of-fold" in parameters["stacking_learned_on"]
 
 
 def test_the_registry_run_records_the_grid_each_score_the_validation_and_the_choice(tiny_fit):

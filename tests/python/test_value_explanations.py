@@ -259,3 +259,20 @@ def test_every_version_table_and_the_served_view_document_every_column(demo_conn
     view_comment = demo_connection.sql(
         "select comment from duckdb_views() where view_name = 'fct_user_value_predictions'").fetchall()[0][0]
     assert "champion" in view_comment and "features that move" in view_comment
+
+
+def test_v4_serving_the_plain_configuration_is_explained_like_the_others(population):
+    """With fewer than 10 spenders v4 serves the plain RFM configuration (no stack, no trees to
+    shortcut): its drivers are still the brute-force occlusion through v4's own predict."""
+    at_cutoff, latest = population
+    spend = at_cutoff["future_net_spend"].to_numpy(dtype=float)
+    keep = np.zeros(len(spend), dtype=bool)
+    keep[np.flatnonzero(spend > 0)[:6]] = True
+    fit = fit_user_value(at_cutoff.assign(future_net_spend=np.where(keep, spend, 0.0)), 4,
+                         horizon_days=HORIZON_DAYS)
+    assert fit.state is not None and fit.state["model"] is None, "v4 should serve the plain configuration"
+    users = _some_users(latest, 4)
+    expected = _brute_force(4, fit, users)
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(feature_contributions(4, fit.state, users, HORIZON_DAYS), expected,
+                               rtol=1e-9, atol=1e-9)

@@ -50,7 +50,7 @@ select
     holdout_rows,
     parameters_json,
     metrics_json,
-    -- Why metrics may be NULL (too_few_users, degenerate_labels, degenerate_catalogue; ok otherwise)
+    -- Why metrics may be NULL (too_few_users, degenerate_labels, too_few_spenders, degenerate_catalogue; ok otherwise)
     -- and whether the run beat its trivial baseline: NULL, never 0, where a metric is undefined.
     json_extract_string(metrics_json, '$.metric_status') as metric_status,
     -- The user-value fit served now (its latest fit, which a rebuild may have reused) and why.

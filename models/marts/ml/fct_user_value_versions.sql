@@ -78,7 +78,8 @@ measured as (
         case when any_value(actual_total) <> 0
             then sum(actual) filter (where prediction_rank <= ceil(round(0.2 * holdout_users, 9))) / any_value(actual_total)
         end as top20_capture,
-        max(actual) = min(actual) as labels_are_constant
+        max(actual) = min(actual) as labels_are_constant,
+        count(*) filter (where actual > 0) as holdout_spenders
     from ranked
     group by model_version
 
@@ -91,13 +92,14 @@ versions as (
         scored.scored_users,
         coalesce(measured.holdout_users, 0) as holdout_users,
         -- Undefined is NULL, never 0: under 50 holdout users nothing is measured; with every label
-        -- equal there is no ranking to get right.
+        -- equal there is no ranking to get right; under 10 holdout spenders a ranking is chance
+        -- (MIN_RANKED_SPENDERS in src/ltv/metrics.py, as the registry's metric_status).
         case when measured.holdout_users >= 50 then measured.rmse end as holdout_rmse,
         case when measured.holdout_users >= 50 then measured.baseline_rmse end as baseline_rmse,
-        case when measured.holdout_users >= 50 and not measured.labels_are_constant then measured.normalized_gini end
-            as holdout_normalized_gini,
-        case when measured.holdout_users >= 50 and not measured.labels_are_constant then measured.top20_capture end
-            as holdout_top20_capture
+        case when measured.holdout_users >= 50 and not measured.labels_are_constant and measured.holdout_spenders >= 10
+            then measured.normalized_gini end as holdout_normalized_gini,
+        case when measured.holdout_users >= 50 and not measured.labels_are_constant and measured.holdout_spenders >= 10
+            then measured.top20_capture end as holdout_top20_capture
     from scored
     left join measured on scored.model_version = measured.model_version
 

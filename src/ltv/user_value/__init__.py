@@ -17,9 +17,12 @@ The versions, kept side by side so their reports can be compared, one module eac
   fitted by maximum likelihood.
 * v3 (boosting.py) — gradient-boosted trees (Poisson loss) on the rich behavioural features plus
   v2's outputs, averaged with v2's own prediction (an equal-weight ensemble).
-* v4 (tuned.py over tuning.py) — the same ingredients tuned per shop on a validation split carved
-  out of the training period (features as of `validation_cutoff_date`, one horizon before the
-  cut-off), the stacking weight between v2 and the trees learned there.
+* v4 (tuned.py over tuning.py and choice.py) — the same ingredients tuned per shop on a validation
+  split carved out of the training period (features as of `validation_cutoff_date`, one horizon
+  before the cut-off); the tuned trees, v3's recipe and the plain RFM configuration, each with its
+  blends with v2, then compete on out-of-fold predictions of the cut-off training users, v3's
+  recipe kept unless another is clearly better. With too few spenders to tune or choose on, v4
+  falls back to the plain RFM configuration and says why; it never skips for that.
 
 baseline.py holds the plain gradient-boosting model on RFM features that v4 is compared with (a
 registry row, never served); comparison.py measures the versions over many holdout splits.

@@ -58,8 +58,10 @@ def compare_versions(
     min_labelled_users: int = 50,
 ) -> pd.DataFrame:
     """Per model (index 'v1' … 'v4', BASELINE_MODEL_VERSION): the mean and standard deviation over
-    the seeds of each holdout metric (columns rmse_mean, rmse_std, normalized_gini_mean, …),
-    `seeds` (how many splits were measured) and `fitted` (how many of them the model was fitted on).
+    the seeds of each holdout metric (columns rmse_mean, rmse_std, normalized_gini_mean, …) where
+    it is defined, and on how many splits it was (rmse_splits, …: a ranking metric is undefined on a
+    split with too few spenders, for every model alike, as they share the holdout), `seeds` (how
+    many splits were measured) and `fitted` (how many of them the model was fitted on).
     The features are the two tables the dbt build writes: int_user_features_at_validation_cutoff
     (None: v4 tunes on a share of the training users) and int_user_features_at_cutoff."""
     long = per_seed_metrics(features_at_validation_cutoff, features_at_cutoff, seeds, horizon_days,
@@ -70,6 +72,7 @@ def compare_versions(
     for name in COMPARED_METRICS:
         summary[f"{name}_mean"] = grouped[name].mean()
         summary[f"{name}_std"] = grouped[name].std(ddof=1)
+        summary[f"{name}_splits"] = grouped[name].count()
     return summary
 
 

@@ -287,9 +287,10 @@ def predict_user_value(
     * run, a JSON-ready dict: model_name, model_version, status ('fitted', 'reused' or 'skipped'), message,
       train_rows, holdout_rows, parameters, and metrics (`value_metrics` on the holdout plus
       baseline_rmse, the RMSE of predicting the train mean for every holdout user, metric_status
-      and beats_baseline: see `holdout_verdict`). A holdout below MIN_EVALUATED_USERS users, or
-      one where every label is equal, still gives a fitted model that scores everyone, but its
-      undefined metrics are None (JSON null), never 0, and metric_status says why.
+      and beats_baseline: see `holdout_verdict`). A holdout below MIN_EVALUATED_USERS users, one
+      where every label is equal or one with fewer than MIN_RANKED_SPENDERS spenders still gives a
+      fitted model that scores everyone, but its undefined metrics are None (JSON null), never 0,
+      and metric_status says why.
 
     With fewer than `min_labelled_users` labelled users, or when fitting fails, nothing is raised:
     predictions has the output columns and zero rows, and run has status 'skipped' and a message

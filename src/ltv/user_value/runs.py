@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ltv.metrics import MIN_EVALUATED_USERS, value_metrics
+from ltv.metrics import MIN_EVALUATED_USERS, MIN_RANKED_SPENDERS, value_metrics
 from ltv.user_value.constants import (
     BASELINE_METHOD,
     BASELINE_MODEL_VERSION,
@@ -86,6 +86,9 @@ def holdout_verdict(metrics: dict, holdout_actual: np.ndarray) -> tuple[dict, st
       and baseline_rmse are None (a score on a handful of users says little and flatters easily);
     * "degenerate_labels": every holdout actual value is the same (all 0, say): there is no ranking
       to get right, so spearman, normalized_gini and top20_capture are None; rmse and mae stay;
+    * "too_few_spenders": fewer than MIN_RANKED_SPENDERS holdout users spent anything (actual > 0):
+      the ranking metrics are None, as a ranking judged on a handful of spenders is chance (see
+      MIN_RANKED_SPENDERS); rmse and mae stay, being averages over every holdout user;
     * "ok" otherwise.
     beats_baseline is rmse < baseline_rmse (predicting the train mean), None when either is None.
     """
@@ -100,6 +103,11 @@ def holdout_verdict(metrics: dict, holdout_actual: np.ndarray) -> tuple[dict, st
         status = "degenerate_labels"
         metrics.update(dict.fromkeys(RANKING_METRICS))
         caveat = (f"every holdout user has the same actual value ({float(holdout_actual[0]):g}): "
+                  "ranking metrics undefined")
+    elif (spenders := int(np.sum(holdout_actual > 0))) < MIN_RANKED_SPENDERS:
+        status = "too_few_spenders"
+        metrics.update(dict.fromkeys(RANKING_METRICS))
+        caveat = (f"{spenders} of {holdout_users} holdout users spent anything, below {MIN_RANKED_SPENDERS}: "
                   "ranking metrics undefined")
     else:
         status = "ok"

@@ -140,7 +140,7 @@ def _whole_model_predictor(state: dict, horizon_days: int, from_parts: Callable)
 def stacked_predictor(version: int, state: dict, horizon_days: int, per_tree: bool = True) -> Callable:
     """predict(batch, occluded) for v3 or v4: per tree where scikit-learn's trees can be reached."""
     combine, from_parts = (_v3_combine, _v3_from_parts) if version == 3 else (_v4_combine, _v4_from_parts)
-    if per_tree:
+    if per_tree and state["model"] is not None:  # v4 serving the plain RFM configuration has no stack
         try:
             return ForestOcclusion(state, horizon_days, combine)
         except AttributeError:  # a scikit-learn whose trees are kept elsewhere: the slower path

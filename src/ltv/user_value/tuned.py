@@ -2,10 +2,12 @@
 
 The trees learn from the rich behavioural features plus v2's expected purchases, P(alive) and
 Gamma-Gamma spend. Their loss, leaf count, learning rate, monotonic constraints and number of trees
-are chosen on a validation split from the training period (tuning.validation_split); the chosen
-point is then refitted on the cut-off training users, and the stacking weight and scale of the blend
-with v2 are learned on out-of-fold tree predictions of those same users (tuning.out_of_fold_trees).
-The holdout is measured once, by fitting.fit_user_value, as for every version.
+are tuned on a validation split from the training period (tuning.validation_split). The tuned point,
+v3's fixed recipe and the plain RFM boosting configuration, each with its possible blends with v2,
+are then compared on out-of-fold predictions of the cut-off training users (choice.choose), and the
+winner is refitted on them. When the training period has too few spenders to tune or to choose on,
+v4 does not give up: it records why and uses the documented default (choice.PLAIN_RFM). The
+holdout is measured once, by fitting.fit_user_value, as for every version.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ltv.user_value.baseline import fit_baseline, predict_baseline
 from ltv.user_value.boosting import _base_feature_matrix, _tree_features, _v3_feature_matrix
+from ltv.user_value.choice import PLAIN_RFM, TUNED, V3_POINT, V3_RECIPE, choose
 from ltv.user_value.constants import (
+    BASELINE_FEATURES,
     LABEL_COLUMN,
     V3_BASE_FEATURES,
     V3_FEATURES,
@@ -26,16 +31,14 @@ from ltv.user_value.constants import (
 from ltv.user_value.inputs import _numeric, informative_columns
 from ltv.user_value.probabilistic import _fit_v2, _parameters_v2, _predict_v2
 from ltv.user_value.tuning import (
-    STACKING_FOLDS,
+    TuningImpossible,
     _seeded_sample,
     best_point,
     blend,
     fit_trees,
     grid_points,
-    out_of_fold_trees,
     predict_trees,
     search_grid,
-    stacking_weights,
     validation_split,
 )
 
@@ -68,7 +71,7 @@ def _tune(train: pd.DataFrame, validation_features: pd.DataFrame | None, horizon
     kept = informative_columns(fit_features)
     fit_label = _numeric(fit_users, LABEL_COLUMN)
     if not kept.any() or np.maximum(fit_label, 0.0).sum() <= 0:
-        raise ValueError("the validation fit users have no informative feature or no spend; nothing to tune")
+        raise TuningImpossible("the validation fit users have no informative feature or no spend; nothing to tune")
     names = [name for name, keep in zip(_feature_names(v2_state), kept, strict=True) if keep]
     eval_probabilistic = (None if v2_state is None
                           else _predict_v2(v2_state, eval_users, horizon_days)["predicted_spend"].to_numpy(dtype=float))
@@ -82,35 +85,54 @@ def _tune(train: pd.DataFrame, validation_features: pd.DataFrame | None, horizon
             "validation_had_v2": v2_state is not None}
 
 
-def _fit_v4(train: pd.DataFrame, horizon_days: int, validation_features: pd.DataFrame | None = None,
-            seed: int = 42, min_labelled_users: int = 50) -> dict:
-    tuning = _tune(train, validation_features, horizon_days, seed, min_labelled_users)
-    chosen = tuning["results"][tuning["chosen"]]
-    # Both parts are refitted on at most V4_MAX_FIT_USERS training users: BG/NBD and Gamma-Gamma have
-    # four and three parameters, which 100,000 users pin down as well as a million do.
-    sample = refit_sample(train, seed)
+def _tune_or_explain(train: pd.DataFrame, validation_features: pd.DataFrame | None, horizon_days: int,
+                     seed: int, min_labelled_users: int) -> dict:
+    """_tune's result, or, when the training period has too few spenders to tune on, no grid point
+    and the reason (v4 then chooses among the untuned candidates)."""
+    try:
+        return _tune(train, validation_features, horizon_days, seed, min_labelled_users)
+    except TuningImpossible as error:
+        return {"validation": {"kind": None, "fallback_reason": str(error)}, "results": [], "chosen": None,
+                "validation_had_v2": None}
+
+
+def _cutoff_design(sample: pd.DataFrame, horizon_days: int) -> dict:
+    """The cut-off training users as the tree candidates see them: v2 fitted on them (or why not),
+    the informative feature columns, their names, the label and v2's expected spend."""
     v2_state, v2_failure = _try_fit_v2(sample)
     features = _v3_feature_matrix(v2_state, sample, horizon_days)
     kept = informative_columns(features)
-    label = _numeric(sample, LABEL_COLUMN)
-    if not kept.any() or np.maximum(label, 0.0).sum() <= 0:
-        raise ValueError("every training user has zero future spend or no informative feature; nothing to learn")
-    names = [name for name, keep in zip(_feature_names(v2_state), kept, strict=True) if keep]
-    model = fit_trees(chosen, features[:, kept], label, names, max_iter=chosen["trees"])
-    out_of_fold = out_of_fold_trees(chosen, features[:, kept], label, names, seed + 3)
-    probabilistic = (None if v2_state is None
-                     else _predict_v2(v2_state, sample, horizon_days)["predicted_spend"].to_numpy(dtype=float))
-    if out_of_fold is not None:
-        weights = stacking_weights(out_of_fold, probabilistic, label)
-        stacking_learned_on = f"{STACKING_FOLDS}-fold out-of-fold tree predictions of the cut-off training users"
+    return {"v2_state": v2_state, "v2_failure": v2_failure, "features": features[:, kept], "kept": kept,
+            "names": [name for name, keep in zip(_feature_names(v2_state), kept, strict=True) if keep],
+            "label": _numeric(sample, LABEL_COLUMN),
+            "probabilistic": (None if v2_state is None else
+                              _predict_v2(v2_state, sample, horizon_days)["predicted_spend"].to_numpy(dtype=float))}
+
+
+def _fit_v4(train: pd.DataFrame, horizon_days: int, validation_features: pd.DataFrame | None = None,
+            seed: int = 42, min_labelled_users: int = 50) -> dict:
+    tuning = _tune_or_explain(train, validation_features, horizon_days, seed, min_labelled_users)
+    # Everything is refitted on at most V4_MAX_FIT_USERS training users: BG/NBD and Gamma-Gamma have
+    # four and three parameters, which 100,000 users pin down as well as a million do.
+    sample = refit_sample(train, seed)
+    design = _cutoff_design(sample, horizon_days)
+    points = {V3_RECIPE: V3_POINT}
+    if tuning["chosen"] is not None:
+        points = {TUNED: tuning["results"][tuning["chosen"]], **points}
+    if not design["kept"].any() or np.maximum(design["label"], 0.0).sum() <= 0:
+        points = {}  # no tree can learn anything here; only the plain configuration is left
+    choice = choose(points, design, sample, seed + 3)
+    state = {"v2_state": design["v2_state"], "v2_failure": design["v2_failure"], "kept_columns": design["kept"],
+             "tuning": tuning, "choice": choice, "fit_users": len(sample),
+             "weights": {"tree_weight": choice["tree_weight"], "scale": choice["scale"]}}
+    if choice["candidate"] == PLAIN_RFM:
+        state["plain"] = fit_baseline(sample)
+        state["model"] = None
     else:
-        # Too few spenders to fit every fold: the weights the validation split learned for this point.
-        weights = ({"tree_weight": chosen["tree_weight"], "scale": chosen["scale"]} if v2_state is not None
-                   else {"tree_weight": 1.0, "scale": 1.0})
-        stacking_learned_on = "the validation split (too few spenders at the cut-off for out-of-fold predictions)"
-    return {"v2_state": v2_state, "v2_failure": v2_failure, "model": model, "kept_columns": kept,
-            "weights": weights, "stacking_learned_on": stacking_learned_on, "tuning": tuning,
-            "fit_users": len(sample)}
+        point = points[choice["candidate"]]
+        state["model"] = fit_trees(point, design["features"], design["label"], design["names"],
+                                   max_iter=point["trees"])
+    return state
 
 
 def _v4_combine(state: dict, trees: np.ndarray, v2_outputs: pd.DataFrame | None) -> np.ndarray:
@@ -122,21 +144,28 @@ def _v4_combine(state: dict, trees: np.ndarray, v2_outputs: pd.DataFrame | None)
 def _v4_from_parts(state: dict, base: np.ndarray, v2_outputs: pd.DataFrame | None) -> np.ndarray:
     """v4's prediction from the base feature matrix and v2's outputs for the same users; split from
     _predict_v4 as _v3_from_parts is."""
+    if state["model"] is None:  # the plain RFM configuration, served as it is but never below 0
+        plain_frame = pd.DataFrame(base, columns=list(V3_BASE_FEATURES))
+        return np.maximum(predict_baseline(state["plain"], plain_frame), 0.0)
     return _v4_combine(state, predict_trees(state["model"], _tree_features(state, base, v2_outputs)), v2_outputs)
 
 
 def _predict_v4(state: dict, frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
-    v2_outputs = None if state["v2_state"] is None else _predict_v2(state["v2_state"], frame, horizon_days)
+    # The plain RFM configuration reads no v2 output.
+    v2_outputs = None if state["model"] is None or state["v2_state"] is None else _predict_v2(state["v2_state"], frame, horizon_days)
     predicted = _v4_from_parts(state, _base_feature_matrix(frame), v2_outputs)
     return pd.DataFrame({"predicted_spend": predicted}, index=frame.index)
 
 
 def _parameters_v4(state: dict) -> dict:
-    """What the registry records: the grid, each point's validation score, the validation used, the choice."""
-    tuning = state["tuning"]
-    names = _feature_names(state["v2_state"])
-    kept = state["kept_columns"]
-    chosen = tuning["results"][tuning["chosen"]]
+    """What the registry records: the grid, each point's validation score, the validation used, the
+    tuned point (None when there were too few spenders to tune), and the final choice at the cut-off
+    with every option's out-of-fold score and the reason."""
+    tuning, choice = state["tuning"], state["choice"]
+    plain = state["model"] is None
+    names = list(BASELINE_FEATURES) if plain else _feature_names(state["v2_state"])
+    kept = state["plain"]["kept_columns"] if plain else state["kept_columns"]
+    tuned = None if tuning["chosen"] is None else {**tuning["results"][tuning["chosen"]], "grid_index": tuning["chosen"]}
     return {
         "grid": {key: list(values) for key, values in V4_GRID.items()},
         "fixed_hyperparameters": dict(V4_FIXED_HYPERPARAMETERS),
@@ -144,10 +173,15 @@ def _parameters_v4(state: dict) -> dict:
         "grid_results": tuning["results"],
         "validation": tuning["validation"],
         "validation_kind": tuning["validation"]["kind"],
-        "choice": {**chosen, "grid_index": tuning["chosen"]},
+        "choice": tuned,
+        # The final choice among the tuned point, v3's recipe and the plain RFM configuration (see
+        # choice.py): options with their out-of-fold RMSE, the winner, and why (or why the default).
+        "final_choice": {key: choice[key] for key in ("candidate", "blend", "tree_weight", "scale", "reason")},
+        "final_options": choice["options"],
+        "final_failures": choice["failures"],
+        "trees": None if plain else int(state["model"].n_iter_),
         "stacking": dict(state["weights"]),
-        # The grid's own weights (in grid_results) were learned on the validation split; the holdout is never seen.
-        "stacking_learned_on": state.get("stacking_learned_on"),
+        "stacking_learned_on": choice["reason"],
         "features": [name for name, keep in zip(names, kept, strict=True) if keep],
         "dropped_features": [name for name, keep in zip(names, kept, strict=True) if not keep],
         "caps": {"max_tuning_users": V4_MAX_TUNING_USERS, "max_fit_users": V4_MAX_FIT_USERS},
@@ -155,4 +189,3 @@ def _parameters_v4(state: dict) -> dict:
         "v2_parameters": None if state["v2_state"] is None else _parameters_v2(state["v2_state"]),
         "v2_failure": state["v2_failure"],
     }
-

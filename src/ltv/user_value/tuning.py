@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from ltv.metrics import MIN_RANKED_SPENDERS
 from ltv.user_value.constants import (
     LABEL_COLUMN,
     V4_FIXED_HYPERPARAMETERS,
@@ -25,6 +26,11 @@ from ltv.user_value.inputs import _holdout_mask, _numeric
 
 TIME_BASED = "time_based"
 USER_SHARE = "user_share"
+
+
+class TuningImpossible(ValueError):
+    """The training period has too few spenders (or nothing informative) to choose anything on: v4
+    then falls back to a documented default instead of skipping the split (see tuned.py)."""
 
 
 def grid_points(grid: dict) -> list[dict]:
@@ -52,9 +58,12 @@ def validation_split(
     """(fit users, evaluation users, description) for tuning; both frames sorted by user_id.
 
     Time-based when `validation_features` has at least `min_labelled_users` labelled rows of training
-    users with some positive spend: those rows are split by user into a part that fits each grid
-    point and a part (`eval_share`) that judges it. Otherwise a random share of `train` itself (the
-    cut-off training users, never the holdout) is judged, and the description says why.
+    users, MIN_RANKED_SPENDERS of them with positive spend: those rows are split by user into a part
+    that fits each grid point and a part (`eval_share`) that judges it. Otherwise a random share of
+    `train` itself (the cut-off training users, never the holdout) is judged, and the description
+    says why. Raises TuningImpossible when that share, too, has fewer than MIN_RANKED_SPENDERS
+    spenders or none on one side of its split: below that a validation score says more about which
+    spender fell where than about the grid point.
     """
     train_users = pd.DataFrame({"user_id": train["user_id"].astype(str)})
     reason = "no validation features were given"
@@ -72,18 +81,23 @@ def validation_split(
                       f"fewer than {max(int(min_labelled_users), 2)}")
         elif positive == 0:
             reason = "no training user spent anything in the validation period"
+        elif positive < MIN_RANKED_SPENDERS:
+            reason = (f"{positive} training users spent anything in the validation period, "
+                      f"fewer than {MIN_RANKED_SPENDERS}")
         else:
             reason = None
     kind = TIME_BASED if reason is None else USER_SHARE
     pool, is_eval = _split_pool(candidates if kind == TIME_BASED else train, max_users, eval_share, seed)
-    if kind == TIME_BASED and not _both_parts_spent(pool, is_eval):
+    if kind == TIME_BASED and not _enough_spenders(pool, is_eval):
         # Early stopping and the Poisson loss need some spend on both sides of the split.
-        kind, reason = USER_SHARE, "the validation period's spenders all fell on one side of its split"
+        kind, reason = USER_SHARE, (f"the validation period's tuning users had fewer than {MIN_RANKED_SPENDERS} "
+                                    "spenders, or all on one side of its split")
         pool, is_eval = _split_pool(train, max_users, eval_share, seed)
-    if not _both_parts_spent(pool, is_eval):
+    if not _enough_spenders(pool, is_eval):
         spenders = int((_numeric(pool, LABEL_COLUMN) > 0).sum())
-        raise ValueError(f"only {spenders} of {len(pool)} tuning users spent anything, not on both sides of the "
-                         "validation split: too few spenders to tune on")
+        raise TuningImpossible(f"only {spenders} of {len(pool)} tuning users spent anything (fewer than "
+                               f"{MIN_RANKED_SPENDERS}, or not on both sides of the validation split): "
+                               "too few spenders to tune on")
     description = {
         "kind": kind,
         "fallback_reason": reason,
@@ -99,9 +113,9 @@ def _split_pool(frame: pd.DataFrame, max_users: int, eval_share: float, seed: in
     return pool, _holdout_mask(len(pool), eval_share, seed + 1)
 
 
-def _both_parts_spent(pool: pd.DataFrame, is_eval: np.ndarray) -> bool:
+def _enough_spenders(pool: pd.DataFrame, is_eval: np.ndarray) -> bool:
     spent = _numeric(pool, LABEL_COLUMN) > 0
-    return bool(spent[is_eval].any() and spent[~is_eval].any())
+    return bool(spent[is_eval].any() and spent[~is_eval].any() and spent.sum() >= MIN_RANKED_SPENDERS)
 
 
 # How far the validation period may rescale the blend: a factor beyond this says more about a
@@ -111,34 +125,36 @@ SCALE_BOUNDS = (0.5, 2.0)
 STACKING_FOLDS = 3
 
 
-def _best_scale(mixed: np.ndarray, target: np.ndarray) -> float:
+def _best_scale(mixed: np.ndarray, target: np.ndarray, calibrate: bool = True) -> float:
     """The least-squares factor c of c·mixed ≈ target, within SCALE_BOUNDS (the RMSE is a parabola in
-    c, so the bounded optimum is the clipped one)."""
+    c, so the bounded optimum is the clipped one); 1 when not calibrating."""
+    if not calibrate:
+        return 1.0
     denominator = float(mixed @ mixed)
     unbounded = float(mixed @ target) / denominator if denominator > 0 else 1.0
     return float(np.clip(unbounded, *SCALE_BOUNDS))
 
 
-def stacking_weights(tree_predicted, probabilistic_predicted, actual) -> dict:
+def stacking_weights(tree_predicted, probabilistic_predicted, actual, calibrate: bool = True) -> dict:
     """The blend scale · (w · trees + (1 − w) · probabilistic) with the least squared error on
     `actual`: tree_weight w in [0, 1], the share of the trees, and scale within SCALE_BOUNDS, which
-    calibrates the blend's total to the actual total. w is found by a bounded scalar search (for
-    each w the best scale is closed-form), with both ends checked. Without a probabilistic
-    prediction (None) the blend is the trees alone, only scaled."""
+    calibrates the blend's total to the actual total (fixed at 1 when not `calibrate`). w is found
+    by a bounded scalar search (for each w the best scale is closed-form), with both ends checked.
+    Without a probabilistic prediction (None) the blend is the trees alone, only scaled."""
     trees = np.asarray(tree_predicted, dtype=float)
     target = np.asarray(actual, dtype=float)
     if probabilistic_predicted is None:
-        return {"tree_weight": 1.0, "scale": _best_scale(trees, target)}
+        return {"tree_weight": 1.0, "scale": _best_scale(trees, target, calibrate)}
     probabilistic = np.asarray(probabilistic_predicted, dtype=float)
 
     def error(weight: float) -> float:
         mixed = weight * trees + (1.0 - weight) * probabilistic
-        return float(np.mean((_best_scale(mixed, target) * mixed - target) ** 2))
+        return float(np.mean((_best_scale(mixed, target, calibrate) * mixed - target) ** 2))
 
     searched = optimize.minimize_scalar(error, bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-6})
     weight = min((0.0, 1.0, float(searched.x)), key=error)
     mixed = weight * trees + (1.0 - weight) * probabilistic
-    return {"tree_weight": weight, "scale": _best_scale(mixed, target)}
+    return {"tree_weight": weight, "scale": _best_scale(mixed, target, calibrate)}
 
 
 def blend(tree_predicted, probabilistic_predicted, weights: dict) -> np.ndarray:
@@ -184,15 +200,21 @@ def fit_trees(point: dict, features: np.ndarray, label: np.ndarray, feature_name
     return model
 
 
+def stacking_folds(users: int, seed: int, folds: int = STACKING_FOLDS) -> np.ndarray:
+    """Each user's fold (0 .. folds − 1): a seeded permutation, so every candidate of v4's final
+    choice is judged on the same folds."""
+    return np.random.default_rng(seed).permutation(users) % folds
+
+
 def out_of_fold_trees(point: dict, features: np.ndarray, label: np.ndarray, feature_names: list[str],
                       seed: int, folds: int = STACKING_FOLDS) -> np.ndarray | None:
-    """Each user's tree prediction from the chosen point fitted on the other folds (`point["trees"]`
-    trees): what the blend's weight and scale are learned on at the cut-off. The validation period
-    chooses the trees; how much to trust them against BG/NBD, and the level of the total, are learned
-    on the training period itself, which is closer to the holdout's (a shop that grew or changed its
-    mix between the two periods otherwise carries the earlier period's scale over). None when some
-    fold's other users spent nothing (a shop with a handful of spenders): there is no fit to learn on."""
-    fold_of = np.random.default_rng(seed).permutation(len(label)) % folds
+    """Each user's tree prediction from a candidate point fitted on the other folds (`point["trees"]`
+    trees): what v4's final choice (choice.py) and the blend's weight and scale are judged and
+    learned on at the cut-off. How much to trust the trees against BG/NBD, and the level of the
+    total, are learned on the training period itself, which is closer to the holdout's (a shop that
+    grew or changed its mix between the two periods otherwise carries the earlier period's scale
+    over). None when some fold's other users spent nothing: there is no fit to learn on."""
+    fold_of = stacking_folds(len(label), seed, folds)
     predicted = np.zeros(len(label))
     for fold in range(folds):
         held = fold_of == fold
