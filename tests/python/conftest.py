@@ -17,6 +17,7 @@ SEEDS_DIR = PROJECT_DIR / "seeds"
 PUBLIC_SCHEMA = "main"
 INTERNAL_SCHEMAS = {"base_": "staging", "stg_": "staging", "int_": "intermediate", "ml_": "ml"}
 MODEL_SCHEMAS = (PUBLIC_SCHEMA, *dict.fromkeys(INTERNAL_SCHEMAS.values()))
+MODEL_SCHEMAS_SQL = "(" + ", ".join(f"'{schema}'" for schema in MODEL_SCHEMAS) + ")"
 
 
 def dbt_executable() -> str:
@@ -89,8 +90,8 @@ def table_checksums(warehouse_path: Path, exclude_tables=(), exclude_columns=())
     connection = duckdb.connect(str(warehouse_path), read_only=True)
     try:
         relations = connection.execute(
-            "select table_schema, table_name from information_schema.tables where table_schema in "
-            f"({', '.join(repr(schema) for schema in MODEL_SCHEMAS)}) order by 2").fetchall()
+            f"select table_schema, table_name from information_schema.tables where table_schema in {MODEL_SCHEMAS_SQL} "
+            "order by 2").fetchall()
         checksums = {}
         for schema, relation in relations:
             if relation in exclude_tables:

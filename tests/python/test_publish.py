@@ -213,7 +213,7 @@ def test_the_served_file_holds_only_the_public_relations_and_masked_quarantine_r
     state = duckdb.connect(str(state_path_for(served)), read_only=True)
     try:
         assert state.execute("select count(*) from information_schema.tables "
-                             "where table_name like 'stg_shop__%'").fetchall()[0][0] > 0
+                             "where table_schema = 'staging' and table_name like 'stg_shop__%'").fetchall()[0][0] > 0
     finally:
         state.close()
 
