@@ -28,12 +28,19 @@
     {{ return(hints.get(reason, '')) }}
 {%- endmacro %}
 
+{#- Where a model of this project is built (its schema comes from dbt_project.yml: the base tables
+    are in staging), for hooks and tests that read a model without ref(). -#}
+{% macro built_relation_of(model_name) %}
+    {%- set node = graph.nodes['model.ltv.' ~ model_name] -%}
+    {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
+{% endmacro %}
+
 {#- Per raw table: [raw rows, quarantined rows, [(reason, count), ...] by count], from the base
     tables that exist (a failed build may not have made them all). -#}
 {% macro quarantine_counts(table_names) %}
     {%- set counts = {} -%}
     {%- for table_name in table_names -%}
-        {%- set relation = api.Relation.create(database=target.database, schema=target.schema, identifier='base_shop__' ~ table_name) -%}
+        {%- set relation = built_relation_of('base_shop__' ~ table_name) -%}
         {%- if raw_relation_exists(relation) -%}
             {%- set rows = run_query("select quarantine_reason, count(*) from " ~ relation ~ " group by all order by 2 desc, 1").rows -%}
             {%- set reasons = [] -%}
@@ -66,7 +73,7 @@
 {% macro log_quarantine_summary() %}
     {%- if execute -%}
         {%- set counts = quarantine_counts(raw_contract().keys() | list) -%}
-        {%- set listing = api.Relation.create(database=target.database, schema=target.schema, identifier='base_shop__raw_tables') -%}
+        {%- set listing = built_relation_of('base_shop__raw_tables') -%}
         {%- set absent = run_query("select raw_table from " ~ listing ~ " where not is_present").rows | map(attribute=0) | list
                          if raw_relation_exists(listing) else [] -%}
         {%- if counts -%}

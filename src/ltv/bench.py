@@ -241,7 +241,7 @@ def full_build_cutoff(warehouse_path: Path) -> str:
 
     connection = duckdb.connect(str(warehouse_path), read_only=True)
     try:
-        return connection.execute("select cast(cutoff_date as varchar) from main.int_model_settings").fetchall()[0][0]
+        return connection.execute("select cast(cutoff_date as varchar) from intermediate.int_model_settings").fetchall()[0][0]
     finally:
         connection.close()
 
@@ -253,7 +253,9 @@ def table_row_counts(warehouse_path: Path) -> dict:
     try:
         tables = connection.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' and table_schema in ('main', 'registry') order by 1, 2"
+            # Every schema a build writes tables to: the public one and the internals' (dbt_project.yml).
+            "where table_type = 'BASE TABLE' and table_schema in ('main', 'staging', 'intermediate', 'ml', 'registry') "
+            "order by 1, 2"
         ).fetchall()
         return {f"{schema}.{name}": connection.execute(f'select count(*) from "{schema}"."{name}"').fetchall()[0][0]
                 for schema, name in tables}

@@ -79,10 +79,10 @@ def value_comparison(connection, splits: int) -> dict:
     served champion of the build named, and the issue's two targets judged on the means."""
     from ltv.user_value.comparison import compare_versions, value_targets
 
-    horizon_days = int(connection.sql("select horizon_days from int_model_settings").fetchall()[0][0])
+    horizon_days = int(connection.sql("select horizon_days from intermediate.int_model_settings").fetchall()[0][0])
     summary = compare_versions(
-        connection.sql("select * from int_user_features_at_validation_cutoff").df(),
-        connection.sql("select * from int_user_features_at_cutoff").df(),
+        connection.sql("select * from intermediate.int_user_features_at_validation_cutoff").df(),
+        connection.sql("select * from intermediate.int_user_features_at_cutoff").df(),
         seeds=range(splits), horizon_days=horizon_days)
     champion = connection.sql("select model_version from fct_user_value_versions where is_champion").fetchall()
     return {"summary": summary.reset_index(names="model").to_dict("records"),

@@ -316,7 +316,12 @@ def _holds_the_full_warehouse(path: Path) -> bool:
     except duckdb.Error:
         return False
     try:
-        staging = connection.execute("select count(*) from duckdb_tables() where table_name like 'stg\\_%' escape '\\'")
+        # The base tables and staging views (raw texts, unmasked) are in a full warehouse only: in main
+        # if an ltv from before the staging schema built it, in staging since. stg_ relations are views.
+        staging = connection.execute(
+            "select count(*) from (select table_name as name from duckdb_tables() union all "
+            "select view_name from duckdb_views() where not internal) "
+            "where name like 'stg\\_%' escape '\\' or name like 'base\\_%' escape '\\'")
         return staging.fetchall()[0][0] > 0
     finally:
         connection.close()

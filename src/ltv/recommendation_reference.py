@@ -104,11 +104,11 @@ def warehouse_reference_comparison(connection, top_n: int = 10) -> dict:
     from ltv import recommendation_tuning as tuning
 
     interactions = connection.sql("""
-        select * from int_user_item_interactions_aggregated
+        select * from intermediate.int_user_item_interactions_aggregated
         order by user_id, item_id""").df()
-    settings = connection.sql("select random_seed from int_model_settings").fetchall()
+    settings = connection.sql("select random_seed from intermediate.int_model_settings").fetchall()
     seed = int(settings[0][0]) if settings else 0
-    catalogue_size = connection.sql("select count(distinct item_id) from stg_shop__items").fetchall()[0][0]
+    catalogue_size = connection.sql("select count(distinct item_id) from staging.stg_shop__items").fetchall()[0][0]
     validation_train = tuning.period_interactions(interactions, "validation")
     before_cutoff = tuning.period_interactions(interactions, "cutoff")
     later = before_cutoff.loc[before_cutoff["purchases"] > 0].merge(
@@ -128,7 +128,7 @@ def warehouse_reference_comparison(connection, top_n: int = 10) -> dict:
         purchases(validation_train), validation, purchases(before_cutoff), test,
         validation_users=validation_users if len(validation_users) else None, top_n=top_n,
         catalogue_size=catalogue_size)
-    evaluation = connection.sql("select model_version, ndcg_at_10, users_evaluated from ml_recommendation_evaluation").df()
+    evaluation = connection.sql("select model_version, ndcg_at_10, users_evaluated from ml.ml_recommendation_evaluation").df()
     by_version = dict(zip(evaluation["model_version"].astype(str), evaluation["ndcg_at_10"], strict=True))
     champion = connection.sql("select model_version from fct_recommendation_versions where is_champion").fetchall()
     champion_version = str(champion[0][0]) if champion else None

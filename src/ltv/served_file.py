@@ -4,7 +4,9 @@ A DuckDB file has no per-table permissions, so the file BI opens must not hold a
 not see: no base_/stg_ models (raw review and support texts, unmasked), no intermediate or ml_
 relations, no registry. The served file holds the public models, each as a table in the main schema
 (a view would need the relations it reads), with their table and column comments, plus
-quarantine_rows, whose raw_row JSON has its free text masked like staging masks it.
+quarantine_rows, whose raw_row JSON has its free text masked like staging masks it. They are read
+from the build's main schema, which holds exactly those (the internals are built in staging,
+intermediate and ml: dbt_project.yml).
 
 The served file is written in DuckDB 1.0's storage format (SERVED_STORAGE_VERSION), not 2.0's: the
 DuckDB that BI drivers and desktop SQL tools bundle is mostly 1.x, and a 1.x reader refuses a 2.0 file

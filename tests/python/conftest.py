@@ -14,6 +14,12 @@ import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SEEDS_DIR = PROJECT_DIR / "seeds"
+# Where a build puts its models (dbt_project.yml): main holds only the public relations, each family of
+# internals (by name prefix) a schema of its own.
+PUBLIC_SCHEMA = "main"
+INTERNAL_SCHEMAS = {"base_": "staging", "stg_": "staging", "int_": "intermediate", "ml_": "ml"}
+MODEL_SCHEMAS = (PUBLIC_SCHEMA, *dict.fromkeys(INTERNAL_SCHEMAS.values()))
+MODEL_SCHEMAS_SQL = "(" + ", ".join(f"'{schema}'" for schema in MODEL_SCHEMAS) + ")"
 
 
 def dbt_executable() -> str:
@@ -115,22 +121,25 @@ def small_shop(tmp_path_factory) -> Path:
 
 
 def table_checksums(warehouse_path: Path, exclude_tables=(), exclude_columns=()) -> dict:
-    """An order-independent checksum of every table and view in the main schema."""
+    """An order-independent checksum of every table and view the models make (the schemas in
+    MODEL_SCHEMAS), by relation name: the names are unique across those schemas."""
     connection = duckdb.connect(str(warehouse_path), read_only=True)
     try:
-        relations = [row[0] for row in connection.execute(
-            "select table_name from information_schema.tables where table_schema = 'main' order by 1").fetchall()]
+        relations = connection.execute(
+            f"select table_schema, table_name from information_schema.tables where table_schema in {MODEL_SCHEMAS_SQL} "
+            "order by 2").fetchall()
         checksums = {}
-        for relation in relations:
+        for schema, relation in relations:
             if relation in exclude_tables:
                 continue
+            assert relation not in checksums, f"{relation} is in two schemas"
             columns = [row[0] for row in connection.execute(
-                "select column_name from information_schema.columns where table_schema = 'main' "
-                "and table_name = ? order by ordinal_position", [relation]).fetchall()]
+                "select column_name from information_schema.columns where table_schema = ? "
+                "and table_name = ? order by ordinal_position", [schema, relation]).fetchall()]
             kept = [column for column in columns if column not in exclude_columns]
             row_expression = "hash(" + ", ".join(f'"{column}"' for column in kept) + ")"
             count, checksum = connection.execute(
-                f'select count(*), coalesce(sum({row_expression}), 0) from main."{relation}"').fetchall()[0]
+                f'select count(*), coalesce(sum({row_expression}), 0) from "{schema}"."{relation}"').fetchall()[0]
             checksums[relation] = (count, int(checksum))
         return checksums
     finally:

@@ -61,7 +61,7 @@ def _base_tables(warehouse: Path) -> dict[str, list]:
     connection = duckdb.connect(str(warehouse), read_only=True)
     try:
         # checked_at says when a row was checked, which differs between the builds compared.
-        return {table: connection.execute(f"select * exclude (checked_at) from main.{table} order by all").fetchall()
+        return {table: connection.execute(f"select * exclude (checked_at) from staging.{table} order by all").fetchall()
                 for table in BASE_TABLES}
     finally:
         connection.close()
@@ -92,7 +92,7 @@ def dirty_shop(tmp_path_factory) -> Path:
 def _reasons(warehouse: Path, order_id: str, item_id: str | None = None) -> list:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         return connection.execute(
-            "select unit_price, quarantine_reason from base_shop__order_items where order_id = ? "
+            "select unit_price, quarantine_reason from staging.base_shop__order_items where order_id = ? "
             "and (? is null or item_id = ?) order by unit_price", [order_id, item_id, item_id]).fetchall()
 
 
@@ -103,7 +103,7 @@ def test_appended_rows_are_checked_with_the_rows_they_affect(dirty_shop, tmp_pat
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         # Two accepted lines with prices above 0.01: one gets a new version, one an exact copy.
         (order_id, item_id, quantity, price), (copied_order_id, copied_item_id, _, copied_price) = connection.execute(
-            "select order_id, item_id, quantity, unit_price from base_shop__order_items "
+            "select order_id, item_id, quantity, unit_price from staging.base_shop__order_items "
             "where quarantine_reason is null and unit_price > 1 and order_id like 'O%' order by order_id, item_id limit 2"
         ).fetchall()
 
@@ -170,7 +170,7 @@ def _build_changed_keys_tables(work_dir: Path, raw_dir: Path, variables: str = P
 
 def _tables(warehouse: Path, tables: list[str]) -> dict[str, list]:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        return {table: connection.execute(f"select * from main.{table} order by all").fetchall() for table in tables}
+        return {table: connection.execute(f"select * from intermediate.{table} order by all").fetchall() for table in tables}
 
 
 def _recomputed_keys(work_dir: Path) -> dict[str, int]:
@@ -188,35 +188,35 @@ def test_downstream_tables_recompute_only_changed_keys(dirty_shop, tmp_path):
         # A user with exactly one order and no weighed events: moving that order to another user
         # leaves them no rows at all, so the rebuild must delete a key it computes nothing for.
         moved_order_id, moved_from_user, ordered_at, status = connection.execute("""
-            select order_id, user_id, cast(ordered_at as varchar), status from stg_shop__orders
+            select order_id, user_id, cast(ordered_at as varchar), status from staging.stg_shop__orders
             where status = 'completed' and user_id > 'U0000002'
-              and user_id in (select user_id from stg_shop__orders group by user_id having count(*) = 1)
-              and user_id not in (select user_id from stg_shop__events where user_id is not null
+              and user_id in (select user_id from staging.stg_shop__orders group by user_id having count(*) = 1)
+              and user_id not in (select user_id from staging.stg_shop__events where user_id is not null
                                   and event_type in ('view', 'add_to_cart') and item_id is not null)
-              and order_id in (select order_id from stg_shop__order_items)
+              and order_id in (select order_id from staging.stg_shop__order_items)
             order by order_id limit 1""").fetchone()
         extended_order_id, = connection.execute(
-            "select min(order_id) from stg_shop__orders where status = 'completed' and order_id <> ?",
+            "select min(order_id) from staging.stg_shop__orders where status = 'completed' and order_id <> ?",
             [moved_order_id]).fetchone()
-        viewing_user, = connection.execute("select max(user_id) from base_shop__users where quarantine_reason is null").fetchone()
+        viewing_user, = connection.execute("select max(user_id) from staging.base_shop__users where quarantine_reason is null").fetchone()
         # Rows waiting for a parent key are checked again in every rebuild, so their keys count as changed.
         waiting_orders, waiting_users, all_orders, all_users = connection.execute("""
             select
                 (select count(distinct order_id) from (
-                    select order_id from base_shop__orders where quarantine_reason like 'unknown%'
+                    select order_id from staging.base_shop__orders where quarantine_reason like 'unknown%'
                     union all
-                    select order_id from base_shop__order_items where quarantine_reason like 'unknown%')),
+                    select order_id from staging.base_shop__order_items where quarantine_reason like 'unknown%')),
                 (select count(distinct user_id) from (
-                    select user_id from base_shop__orders where quarantine_reason like 'unknown%'
+                    select user_id from staging.base_shop__orders where quarantine_reason like 'unknown%'
                     union all
-                    select orders.user_id from base_shop__order_items as order_items
-                    inner join base_shop__orders as orders using (order_id)
+                    select orders.user_id from staging.base_shop__order_items as order_items
+                    inner join staging.base_shop__orders as orders using (order_id)
                     where order_items.quarantine_reason like 'unknown%'
                     union all
-                    select user_id from base_shop__events where quarantine_reason like 'unknown%')),
-                (select count(*) from int_orders_summarized),
-                (select count(distinct user_id) from int_user_item_interactions_aggregated)""").fetchone()
-        assert connection.execute("select count(*) from int_user_item_interactions_aggregated where user_id = ?",
+                    select user_id from staging.base_shop__events where quarantine_reason like 'unknown%')),
+                (select count(*) from intermediate.int_orders_summarized),
+                (select count(distinct user_id) from intermediate.int_user_item_interactions_aggregated)""").fetchone()
+        assert connection.execute("select count(*) from intermediate.int_user_item_interactions_aggregated where user_id = ?",
                                   [moved_from_user]).fetchone()[0] > 0
 
     appended_dir = tmp_path / "appended"
@@ -246,7 +246,7 @@ def test_downstream_tables_recompute_only_changed_keys(dirty_shop, tmp_path):
     fresh = _build_changed_keys_tables(tmp_path / "fresh", appended_dir)
     assert _tables(warehouse, CHANGED_KEYS_TABLES) == _tables(fresh, CHANGED_KEYS_TABLES)
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        assert connection.execute("select count(*) from int_user_item_interactions_aggregated where user_id = ?",
+        assert connection.execute("select count(*) from intermediate.int_user_item_interactions_aggregated where user_id = ?",
                                   [moved_from_user]).fetchone()[0] == 0
 
     # Another cut-off changes what interactions count (a full rebuild), not what orders are worth.

@@ -6,7 +6,7 @@ import shutil
 
 import duckdb
 import pandas as pd
-from conftest import build_warehouse
+from conftest import MODEL_SCHEMAS_SQL, build_warehouse
 
 
 def copy_shop(source, target):
@@ -14,13 +14,14 @@ def copy_shop(source, target):
     return target
 
 
-def main_schema_tables(warehouse_path) -> list[str]:
+def model_schema_tables(warehouse_path) -> list[str]:
+    """The tables in the schemas the models write (main and the internals')."""
     if not warehouse_path.exists():  # refused before dbt even opened the warehouse
         return []
     connection = duckdb.connect(str(warehouse_path), read_only=True)
     try:
         return [row[0] for row in connection.execute(
-            "select table_name from information_schema.tables where table_schema = 'main'").fetchall()]
+            f"select table_name from information_schema.tables where table_schema in {MODEL_SCHEMAS_SQL}").fetchall()]
     finally:
         connection.close()
 
@@ -48,7 +49,7 @@ def test_sql_injection_through_a_var_is_refused_before_anything_runs(small_shop,
         extra_arguments=["--vars", "{ltv_cutoff_date: \"2024-01-01'; drop table x; --\"}"])
     assert result.returncode != 0
     assert "var 'ltv_cutoff_date' must be a date written YYYY-MM-DD" in result.stdout
-    assert main_schema_tables(warehouse) == []
+    assert model_schema_tables(warehouse) == []
 
 
 def test_an_impossible_date_a_non_positive_horizon_and_a_non_boolean_name_their_var(small_shop, tmp_path):
@@ -73,7 +74,7 @@ def test_a_shop_without_events_reviews_or_support_builds_with_empty_dependants(s
     try:
         assert connection.sql("select count(*) from fct_text_sentiment").fetchall()[0][0] == 0
         assert connection.sql("select count(*) from fct_conversation_experience").fetchall()[0][0] == 0
-        users = connection.sql("select count(*) from stg_shop__users").fetchall()[0][0]
+        users = connection.sql("select count(*) from staging.stg_shop__users").fetchall()[0][0]
         assert connection.sql("select count(*) from dim_users").fetchall()[0][0] == users
         skipped = connection.sql(
             "select count(*) from fct_model_runs where status = 'skipped' and model_name = 'conversation_experience'"

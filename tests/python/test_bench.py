@@ -19,18 +19,18 @@ def test_demo_benchmark_reports_both_builds(tmp_path):
     assert full["exit_code"] == 0 and incremental["exit_code"] == 0
     # The data was generated at the demo scale and the full build loaded every user.
     assert report["data_rows"]["users"] == 2_000
-    assert full["table_rows"]["main.base_shop__users"] == 2_000
+    assert full["table_rows"]["staging.base_shop__users"] == 2_000
     # About 1% new orders, each a copy of an existing one with its lines.
     assert 0.005 * report["data_rows"]["orders"] < report["appended_rows"]["orders"] < 0.02 * report["data_rows"]["orders"]
-    assert incremental["table_rows"]["main.base_shop__orders"] == (
-        full["table_rows"]["main.base_shop__orders"] + report["appended_rows"]["orders"])
+    assert incremental["table_rows"]["staging.base_shop__orders"] == (
+        full["table_rows"]["staging.base_shop__orders"] + report["appended_rows"]["orders"])
     for run in (full, incremental):
         assert run["wall_seconds"] > 0 and run["peak_rss_mb"] > 50 and run["cpu_seconds"] > 0
         assert "ml_user_value.v3" in run["model_seconds"]
     # The incremental build ran with the full build's cut-off.
     warehouse = duckdb.connect(str(tmp_path / "out" / "demo" / "warehouse.duckdb"), read_only=True)
     try:
-        cutoff = warehouse.execute("select cast(cutoff_date as varchar) from main.int_model_settings").fetchall()[0][0]
+        cutoff = warehouse.execute("select cast(cutoff_date as varchar) from intermediate.int_model_settings").fetchall()[0][0]
         # Each incremental run started from the full build: the warehouse saw two builds, not three.
         builds = warehouse.execute("select count(*) from registry.dbt_invocations").fetchall()[0][0]
     finally:

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SEEDS_DIR
+from conftest import INTERNAL_SCHEMAS, MODEL_SCHEMAS, PUBLIC_SCHEMA, SEEDS_DIR
 
 RAW_TABLES = ["users", "items", "orders", "order_items", "events", "reviews", "support_conversations"]
 
@@ -25,7 +25,7 @@ def test_raw_and_staging_tables_hold_every_seed_row(demo_connection):
     for table in RAW_TABLES:
         seed_rows = len(pd.read_csv(SEEDS_DIR / f"{table}.csv"))
         raw_rows = demo_connection.sql(f"select count(*) from raw.{table}").fetchall()[0][0]
-        staged = demo_connection.sql(f"select count(*) from main.stg_shop__{table}").fetchall()[0][0]
+        staged = demo_connection.sql(f"select count(*) from staging.stg_shop__{table}").fetchall()[0][0]
         quarantined = demo_connection.sql(
             f"select count(*) from main.quarantine_rows where source_table = '{table}'").fetchall()[0][0]
         assert raw_rows == seed_rows
@@ -65,7 +65,7 @@ def test_latest_features_match_an_independent_pandas_computation(demo_connection
     expected["completed_orders"] = expected["orders"].fillna(0).astype(int)
 
     actual = demo_connection.sql(
-        "select user_id, activity, frequency, amount, net_spend, completed_orders from int_user_features_latest"
+        "select user_id, activity, frequency, amount, net_spend, completed_orders from intermediate.int_user_features_latest"
     ).df().set_index("user_id").sort_index()
     expected = expected.sort_index()
     assert list(actual.index) == list(expected.index)
@@ -125,7 +125,7 @@ def test_textblob_scores_in_the_warehouse_equal_textblob(demo_connection):
 
 
 def test_every_user_has_one_row_with_a_segment_and_the_summary_adds_up(demo_connection):
-    users = demo_connection.sql("select count(*) from stg_shop__users").fetchall()[0][0]
+    users = demo_connection.sql("select count(*) from staging.stg_shop__users").fetchall()[0][0]
     dim = demo_connection.sql("select count(*), count(distinct user_id), count(segment) from dim_users").fetchall()[0]
     assert dim == (users, users, users)
     assert demo_connection.sql("select sum(users) from fct_segment_summary").fetchall()[0][0] == users
@@ -139,8 +139,8 @@ def test_no_personal_data_reaches_public_text(demo_connection):
         "select masked_text from fct_text_sentiment where masked_text is not null").fetchall()]
     assert not [text for text in texts if email.search(text) or card.search(text)]
     raw_texts = [row[0] for row in demo_connection.sql(
-        "select comment from stg_shop__reviews where comment is not null union all "
-        "select message from stg_shop__support_conversations where message is not null").fetchall()]
+        "select comment from staging.stg_shop__reviews where comment is not null union all "
+        "select message from staging.stg_shop__support_conversations where message is not null").fetchall()]
     assert any(email.search(text) for text in raw_texts), "the demo should contain e-mails to mask"
 
 
@@ -149,18 +149,103 @@ def test_the_warehouse_holds_only_the_projects_relations(demo_warehouse, demo_co
     import json
 
     manifest = json.loads((demo_warehouse.parent / "target" / "manifest.json").read_text())
-    built = {node["alias"] for node in manifest["nodes"].values() if node["resource_type"] in ("model", "seed")}
-    # Versioned models also get an unsuffixed view of their latest version.
-    built |= {node["name"] for node in manifest["nodes"].values() if node.get("version") is not None}
-    relations = {row[0] for row in demo_connection.execute(
-        "select table_name from information_schema.tables where table_catalog = current_database() "
-        "and table_schema in ('main', 'raw')").fetchall()}
+    nodes = manifest["nodes"].values()
+    built = {(node["schema"], node["alias"]) for node in nodes if node["resource_type"] in ("model", "seed")}
+    # Versioned models also get an unsuffixed view of their latest version, in the same schema.
+    built |= {(node["schema"], node["name"]) for node in nodes if node.get("version") is not None}
+    relations = set(demo_connection.execute(
+        "select table_schema, table_name from information_schema.tables where table_catalog = current_database() "
+        f"and table_schema in ({', '.join(repr(schema) for schema in (*MODEL_SCHEMAS, 'raw'))})").fetchall())
     assert relations - built == set()
 
 
+def relations_by_schema(connection) -> dict[str, set[str]]:
+    rows = connection.execute(
+        "select table_schema, table_name from information_schema.tables where table_catalog = current_database()").fetchall()
+    found: dict[str, set[str]] = {}
+    for schema, name in rows:
+        found.setdefault(schema, set()).add(name)
+    return found
+
+
+def test_main_holds_only_the_public_relations_and_each_internal_family_its_own_schema(
+        demo_warehouse, demo_connection, monkeypatch):
+    """Issue 19 item 2: whoever opens the build warehouse finds the public tables alone in main."""
+    from conftest import PROJECT_DIR
+
+    from ltv.publish import public_models
+
+    monkeypatch.setenv("DBT_TARGET_PATH", str(demo_warehouse.parent / "target"))
+    relations = relations_by_schema(demo_connection)
+    # main: exactly what `ltv publish` serves (the public models, their unsuffixed views, quarantine_rows).
+    assert relations[PUBLIC_SCHEMA] == {*public_models(PROJECT_DIR), "quarantine_rows"}
+    assert [name for name in relations[PUBLIC_SCHEMA] if name.startswith(tuple(INTERNAL_SCHEMAS))] == []
+    for prefix, schema in INTERNAL_SCHEMAS.items():
+        family = {(where, name) for where, names in relations.items() for name in names if name.startswith(prefix)}
+        assert family and {where for where, _ in family} == {schema}, prefix
+    for schema in set(INTERNAL_SCHEMAS.values()):
+        prefixes = tuple(prefix for prefix, where in INTERNAL_SCHEMAS.items() if where == schema)
+        assert [name for name in relations[schema] if not name.startswith(prefixes)] == [], schema
+    # A fresh warehouse has nothing of the old layout to drop.
+    assert "ltv: dropped" not in (demo_warehouse.parent / "logs" / "dbt.log").read_text()
+
+
+def test_a_build_over_a_warehouse_of_the_old_layout_drops_the_internals_left_in_main(demo_warehouse, tmp_path):
+    """A warehouse built before the staging, intermediate and ml schemas has its internals in main;
+    the next build, whatever it selects, drops them there (and the registry's notes about them)."""
+    import shutil
+
+    import duckdb
+    from conftest import dbt_environment, run_dbt
+
+    warehouse = tmp_path / "old_layout.duckdb"
+    shutil.copy2(demo_warehouse, warehouse)
+    connection = duckdb.connect(str(warehouse))
+    try:
+        public_before = relations_by_schema(connection)[PUBLIC_SCHEMA]
+        # What an older ltv left in main: tables and views of each family, the unsuffixed view on an
+        # ml_ model's latest version, an incremental model's leftover staging table, registry notes.
+        connection.execute("""
+            create table main.base_shop__users as select * from staging.base_shop__users;
+            create view main.stg_shop__users as select * from main.base_shop__users;
+            create table main.int_orders_summarized as select * from intermediate.int_orders_summarized;
+            create table main.ml_user_value_v4 as select * from ml.ml_user_value_v4;
+            create view main.ml_user_value as select * from main.ml_user_value_v4;
+            create table main.ml_text_sentiment_v2__dbt_tmp20260101000000 as select 1 as leftover;
+            insert into registry.output_fingerprints
+                values ('main.base_shop__users', 'old', null, true, current_timestamp::timestamp);
+            insert into registry.changed_keys_state
+                values ('main.int_orders_summarized', 'old', 'old', null, null, current_timestamp::timestamp);
+        """)
+    finally:
+        connection.close()
+
+    # With an incremental Python model too: dbt-duckdb writes its new rows to a table in main, which
+    # its post-hook must find there although the model is built in ml.
+    result = run_dbt(["build", "--select", "int_orders_summarized", "ml_text_sentiment"],
+                     dbt_environment(warehouse, tmp_path))
+    assert "ltv: dropped 6 internal relations that an earlier ltv built in main" in result.stdout
+
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        relations = relations_by_schema(connection)
+        notes = connection.execute(
+            "select relation_name from registry.output_fingerprints union all "
+            "select relation_name from registry.changed_keys_state").fetchall()
+    finally:
+        connection.close()
+    assert relations[PUBLIC_SCHEMA] == public_before  # the public relations are left alone, nothing added
+    assert {"int_orders_summarized", "int_model_settings"} <= relations["intermediate"]
+    assert {"base_shop__users", "stg_shop__users"} <= relations["staging"]
+    assert {"ml_user_value", "ml_user_value_v4"} <= relations["ml"]
+    assert [name for (name,) in notes if name.startswith(f"{PUBLIC_SCHEMA}.")] == []
+    assert "intermediate.int_orders_summarized" in {name for (name,) in notes}
+
+
 def test_unsuffixed_names_point_at_the_latest_version_or_the_champion(demo_connection):
+    # The unsuffixed view on a Python model's latest version sits beside the versions, in ml.
     views = dict(demo_connection.sql(
-        "select view_name, sql from duckdb_views() where schema_name = 'main'").fetchall())
+        "select view_name, sql from duckdb_views() where schema_name = 'ml'").fetchall())
     assert "ml_item_similarities_v3" in views["ml_item_similarities"]
     # User value serves the champion chosen on the holdout, with the columns every version shares.
     champion = demo_connection.sql("select model_version from fct_user_value_versions where is_champion").fetchall()[0][0]
@@ -225,7 +310,7 @@ def test_the_served_user_value_is_the_champion_measured_like_the_registry(demo_c
     champion = int(candidates.sort_values(["holdout_rmse", "model_version"]).model_version.iloc[0])
     assert versions.set_index("model_version").is_champion.to_dict() == {v: v == champion for v in (1, 2, 3, 4)}
     served = demo_connection.sql("select model_version, count(*) from fct_user_value_predictions group by 1").fetchall()
-    users = demo_connection.sql("select count(*) from int_user_features_latest").fetchall()[0][0]
+    users = demo_connection.sql("select count(*) from intermediate.int_user_features_latest").fetchall()[0][0]
     assert served == [(champion, users)]
     assert demo_connection.sql("select distinct value_model_version from dim_users "
                                "where predicted_spend is not null").fetchall() == [(champion,)]
@@ -235,7 +320,7 @@ def test_the_served_user_value_is_the_champion_measured_like_the_registry(demo_c
 def test_the_served_recommendations_are_the_champion_similarity_versions(demo_connection):
     evaluation = demo_connection.sql(
         "select model_version::integer as version, ndcg_at_10, beats_baseline, metric_status "
-        "from ml_recommendation_evaluation where model_version in ('1', '2', '3')").df()
+        "from ml.ml_recommendation_evaluation where model_version in ('1', '2', '3')").df()
     qualified = evaluation[(evaluation.metric_status == "ok") & evaluation.beats_baseline.astype(bool)]
     champion = int(qualified.sort_values(["ndcg_at_10", "version"], ascending=[False, True]).version.iloc[0])
     assert demo_connection.sql("select model_version from fct_recommendation_versions where is_champion").fetchall() \
@@ -244,6 +329,6 @@ def test_the_served_recommendations_are_the_champion_similarity_versions(demo_co
     served = demo_connection.sql(f"select {columns} from fct_user_recommendations order by all").df()
     version = demo_connection.sql(f"select {columns} from fct_user_recommendations_v{champion} order by all").df()
     pd.testing.assert_frame_equal(served, version)
-    assert demo_connection.sql("select distinct model_version from int_item_similarities_served").fetchall() \
+    assert demo_connection.sql("select distinct model_version from intermediate.int_item_similarities_served").fetchall() \
         == [(champion,)]
 

@@ -72,17 +72,17 @@ def test_incremental_run_equals_full_build(small_shop, tmp_path):
             "select invocation_id from registry.dbt_invocations order by started_at").fetchall()]
         reused = dict(connection.execute(
             "select relation_name, invocation_id from registry.output_fingerprints where confirmed").fetchall())
-        scoring_dates = connection.execute("select scoring_date > cutoff_date + horizon_days from main.int_model_settings").fetchall()
+        scoring_dates = connection.execute("select scoring_date > cutoff_date + horizon_days from intermediate.int_model_settings").fetchall()
     finally:
         connection.close()
     assert len(invocations) == 2
-    built_by = {name.removeprefix("main."): invocations.index(invocation) for name, invocation in reused.items()}
+    built_by = {name: invocations.index(invocation) for name, invocation in reused.items()}
     # Tables whose inputs did not change are the first build's (0); those with new rows the second's (1).
     assert built_by == {
-        "ml_item_content_similarities": 0, "ml_recommendation_evaluation": 0, "ml_recommendation_tuning": 0,
-        "base_shop__users": 0, "base_shop__items": 0, "base_shop__events": 0,
-        "base_shop__orders": 1, "base_shop__order_items": 1, "base_shop__reviews": 1,
-        "base_shop__support_conversations": 1,
+        "ml.ml_item_content_similarities": 0, "ml.ml_recommendation_evaluation": 0, "ml.ml_recommendation_tuning": 0,
+        "staging.base_shop__users": 0, "staging.base_shop__items": 0, "staging.base_shop__events": 0,
+        "staging.base_shop__orders": 1, "staging.base_shop__order_items": 1, "staging.base_shop__reviews": 1,
+        "staging.base_shop__support_conversations": 1,
     }
     assert scoring_dates == [(True,)]  # the new orders moved the scoring date past the label window
     # The tables with appended rows checked only those (and the rows they affect), not every row.

@@ -32,7 +32,7 @@ def test_dirty_build_quarantines_exactly_what_was_injected(tmp_path, file_format
         expected = {table: reasons for table, reasons in expected.items() if reasons}
         assert found == expected
         for table, clean_rows in manifest["clean_rows"].items():
-            accepted = connection.sql(f"select count(*) from stg_shop__{table}").fetchall()[0][0]
+            accepted = connection.sql(f"select count(*) from staging.stg_shop__{table}").fetchall()[0][0]
             assert accepted == clean_rows, table
     finally:
         connection.close()

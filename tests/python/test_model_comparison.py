@@ -49,7 +49,7 @@ def test_recommendation_comparison_reads_the_warehouse_evaluation(demo_warehouse
     try:
         result = recommendation_comparison(connection)
         evaluated = dict(connection.sql(
-            "select model_version, ndcg_at_10 from ml_recommendation_evaluation").fetchall())
+            "select model_version, ndcg_at_10 from ml.ml_recommendation_evaluation").fetchall())
         champion = connection.sql("select model_version from fct_recommendation_versions where is_champion").fetchall()
     finally:
         connection.close()

@@ -125,7 +125,7 @@ def multilingual(tmp_path_factory):
         texts = connection.sql("select * from fct_text_sentiment").df()
         runs = connection.sql("select * from fct_model_runs where model_name in "
                               "('text_sentiment', 'support_sentiment')").df()
-        cutoff = connection.sql("select cutoff_date from int_model_settings").fetchall()[0][0]
+        cutoff = connection.sql("select cutoff_date from intermediate.int_model_settings").fetchall()[0][0]
         experience = connection.sql("select * from fct_conversation_experience").df()
     return texts, runs, pd.Timestamp(cutoff), experience, warehouse
 
@@ -175,13 +175,13 @@ def test_a_rebuild_scores_no_text_again_and_trains_nothing(multilingual, tmp_pat
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(multilingual[4], copy)
     with duckdb.connect(str(copy)) as connection:
-        settings = connection.sql("select * from int_model_settings").df()
+        settings = connection.sql("select * from intermediate.int_model_settings").df()
         runs_before = connection.sql("select count(*) from registry.model_run_log").fetchall()[0][0]
-        texts = connection.table("int_texts_masked")
+        texts = connection.table("intermediate.int_texts_masked")
         conversations = connection.sql(
-            "select conversation_id, satisfaction_rating, response_hours from stg_shop__support_conversations")
+            "select conversation_id, satisfaction_rating, response_hours from staging.stg_shop__support_conversations")
         for version in (1, 2):
-            new_scores = text_sentiment(connection, texts, settings, version, f"ml_text_sentiment_v{version}",
+            new_scores = text_sentiment(connection, texts, settings, version, f"ml.ml_text_sentiment_v{version}",
                                         conversations=conversations)
             assert len(new_scores) == 0, version
         assert connection.sql("select count(*) from registry.model_run_log").fetchall()[0][0] == runs_before

@@ -61,13 +61,13 @@ def switched(tmp_path_factory):
     results["stray_folder"] = stray.exists()
     results["demo_users"] = query(served, "select count(*) from dim_users")
     results["files"] = ltv_publish(served, root / "files", PROJECT_DIR, raw_dir)
-    results["files_state"] = query(state_path_for(served), "select distinct source_kind from base_shop__raw_tables")
+    results["files_state"] = query(state_path_for(served), "select distinct source_kind from staging.base_shop__raw_tables")
     results["files_users"] = query(served, "select count(*) from dim_users")
     connection = duckdb.connect(str(state_path_for(served)))
     connection.execute(f"drop table raw.users; create view raw.users as select * from read_csv('{raw_dir}/users.csv')")
     connection.close()
     results["back"] = ltv_publish(served, root / "back", PROJECT_DIR)
-    results["back_state"] = query(state_path_for(served), "select distinct source_kind from base_shop__raw_tables")
+    results["back_state"] = query(state_path_for(served), "select distinct source_kind from staging.base_shop__raw_tables")
     results["served"] = served
     # dbt's own compilation of the analyses, over the full warehouse (the state), as the reference.
     results["compiled"] = run_dbt(["compile", "--select", "path:analyses"],

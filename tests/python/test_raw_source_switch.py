@@ -58,7 +58,7 @@ def test_a_demo_table_left_in_raw_is_refused_by_name_then_the_shops_own_tables_b
             *[f"drop table raw.{table}" for table in ("events", "reviews", "support_conversations")])
     assert raw_tables_model(work_dir, warehouse) == ""
     connection = duckdb.connect(str(warehouse), read_only=True)
-    present = dict(connection.execute("select raw_table, is_present from base_shop__raw_tables").fetchall())
+    present = dict(connection.execute("select raw_table, is_present from staging.base_shop__raw_tables").fetchall())
     connection.close()
     assert present == {"users": True, "items": True, "orders": True, "order_items": True,
                        "events": False, "reviews": False, "support_conversations": False}

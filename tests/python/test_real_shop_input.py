@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import build_warehouse, dbt_environment, run_dbt
+from conftest import MODEL_SCHEMAS_SQL, build_warehouse, dbt_environment, run_dbt
 
 YEARS_BACK = pd.DateOffset(years=27)
 # Hostile but realistic comments (issue 16): what must never reach a public table as written.
@@ -97,12 +97,12 @@ def test_an_old_shop_without_optional_columns_and_tables_builds_and_keeps_every_
         "select source_table, reason, count(*) from quarantine_rows group by all").fetchall())
     assert quarantined == {("items", "invalid_number"): 1, ("orders", "timestamp_out_of_range"): 1,
                            ("order_items", "invalid_number"): 3, ("order_items", "negative_price"): 1}
-    assert scalar(connection, "select count(*) from stg_shop__users") == len(raw["users"])
-    assert scalar(connection, "select count(*) from stg_shop__users where country is not null") == 0
-    assert scalar(connection, "select count(*) from stg_shop__items where brand is null and description is null") \
+    assert scalar(connection, "select count(*) from staging.stg_shop__users") == len(raw["users"])
+    assert scalar(connection, "select count(*) from staging.stg_shop__users where country is not null") == 0
+    assert scalar(connection, "select count(*) from staging.stg_shop__items where brand is null and description is null") \
         == len(raw["items"]) - 1
-    assert scalar(connection, "select count(*) from stg_shop__orders") == len(raw["orders"])
-    present = dict(connection.sql("select raw_table, is_present from base_shop__raw_tables").fetchall())
+    assert scalar(connection, "select count(*) from staging.stg_shop__orders") == len(raw["orders"])
+    present = dict(connection.sql("select raw_table, is_present from staging.base_shop__raw_tables").fetchall())
     assert present == {"users": True, "items": True, "orders": True, "order_items": True, "reviews": True,
                        "events": False, "support_conversations": False}
 
@@ -123,21 +123,21 @@ def test_offsets_timestamptz_and_epoch_seconds_are_read_as_utc_whatever_the_mach
     connection, raw, _ = old_shop_build
     user = raw["users"].iloc[0]
     local = pd.Timestamp(user.signed_up_at[:19])
-    assert scalar(connection, f"select signed_up_at from stg_shop__users where user_id = '{user.user_id}'") \
+    assert scalar(connection, f"select signed_up_at from staging.stg_shop__users where user_id = '{user.user_id}'") \
         == (local - pd.Timedelta(hours=8)).to_pydatetime()
     order = raw["orders"].iloc[0]
-    assert scalar(connection, f"select ordered_at from stg_shop__orders where order_id = '{order.order_id}'") \
+    assert scalar(connection, f"select ordered_at from staging.stg_shop__orders where order_id = '{order.order_id}'") \
         == order.ordered_at.tz_localize(None).to_pydatetime()
     review = raw["reviews"].iloc[0]
-    assert scalar(connection, f"select created_at from stg_shop__reviews where review_id = '{review.review_id}'") \
+    assert scalar(connection, f"select created_at from staging.stg_shop__reviews where review_id = '{review.review_id}'") \
         == pd.Timestamp(int(review.created_at), unit="s").to_pydatetime()
 
 
 def test_a_row_dated_2099_is_quarantined_and_does_not_move_the_cutoff(old_shop_build):
     connection, raw, _ = old_shop_build
     latest = raw["orders"].ordered_at.max().tz_localize(None).date()
-    assert scalar(connection, "select scoring_date from int_model_settings") == latest
-    assert scalar(connection, "select cutoff_date from int_model_settings") == latest - datetime.timedelta(days=180)
+    assert scalar(connection, "select scoring_date from intermediate.int_model_settings") == latest
+    assert scalar(connection, "select cutoff_date from intermediate.int_model_settings") == latest - datetime.timedelta(days=180)
     assert scalar(connection, "select reason from quarantine_rows where raw_key = 'O_FROM_2099'") == "timestamp_out_of_range"
 
 
@@ -145,14 +145,14 @@ def test_free_lines_are_purchases_worth_nothing(old_shop_build):
     connection, raw, _ = old_shop_build
     free = raw["lines"].iloc[:FREE_LINES]
     keys = ", ".join(f"('{row.order_id}', '{row.item_id}')" for row in free.itertuples())
-    assert scalar(connection, f"select count(*) from stg_shop__order_items where (order_id, item_id) in ({keys}) "
+    assert scalar(connection, f"select count(*) from staging.stg_shop__order_items where (order_id, item_id) in ({keys}) "
                               "and unit_price = 0 and line_amount = 0") == FREE_LINES
     completed = connection.sql(
-        f"select orders.user_id, lines.item_id from stg_shop__order_items as lines join stg_shop__orders as orders "
+        f"select orders.user_id, lines.item_id from staging.stg_shop__order_items as lines join staging.stg_shop__orders as orders "
         f"using (order_id) where (lines.order_id, lines.item_id) in ({keys}) and orders.status = 'completed'").fetchall()
     assert completed, "the generated shop should complete at least one of the first orders"
     for user_id, item_id in completed:
-        assert scalar(connection, "select purchases_total from int_user_item_interactions_aggregated "
+        assert scalar(connection, "select purchases_total from intermediate.int_user_item_interactions_aggregated "
                                   f"where user_id = '{user_id}' and item_id = '{item_id}'") >= 1
 
 
@@ -217,12 +217,12 @@ def test_a_shop_whose_orders_all_fail_builds_without_a_traceback(small_shop, tmp
     assert "Traceback" not in result.stdout and "NaTType" not in result.stdout
     connection = duckdb.connect(str(warehouse), read_only=True)
     try:
-        assert scalar(connection, "select count(*) from stg_shop__orders") == 0
-        assert scalar(connection, "select count(*) from dim_users") == scalar(connection, "select count(*) from stg_shop__users")
+        assert scalar(connection, "select count(*) from staging.stg_shop__orders") == 0
+        assert scalar(connection, "select count(*) from dim_users") == scalar(connection, "select count(*) from staging.stg_shop__users")
         # Without orders the shop is scored as of its latest activity, so users still get features.
         latest_activity = max(pd.read_parquet(shop / "events.parquet").occurred_at.max(),
                               pd.read_parquet(shop / "reviews.parquet").created_at.max()).date()
-        assert scalar(connection, "select scoring_date from int_model_settings") == latest_activity
+        assert scalar(connection, "select scoring_date from intermediate.int_model_settings") == latest_activity
         assert scalar(connection, "select count(*) from fct_user_features") > 0
     finally:
         connection.close()
@@ -247,7 +247,8 @@ def test_vars_out_of_range_are_refused_before_anything_runs(small_shop, tmp_path
     assert message in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert not warehouse.exists() or scalar(duckdb.connect(str(warehouse), read_only=True),
-                                            "select count(*) from information_schema.tables where table_schema = 'main'") == 0
+                                            "select count(*) from information_schema.tables "
+                                            f"where table_schema in {MODEL_SCHEMAS_SQL}") == 0
 
 
 def test_naive_timestamps_are_read_in_the_shops_zone_when_one_is_named(small_shop, tmp_path):
@@ -259,7 +260,7 @@ def test_naive_timestamps_are_read_in_the_shops_zone_when_one_is_named(small_sho
     expected = order.ordered_at.tz_localize("America/New_York").tz_convert("UTC").tz_localize(None)
     connection = duckdb.connect(str(warehouse), read_only=True)
     try:
-        assert scalar(connection, f"select ordered_at from stg_shop__orders where order_id = '{order.order_id}'") \
+        assert scalar(connection, f"select ordered_at from staging.stg_shop__orders where order_id = '{order.order_id}'") \
             == expected.to_pydatetime()
     finally:
         connection.close()

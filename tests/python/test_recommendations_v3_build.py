@@ -46,7 +46,7 @@ def scalar(connection, sql: str):
 @pytest.mark.parametrize("shop", ["demo", "retail"])
 def test_no_version_recommends_an_item_the_user_returned_or_cancelled(warehouses, shop):
     connection = warehouses[shop]
-    touched = scalar(connection, "select count(*) from int_user_item_interactions_aggregated "
+    touched = scalar(connection, "select count(*) from intermediate.int_user_item_interactions_aggregated "
                                  "where returned_total > 0 or cancelled_total > 0")
     assert touched > 0, "the shop should have returned or cancelled lines for this test to mean anything"
     for relation in ("fct_user_recommendations", "fct_user_recommendations_v1", "fct_user_recommendations_v2",
@@ -54,7 +54,7 @@ def test_no_version_recommends_an_item_the_user_returned_or_cancelled(warehouses
         assert scalar(connection, f"select count(*) from {relation}") > 0, relation
         shown_back = scalar(connection, f"""
             select count(*) from {relation} as recommendations
-            inner join int_user_item_interactions_aggregated as interactions using (user_id, item_id)
+            inner join intermediate.int_user_item_interactions_aggregated as interactions using (user_id, item_id)
             where interactions.returned_total > 0 or interactions.cancelled_total > 0""")
         assert shown_back == 0, relation
 
@@ -62,14 +62,14 @@ def test_no_version_recommends_an_item_the_user_returned_or_cancelled(warehouses
 def test_the_interactions_table_counts_returned_and_cancelled_lines_apart_from_purchases(warehouses):
     connection = warehouses["demo"]
     by_status = dict(connection.sql("""
-        select orders.status, count(*) from stg_shop__order_items as lines
-        inner join stg_shop__orders as orders using (order_id) group by orders.status""").fetchall())
+        select orders.status, count(*) from staging.stg_shop__order_items as lines
+        inner join staging.stg_shop__orders as orders using (order_id) group by orders.status""").fetchall())
     totals = connection.sql("""select sum(purchases_total), sum(returned_total), sum(cancelled_total)
-                               from int_user_item_interactions_aggregated""").fetchall()[0]
+                               from intermediate.int_user_item_interactions_aggregated""").fetchall()[0]
     assert totals == (by_status["completed"], by_status["returned"], by_status["cancelled"])
     rated = scalar(connection, """
-        select count(*) from int_user_item_interactions_aggregated as interactions
-        inner join (select user_id, item_id, arg_max(rating, created_at) as rating from stg_shop__reviews
+        select count(*) from intermediate.int_user_item_interactions_aggregated as interactions
+        inner join (select user_id, item_id, arg_max(rating, created_at) as rating from staging.stg_shop__reviews
                     group by all) as reviews using (user_id, item_id)
         where interactions.rating_latest is distinct from reviews.rating""")
     assert rated == 0
@@ -78,7 +78,7 @@ def test_the_interactions_table_counts_returned_and_cancelled_lines_apart_from_p
 @pytest.mark.parametrize("shop", ["demo", "retail"])
 def test_tuning_records_its_grid_and_chooses_the_best_validation_point(warehouses, shop):
     connection = warehouses[shop]
-    grid = connection.sql("select * from ml_recommendation_tuning order by grid_point").df()
+    grid = connection.sql("select * from ml.ml_recommendation_tuning order by grid_point").df()
     assert len(grid) >= 8 and grid["is_chosen"].sum() == 1
     best = grid["validation_ndcg_at_10"].max()
     chosen = grid.loc[grid["is_chosen"]].iloc[0]
@@ -107,7 +107,7 @@ def test_the_champion_is_the_best_evaluated_version_and_is_served(warehouses, sh
                             ["model_version"].iloc[0])]
     served = scalar(connection, "select count(*) from fct_user_recommendations")
     assert served == scalar(connection, f"select count(*) from fct_user_recommendations_v{champion[0]}") > 0
-    similarities = connection.sql("select min(similarity), max(similarity) from ml_item_similarities_v3").fetchall()[0]
+    similarities = connection.sql("select min(similarity), max(similarity) from ml.ml_item_similarities_v3").fetchall()[0]
     assert 0 < similarities[0] <= similarities[1] <= 1
 
 

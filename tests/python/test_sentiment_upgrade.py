@@ -12,15 +12,15 @@ def test_sentiment_tables_of_the_old_layout_are_rescored_not_fatal(tmp_path):
     connection = duckdb.connect(str(warehouse))
     try:
         expected = {version: connection.sql(
-            f"select count(*), count(distinct (text_source, text_hash)) from ml_text_sentiment_v{version}").fetchall()[0]
+            f"select count(*), count(distinct (text_source, text_hash)) from ml.ml_text_sentiment_v{version}").fetchall()[0]
             for version in (1, 2)}
         for version in (1, 2):
             # The layout of the previous release: one row per text hash, no source or language.
             connection.execute(f"""
-                create or replace table ml_text_sentiment_v{version} as
+                create or replace table ml.ml_text_sentiment_v{version} as
                 select text_hash, any_value(model_version) as model_version, any_value(polarity) as polarity,
                        any_value(subjectivity) as subjectivity, 'an older model' as model_fingerprint
-                from ml_text_sentiment_v{version} group by text_hash""")
+                from ml.ml_text_sentiment_v{version} group by text_hash""")
     finally:
         connection.close()
 
@@ -32,7 +32,7 @@ def test_sentiment_tables_of_the_old_layout_are_rescored_not_fatal(tmp_path):
             rows, keys, without_source, old_fingerprints = connection.sql(f"""
                 select count(*), count(distinct (text_source, text_hash)), count(*) - count(text_source),
                        count(*) filter (where model_fingerprint = 'an older model')
-                from ml_text_sentiment_v{version}""").fetchall()[0]
+                from ml.ml_text_sentiment_v{version}""").fetchall()[0]
             assert (rows, keys) == expected[version]
             assert without_source == 0 and old_fingerprints == 0
     finally:

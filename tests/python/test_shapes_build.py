@@ -45,8 +45,8 @@ def test_a_real_shaped_shop_builds_green_and_fills_its_public_tables(shape, tmp_
         # Every row of a valid export is accepted: nothing is quarantined for being real-shaped.
         assert count("quarantine_rows") == 0
         for table, table_rows in rows.items():
-            assert count(f"stg_shop__{table}") == table_rows, table
-        present = dict(connection.sql("select raw_table, is_present from base_shop__raw_tables").fetchall())
+            assert count(f"staging.stg_shop__{table}") == table_rows, table
+        present = dict(connection.sql("select raw_table, is_present from staging.base_shop__raw_tables").fetchall())
         assert {table for table, is_present in present.items() if is_present} == set(rows), written
         for relation in ALWAYS_FILLED + FILLED_BY_SHAPE[shape]:
             assert count(relation) > 0, relation

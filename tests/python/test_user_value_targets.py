@@ -24,9 +24,9 @@ FEATURE_MODELS = ["build", "--select", "+int_user_features_at_cutoff", "+int_use
 def _features(warehouse) -> tuple:
     connection = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return (connection.sql("select * from int_user_features_at_validation_cutoff").df(),
-                connection.sql("select * from int_user_features_at_cutoff").df(),
-                int(connection.sql("select horizon_days from int_model_settings").fetchall()[0][0]))
+        return (connection.sql("select * from intermediate.int_user_features_at_validation_cutoff").df(),
+                connection.sql("select * from intermediate.int_user_features_at_cutoff").df(),
+                int(connection.sql("select horizon_days from intermediate.int_model_settings").fetchall()[0][0]))
     finally:
         connection.close()
 
