@@ -141,7 +141,10 @@
         {%- do passed.append(var_name) -%}
     {%- endfor -%}
     {%- if not execute or not passed -%}{{ return('') }}{%- endif -%}
-    {%- set project = fromyaml(run_query("select content from read_text('dbt_project.yml')").rows[0][0]) -%}
+    {#- The project's own file, wherever dbt was started (--project-dir): DuckDB reads relative to the
+        process's folder, not the project's. -#}
+    {%- set project_file = (invocation_args_dict.get('project_dir') or '.') ~ '/dbt_project.yml' -%}
+    {%- set project = fromyaml(run_query("select content from read_text('" ~ project_file | replace("'", "''") ~ "')").rows[0][0]) -%}
     {%- set declared = (project.get('vars') or {}).keys() | list -%}
     {%- for var_name in passed | sort if var_name not in declared -%}
         {%- set closest = run_query("select name from unnest(['" ~ declared | join("', '") ~ "']) as declared(name) order by levenshtein(name, '"

@@ -12,13 +12,34 @@ from conftest import build_warehouse, table_checksums
 
 # An open defect, not a design: in CI (two workers, the machine loaded) the v2 scores of support
 # messages, and what depends on them (fct_text_sentiment, the conversation experience), differed between
-# two builds on the same data in 2 of 3 runs since per-source sentiment landed (2026-12-06); two builds in
-# a row and two at once on an idle machine were identical. The training rows are now sorted, and BLAS
-# is held at one thread for the whole dbt process (the likely cause: threadpool limits are process-wide
-# and models in other threads changed them mid-fit); both tests then passed under load here (XPASS).
-# Until CI confirms it over several runs they stay marked; they keep running, so a failure still shows.
-SUPPORT_SENTIMENT_NONDETERMINISM = pytest.mark.xfail(
-    strict=False, reason="support-message v2 sentiment differed between two builds under load (open defect)")
+# two builds on the same data in 2 of 3 runs since per-source sentiment landed (2026-12-06). The training
+# rows are now sorted, and BLAS is held at one thread for the whole dbt process (the likely cause:
+# threadpool limits are process-wide and models in other threads changed them mid-fit); since then every
+# run here passed, under load too. Until CI confirms it over several runs, a difference that starts in
+# the support-message v2 scores ends the test as xfail, after every other assertion has run; any other
+# difference fails it.
+OPEN_DEFECT = "support-message v2 sentiment differed between two builds (open defect)"
+
+
+def differences_but_for_the_open_defect(first_path, second_path, first: dict, second: dict) -> list[str]:
+    """The relations whose checksums differ, asserting that any difference is the open defect's: the
+    v2 scores differ, and only those of support messages."""
+    differing = sorted(name for name in first.keys() | second.keys() if first.get(name) != second.get(name))
+    if differing:
+        assert "ml_text_sentiment_v2" in differing, f"relations differ between the builds: {differing}"
+        assert _v2_scores_of_reviews(first_path) == _v2_scores_of_reviews(second_path), differing
+    return differing
+
+
+def _v2_scores_of_reviews(warehouse_path) -> list:
+    connection = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        return connection.execute(
+            "select count(*), sum(hash(text_hash, polarity)) from ml.ml_text_sentiment_v2 "
+            "where text_source = 'review'").fetchall()
+    finally:
+        connection.close()
+
 
 # The registry records each build (its run ids and times differ by design); base tables and
 # quarantine_rows carry the start time of the build that checked a row, the raw views file paths.
@@ -26,16 +47,17 @@ VOLATILE_TABLES = {"fct_model_runs"}
 VOLATILE_COLUMNS = {"loaded_at", "checked_at"}
 
 
-@SUPPORT_SENTIMENT_NONDETERMINISM
 def test_two_full_builds_are_identical(small_shop, tmp_path):
     first, _ = build_warehouse(tmp_path / "first", raw_dir=small_shop)
     second, _ = build_warehouse(tmp_path / "second", raw_dir=small_shop)
     first_checksums = table_checksums(first, VOLATILE_TABLES, VOLATILE_COLUMNS)
     assert len(first_checksums) > 30
-    assert first_checksums == table_checksums(second, VOLATILE_TABLES, VOLATILE_COLUMNS)
+    differing = differences_but_for_the_open_defect(
+        first, second, first_checksums, table_checksums(second, VOLATILE_TABLES, VOLATILE_COLUMNS))
+    if differing:
+        pytest.xfail(f"{OPEN_DEFECT}: {differing}")
 
 
-@SUPPORT_SENTIMENT_NONDETERMINISM
 def test_incremental_run_equals_full_build(small_shop, tmp_path):
     """A rebuild after new data, with the cut-off pinned, reuses fits and unchanged tables, and
     every table equals a fresh full build on the same data."""
@@ -54,7 +76,7 @@ def test_incremental_run_equals_full_build(small_shop, tmp_path):
     incremental_checksums = table_checksums(incremental, VOLATILE_TABLES, VOLATILE_COLUMNS)
     full_checksums = table_checksums(full, VOLATILE_TABLES, VOLATILE_COLUMNS)
     assert len(full_checksums) > 30
-    assert incremental_checksums == full_checksums
+    differing = differences_but_for_the_open_defect(incremental, full, incremental_checksums, full_checksums)
 
     connection = duckdb.connect(str(incremental), read_only=True)
     try:
@@ -91,12 +113,12 @@ def test_incremental_run_equals_full_build(small_shop, tmp_path):
         first_new_row = re.search(r"first_new_row=(\w+)", compiled).group(1)
         assert first_new_row == str(len(pq.read_table(small_shop / f"{table}.parquet"))), table
 
-
     # --full-refresh recomputes everything, fits included, and still gives the same tables.
     build_warehouse(tmp_path / "incremental", raw_dir=appended, extra_arguments=[*pinned, "--full-refresh"])
     # (int_model_settings.reuse_unchanged_work records that this build reused nothing.)
-    assert (table_checksums(incremental, VOLATILE_TABLES, {*VOLATILE_COLUMNS, "reuse_unchanged_work"})
-            == table_checksums(full, VOLATILE_TABLES, {*VOLATILE_COLUMNS, "reuse_unchanged_work"}))
+    refreshed_differing = differences_but_for_the_open_defect(
+        incremental, full, table_checksums(incremental, VOLATILE_TABLES, {*VOLATILE_COLUMNS, "reuse_unchanged_work"}),
+        table_checksums(full, VOLATILE_TABLES, {*VOLATILE_COLUMNS, "reuse_unchanged_work"}))
     connection = duckdb.connect(str(incremental), read_only=True)
     try:
         refitted = connection.execute(
@@ -109,6 +131,8 @@ def test_incremental_run_equals_full_build(small_shop, tmp_path):
         connection.close()
     assert refitted == 10  # four versions and v4's boosting baseline, fitted twice
     assert rebuilt == len(built_by)  # every fingerprinted table was written again
+    if differing or refreshed_differing:
+        pytest.xfail(f"{OPEN_DEFECT}: {sorted(set(differing) | set(refreshed_differing))}")
 
 
 def _keyed_table_rewrites(log_path) -> list[int]:
