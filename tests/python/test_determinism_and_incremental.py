@@ -4,6 +4,7 @@ after an incremental run equal a full build on the same data."""
 from __future__ import annotations
 
 import re
+import shutil
 
 import duckdb
 import pyarrow.parquet as pq
@@ -47,8 +48,16 @@ VOLATILE_TABLES = {"fct_model_runs"}
 VOLATILE_COLUMNS = {"loaded_at", "checked_at"}
 
 
-def test_two_full_builds_are_identical(small_shop, tmp_path):
-    first, _ = build_warehouse(tmp_path / "first", raw_dir=small_shop)
+@pytest.fixture(scope="module")
+def small_shop_build(small_shop, tmp_path_factory):
+    """One full build of small_shop, shared: the first of the two identical builds, and the build the
+    incremental run starts from (as a copy)."""
+    warehouse, _ = build_warehouse(tmp_path_factory.mktemp("small_shop_build"), raw_dir=small_shop)
+    return warehouse
+
+
+def test_two_full_builds_are_identical(small_shop, small_shop_build, tmp_path):
+    first = small_shop_build
     second, _ = build_warehouse(tmp_path / "second", raw_dir=small_shop)
     first_checksums = table_checksums(first, VOLATILE_TABLES, VOLATILE_COLUMNS)
     assert len(first_checksums) > 30
@@ -58,7 +67,7 @@ def test_two_full_builds_are_identical(small_shop, tmp_path):
         pytest.xfail(f"{OPEN_DEFECT}: {differing}")
 
 
-def test_incremental_run_equals_full_build(small_shop, tmp_path):
+def test_incremental_run_equals_full_build(small_shop, small_shop_build, tmp_path):
     """A rebuild after new data, with the cut-off pinned, reuses fits and unchanged tables, and
     every table equals a fresh full build on the same data."""
     import json
@@ -69,7 +78,9 @@ def test_incremental_run_equals_full_build(small_shop, tmp_path):
     added = appended_copy(small_shop, appended, share=0.05)
     assert added["orders"] > 0 and added["reviews"] > 0 and added["support_conversations"] > 0
 
-    incremental, _ = build_warehouse(tmp_path / "incremental", raw_dir=small_shop)
+    incremental = tmp_path / "incremental" / small_shop_build.name
+    incremental.parent.mkdir()
+    shutil.copy2(small_shop_build, incremental)  # the first build, closed by dbt (checkpointed)
     pinned = ["--vars", json.dumps({"ltv_cutoff_date": full_build_cutoff(incremental)})]
     incremental, _ = build_warehouse(tmp_path / "incremental", raw_dir=appended, extra_arguments=pinned)
     full, _ = build_warehouse(tmp_path / "full", raw_dir=appended, extra_arguments=pinned)
