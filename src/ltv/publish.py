@@ -169,10 +169,23 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
+# dbt runs in the folder of the file it builds, which it opens by name: the warehouse path is part of
+# dbt's profile, and dbt reuses its saved parse (target/partial_parse.msgpack) only for the same
+# profile, so every publish into a file of the same name (ltv.duckdb by default) parses only what
+# changed, wherever the file lives. dbt finds the project from DBT_PROJECT_DIR, and the DBT_* paths a
+# user set relative to the project folder are made absolute (dbt no longer starts there).
+PROJECT_RELATIVE_PATHS = ("DBT_PROFILES_DIR", "DBT_TARGET_PATH", "DBT_LOG_PATH")
+
+
 def dbt_environment(warehouse_path: Path, raw_dir: str | None, project_dir: Path = Path(".")) -> dict:
     environment = dict(os.environ)
-    environment["LTV_DUCKDB_PATH"] = str(warehouse_path.resolve())
+    project_dir = project_dir.resolve()
+    environment["LTV_DUCKDB_PATH"] = warehouse_path.name
+    environment["DBT_PROJECT_DIR"] = str(project_dir)
     environment.setdefault("DBT_PROFILES_DIR", str(project_dir / "profiles"))
+    for name in PROJECT_RELATIVE_PATHS:
+        if environment.get(name):
+            environment[name] = str(project_dir / environment[name])  # (an absolute path stays as it is)
     if raw_dir:
         # Views over the raw files store the path; an absolute one works from any folder.
         environment["LTV_RAW_DIR"] = str(Path(raw_dir).resolve())
@@ -181,11 +194,12 @@ def dbt_environment(warehouse_path: Path, raw_dir: str | None, project_dir: Path
     return environment
 
 
-def run_dbt(arguments: list[str], project_dir: Path, environment: dict, keep_fds: tuple[int, ...] = ()) -> None:
+def run_dbt(arguments: list[str], build_folder: Path, environment: dict, keep_fds: tuple[int, ...] = ()) -> None:
+    """dbt `arguments` in `build_folder` (see dbt_environment)."""
     command = [dbt_executable(), *arguments]
     started = time.monotonic()
     print(f"ltv publish: dbt {' '.join(arguments)}", flush=True)
-    exit_code = run_guarded(command, cwd=project_dir, env=environment, keep_fds=keep_fds)
+    exit_code = run_guarded(command, cwd=build_folder, env=environment, keep_fds=keep_fds)
     print(f"ltv publish: dbt {arguments[0]} finished in {time.monotonic() - started:.1f} s "
           f"(exit code {exit_code})", flush=True)
     if exit_code != 0:
@@ -338,13 +352,13 @@ def _remove_build_files(*paths: Path) -> None:
 def _build(build_path: Path, project_dir: Path, raw_dir: str | None, dbt_vars: str | None,
            generate_docs: bool, lock_descriptor: int) -> None:
     """dbt build (+ docs) into `build_path`; raise PublishError on failure."""
-    environment = dbt_environment(build_path, raw_dir, project_dir.resolve())
+    environment = dbt_environment(build_path, raw_dir, project_dir)
     vars_arguments = ["--vars", dbt_vars] if dbt_vars else []
     # dbt keeps the lock open too: the next publish starts only when no process of this one is left.
     keep = (lock_descriptor,)
-    run_dbt(["build", *vars_arguments], project_dir, environment, keep_fds=keep)
+    run_dbt(["build", *vars_arguments], build_path.parent, environment, keep_fds=keep)
     if generate_docs:
-        run_dbt(["docs", "generate", "--static", *vars_arguments], project_dir, environment, keep_fds=keep)
+        run_dbt(["docs", "generate", "--static", *vars_arguments], build_path.parent, environment, keep_fds=keep)
 
 
 def _finish(build_path: Path, served_build_path: Path, project_dir: Path, export_dir: Path | None) -> None:
