@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -20,6 +21,25 @@ PUBLIC_SCHEMA = "main"
 INTERNAL_SCHEMAS = {"base_": "staging", "stg_": "staging", "int_": "intermediate", "ml_": "ml"}
 MODEL_SCHEMAS = (PUBLIC_SCHEMA, *dict.fromkeys(INTERNAL_SCHEMAS.values()))
 MODEL_SCHEMAS_SQL = "(" + ", ".join(f"'{schema}'" for schema in MODEL_SCHEMAS) + ")"
+
+
+# Test files by their measured time, longest first (a CI run of 2026-12-06). xdist runs with
+# --no-loadscope-reorder, so it hands files to its workers in this order and the short files fill in at
+# the end; by default it orders files by their number of tests, which put the few-test files that build
+# the most warehouses last and left one worker alone for minutes. A file not listed comes after these.
+LONGEST_FILES_FIRST = [
+    "test_publish.py", "test_real_shop_input.py", "test_publish_anywhere.py", "test_shapes_build.py",
+    "test_determinism_and_incremental.py", "test_append_only_rebuild.py", "test_bench.py", "test_bad_input.py",
+    "test_user_value_targets.py", "test_dirty_data.py", "test_sentiment_upgrade.py", "test_report.py",
+    "test_recommendations_v3_build.py", "test_multilingual_sentiment.py", "test_model_comparison.py",
+    "test_readable_tables.py", "test_user_value_tuning.py", "test_dbt_defaults.py", "test_user_value_choice.py",
+    "test_raw_source_switch.py", "test_demo_build.py", "test_sentiment.py",
+]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: position for position, name in enumerate(LONGEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: tests keep their order in a file
 
 
 def dbt_executable() -> str:
@@ -48,16 +68,16 @@ def dbt_environment(warehouse_path: Path, work_dir: Path, raw_dir: Path | None =
 # dbt's full parse of this project takes about 10 s; its partial parse of an unchanged project about
 # 3 s. dbt reuses a saved parse (target/partial_parse.msgpack) only when the profile is the same, and
 # the warehouse path is part of the profile: so dbt runs in the warehouse's folder with a relative path
-# (the same profile for every test), and each new target folder starts from a parse saved by an
-# earlier run with the same raw-data settings. dbt itself checks the saved parse against the project
-# files, vars and env vars, and parses fully whenever anything differs.
-PARSE_CACHE_VARIABLES = ("LTV_RAW_DIR", "LTV_RAW_SOURCE", "LTV_TARGET")
-
-
-def _parse_cache_file(environment: dict) -> Path:
+# (the same profile for every test; `ltv publish` does the same), and each new target folder starts
+# from a parse saved by an earlier run with the same warehouse file name and kind of raw data (demo,
+# files or warehouse). dbt itself checks the saved parse against the project files, vars and env vars,
+# and parses again only what they change: another LTV_RAW_DIR re-parses the few files that read it
+# (dbt_project.yml reads no raw-data variable, since any change to an env var read there makes dbt
+# parse everything).
+def _parse_cache_file(warehouse_name: str, raw_data: str) -> Path:
     import hashlib
 
-    key = "|".join(f"{name}={environment.get(name, '')}" for name in PARSE_CACHE_VARIABLES)
+    key = f"warehouse={warehouse_name}|raw={raw_data}"  # (every test builds the ci target)
     # One folder per test run, shared by its xdist workers (they have the same run id).
     run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or str(os.getpid())
     folder = Path(tempfile.gettempdir()) / f"ltv-test-parses-{run_id}"
@@ -65,23 +85,35 @@ def _parse_cache_file(environment: dict) -> Path:
     return folder / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".msgpack")
 
 
+@contextlib.contextmanager
+def reusing_a_saved_parse(target_path: Path, warehouse_name: str, raw_data: str):
+    """Around a dbt run (or an `ltv publish`) whose target folder is `target_path`: start from a saved
+    parse if the target folder has none, and save the run's parse for later runs if none is saved."""
+    saved_parse = Path(target_path) / "partial_parse.msgpack"
+    cached_parse = _parse_cache_file(warehouse_name, raw_data)
+    if not saved_parse.exists() and cached_parse.exists():
+        saved_parse.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached_parse, saved_parse)
+    yield
+    if saved_parse.exists() and not cached_parse.exists():
+        partial = cached_parse.with_suffix(f".{os.getpid()}.partial")
+        shutil.copyfile(saved_parse, partial)
+        partial.replace(cached_parse)
+
+
+def raw_data_kind(environment: dict) -> str:
+    return "files" if environment.get("LTV_RAW_DIR") else environment.get("LTV_RAW_SOURCE", "demo")
+
+
 def run_dbt(arguments: list[str], environment: dict, check: bool = True) -> subprocess.CompletedProcess:
     environment = dict(environment)
     warehouse_path = Path(environment["LTV_DUCKDB_PATH"])
     environment["LTV_DUCKDB_PATH"] = warehouse_path.name
     environment["DBT_PROJECT_DIR"] = str(PROJECT_DIR)
-    saved_parse = Path(environment["DBT_TARGET_PATH"]) / "partial_parse.msgpack"
-    cached_parse = _parse_cache_file(environment)
-    if not saved_parse.exists() and cached_parse.exists():
-        saved_parse.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cached_parse, saved_parse)
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([dbt_executable(), *arguments], cwd=warehouse_path.parent, env=environment,
-                            capture_output=True, text=True)
-    if saved_parse.exists() and not cached_parse.exists():
-        partial = cached_parse.with_suffix(f".{os.getpid()}.partial")
-        shutil.copyfile(saved_parse, partial)
-        partial.replace(cached_parse)
+    with reusing_a_saved_parse(environment["DBT_TARGET_PATH"], warehouse_path.name, raw_data_kind(environment)):
+        result = subprocess.run([dbt_executable(), *arguments], cwd=warehouse_path.parent, env=environment,
+                                capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"dbt {' '.join(arguments)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
     return result
@@ -98,9 +130,22 @@ def build_warehouse(work_dir: Path, raw_dir: Path | None = None, extra_arguments
 
 @pytest.fixture(scope="session")
 def demo_warehouse(tmp_path_factory) -> Path:
-    """The bundled demo built once into a fresh file with `dbt build` (models and data tests)."""
-    warehouse_path, _ = build_warehouse(tmp_path_factory.mktemp("demo_build"))
-    return warehouse_path
+    """The bundled demo built once per test run into a fresh file with `dbt build` (models and data
+    tests). The xdist workers share it: the first to need it builds it while the others wait, since a
+    second identical build would only take a core from the tests. Tests read it or copy it."""
+    import fcntl
+
+    if not os.environ.get("PYTEST_XDIST_TESTRUNUID"):
+        return build_warehouse(tmp_path_factory.mktemp("demo_build"))[0]
+    shared = tmp_path_factory.getbasetemp().parent  # one folder per run, above each worker's own
+    with open(shared / "demo_build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = shared / "demo_build" / "built"
+        if not built.exists():  # (a worker whose build failed leaves no mark: the next one starts afresh)
+            shutil.rmtree(built.parent, ignore_errors=True)
+            build_warehouse(built.parent)
+            built.touch()
+    return built.parent / "warehouse.duckdb"
 
 
 @pytest.fixture

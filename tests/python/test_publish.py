@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import PROJECT_DIR, dbt_environment
+from conftest import PROJECT_DIR, dbt_environment, reusing_a_saved_parse
 
 from ltv.publish import _start_build_file, lock_path_for, public_models, publish_lock, state_path_for
 
@@ -62,7 +62,8 @@ def publish_command(served: Path, raw_dir: Path | None, work_dir: Path,
 def publish(served: Path, raw_dir: Path | None, work_dir: Path,
             extra: list[str] | None = None) -> subprocess.CompletedProcess:
     command, environment = publish_command(served, raw_dir, work_dir, extra)
-    return subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True)
+    with reusing_a_saved_parse(work_dir / "target", served.name, "files" if raw_dir else "demo"):
+        return subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True)
 
 
 def file_digest(path: Path) -> str:

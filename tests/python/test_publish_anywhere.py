@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import PROJECT_DIR, SEEDS_DIR, dbt_environment, run_dbt
+from conftest import PROJECT_DIR, SEEDS_DIR, dbt_environment, reusing_a_saved_parse, run_dbt
 
 from ltv.cli import main as cli_main
 from ltv.publish import DEFAULT_SERVED_PATH, find_project_dir, served_path_for, state_path_for
@@ -24,7 +24,8 @@ def ltv_publish(served: Path, work_dir: Path, cwd: Path, raw_dir: Path | None = 
     """`ltv publish` as a user types it: the served file from LTV_DUCKDB_PATH, the raw files from LTV_RAW_DIR."""
     environment = dbt_environment(served, work_dir, raw_dir)
     command = [sys.executable, "-m", "ltv.cli", "publish", "--no-docs"]
-    return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True)
+    with reusing_a_saved_parse(work_dir / "target", served.name, "files" if raw_dir else "demo"):
+        return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True)
 
 
 def query(path: Path, sql: str) -> list[tuple]:
