@@ -1,5 +1,5 @@
-"""Recommendations v3 and the returned/cancelled rule in built warehouses: the bundled demo and a
-small retail-shaped shop (16% cancelled orders), each built once for the module, then checked
+"""Recommendations v3 and the returned/cancelled rule in built warehouses: the bundled demo (the suite's
+shared full build) and a small retail-shaped shop (16% cancelled orders, built for the module), checked
 against implicit's BM25 item-kNN on the same split and evaluator."""
 
 from __future__ import annotations
@@ -16,20 +16,17 @@ SELECTION = ["--select", "+fct_recommendation_versions", "+fct_user_recommendati
 RETAIL_USERS = 1500
 
 
-def run_selection(work_dir, raw_dir=None):
+def run_selection(work_dir, raw_dir):
     warehouse = work_dir / "warehouse.duckdb"
-    environment = dbt_environment(warehouse, work_dir, raw_dir)
-    if raw_dir is None:  # the bundled demo is seeds, which are not upstream of the models in the graph
-        run_dbt(["seed"], environment)
-    run_dbt(["run", *SELECTION], environment)
+    run_dbt(["run", *SELECTION], dbt_environment(warehouse, work_dir, raw_dir))
     return warehouse
 
 
 @pytest.fixture(scope="module")
-def warehouses(tmp_path_factory):
+def warehouses(demo_warehouse, tmp_path_factory):
     from ltv.shapes import generate_shaped_shop
 
-    demo = run_selection(tmp_path_factory.mktemp("v3_demo"))
+    demo = demo_warehouse  # the shared full build of the demo (read only)
     shop = tmp_path_factory.mktemp("v3_retail_shop")
     generate_shaped_shop("retail", RETAIL_USERS, shop, seed=5)
     retail = run_selection(tmp_path_factory.mktemp("v3_retail"), shop)

@@ -3,12 +3,16 @@ language columns) upgrades in place: the next build rescores every text instead 
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 from conftest import build_warehouse
 
 
-def test_sentiment_tables_of_the_old_layout_are_rescored_not_fatal(tmp_path):
-    warehouse, _ = build_warehouse(tmp_path / "build")
+def test_sentiment_tables_of_the_old_layout_are_rescored_not_fatal(demo_warehouse, tmp_path):
+    warehouse = tmp_path / "build" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    shutil.copy2(demo_warehouse, warehouse)  # a full demo build, as the shared one
     connection = duckdb.connect(str(warehouse))
     try:
         expected = {version: connection.sql(
