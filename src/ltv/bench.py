@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from ltv.build_profile import CoreSampler, budget_verdicts, core_profile, node_name, stage_seconds
+
 SCALES = {
     # users, items (None = the generator's default: max(500, users // 20))
     "demo": (2_000, 500),
@@ -204,13 +206,14 @@ def measured_dbt_run(arguments: list[str], project_dir: Path, environment: dict,
     process = subprocess.Popen(command, cwd=project_dir, env=environment, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     output_tail: list[str] = []
-    for line in process.stdout:
-        line = line.rstrip()
-        output_tail = (output_tail + [line])[-40:]
-        # dbt prints one line per model start/finish: enough to show progress with elapsed time.
-        if " OK " in line or "ERROR" in line or "FAIL" in line or "WARN" in line or "Done." in line:
-            print(f"[ltv bench {time.monotonic() - started:7.1f} s] {line.strip()}", flush=True)
-    exit_code = process.wait()
+    with CoreSampler(process.pid) as sampler:
+        for line in process.stdout:
+            line = line.rstrip()
+            output_tail = (output_tail + [line])[-40:]
+            # dbt prints one line per model start/finish: enough to show progress with elapsed time.
+            if " OK " in line or "ERROR" in line or "FAIL" in line or "WARN" in line or "Done." in line:
+                print(f"[ltv bench {time.monotonic() - started:7.1f} s] {line.strip()}", flush=True)
+        exit_code = process.wait()
     seconds = time.monotonic() - started
     usage = json.loads(rss_file.read_text()) if rss_file.exists() else {}
     peak_rss_mb = usage["peak_rss_kb"] / 1024 if usage else None
@@ -220,7 +223,18 @@ def measured_dbt_run(arguments: list[str], project_dir: Path, environment: dict,
             # CPU time of all processes over wall time: how many cores the run kept busy on average.
             "cpu_seconds": round(usage["cpu_seconds"], 1) if usage else None,
             "model_seconds": model_timings(Path(environment["DBT_TARGET_PATH"]) / "run_results.json"),
+            **node_profile(Path(environment["DBT_TARGET_PATH"]) / "run_results.json"),
+            **core_profile(sampler.samples),
             "output_tail": output_tail if exit_code != 0 else []}
+
+
+def node_profile(run_results_path: Path) -> dict:
+    """Every node's time (models, seeds, tests, unit tests) and their totals per stage."""
+    if not run_results_path.exists():
+        return {"node_seconds": {}, "stage_seconds": {}}
+    node_seconds = {node_name(result["unique_id"]): round(result["execution_time"], 2)
+                    for result in json.loads(run_results_path.read_text())["results"]}
+    return {"node_seconds": node_seconds, "stage_seconds": stage_seconds(node_seconds)}
 
 
 def model_timings(run_results_path: Path) -> dict:
@@ -351,10 +365,41 @@ def benchmark(scale: str, seed: int, data_dir: Path, out_dir: Path, project_dir:
 
         report["model_comparison"] = run_model_comparison(data_dir, out, project_dir, seed=seed, log=log)
 
+    report["budgets"] = [{"run": key, **row} for key in ("full_build", "incremental_build") if key in report
+                         for row in budget_verdicts(scale, key, report[key])]
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     (out / "report.md").write_text(render_markdown(report))
     log(f"report written to {out / 'report.md'}")
     return report
+
+
+RUN_LABELS = (("full_build", "full build"), ("incremental_build", "incremental build (+1%)"))
+
+
+def _percent(share: float | None) -> str:
+    return "" if share is None else f"{share:.0%}"
+
+
+def _stage_lines(report: dict) -> list[str]:
+    """Node seconds per stage for each run, then the budgets (large shop only) and which are over."""
+    runs = [(key, label) for key, label in RUN_LABELS if report.get(key, {}).get("stage_seconds")]
+    if not runs:
+        return []
+    stages = list(report[runs[0][0]]["stage_seconds"])
+    lines = ["", "## Node seconds per stage", "", "| stage | " + " | ".join(label for _, label in runs) + " |",
+             "|---|" + "---|" * len(runs)]
+    lines += [f"| {stage} | " + " | ".join(str(report[key]["stage_seconds"].get(stage, "")) for key, _ in runs) + " |"
+              for stage in stages]
+    budgets = report.get("budgets") or []
+    if budgets:
+        over = [row["what"] for row in budgets if row["over"]]
+        lines += ["", "## Budgets (large shop, 2 cores)", "", "| run | budget of | budget | measured | over |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {row['run']} | {row['what']} | {row['budget']:g} | {row['measured']} | "
+                  f"{'**over**' if row['over'] else ('no' if row['over'] is False else 'not measured')} |"
+                  for row in budgets]
+        lines += ["", "Over budget: " + (", ".join(over) if over else "nothing") + "."]
+    return lines
 
 
 def render_markdown(report: dict) -> str:
@@ -367,16 +412,20 @@ def render_markdown(report: dict) -> str:
         "",
         "Raw rows: " + ", ".join(f"{table} {count:,}" for table, count in report["data_rows"].items()),
         "",
-        "| run | exit | wall time (s) | peak RSS (MB) | CPU time (s) | cores busy |",
-        "|---|---|---|---|---|---|",
+        "| run | exit | wall time (s) | peak RSS (MB) | CPU time (s) | cores busy | one-core share |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for key, label in (("full_build", "full build"), ("incremental_build", "incremental build (+1%)")):
+    for key, label in RUN_LABELS:
         if key in report:
             run_report = report[key]
             cpu_seconds = run_report.get("cpu_seconds")
             cores_busy = round(cpu_seconds / run_report["wall_seconds"], 2) if cpu_seconds else None
             lines.append(f"| {label} | {run_report['exit_code']} | {run_report['wall_seconds']} | "
-                         f"{run_report['peak_rss_mb']} | {cpu_seconds} | {cores_busy} |")
+                         f"{run_report['peak_rss_mb']} | {cpu_seconds} | {cores_busy} | "
+                         f"{_percent(run_report.get('one_core_share'))} |")
+    lines += ["", "One-core share: the part of the wall time in which the build kept fewer than 1.5 cores busy "
+              "(sampled twice a second over dbt's process tree)."]
+    lines += _stage_lines(report)
     for key, label in (("full_build", "Full build"), ("incremental_build", "Incremental build")):
         if key not in report:
             continue

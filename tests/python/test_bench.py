@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ltv.bench import benchmark, render_markdown
+from ltv.build_profile import stage_of
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -27,6 +29,13 @@ def test_demo_benchmark_reports_both_builds(tmp_path):
     for run in (full, incremental):
         assert run["wall_seconds"] > 0 and run["peak_rss_mb"] > 50 and run["cpu_seconds"] > 0
         assert "ml_user_value.v3" in run["model_seconds"]
+        # Every node of the build is in a stage (only dbt's hooks and the exposures are "other"), and each once.
+        assert [name for name in run["node_seconds"]
+                if stage_of(name) == "other" and not name.startswith(("operation:", "exposure:"))] == []
+        assert sum(run["stage_seconds"].values()) == pytest.approx(sum(run["node_seconds"].values()), abs=0.1)
+        assert 0 <= run["one_core_share"] <= 1 and run["sampled_seconds"] > 0.5 * run["wall_seconds"]
+    assert full["stage_seconds"]["data tests"] > 0 and full["stage_seconds"]["user value"] > 0
+    assert report["budgets"] == []  # budgets are for the large shop
     # The incremental build ran with the full build's cut-off.
     warehouse = duckdb.connect(str(tmp_path / "out" / "demo" / "warehouse.duckdb"), read_only=True)
     try:
@@ -41,3 +50,4 @@ def test_demo_benchmark_reports_both_builds(tmp_path):
     assert written["incremental_build"]["table_rows"] == incremental["table_rows"]
     markdown = render_markdown(report)
     assert "| incremental build (+1%) | 0 |" in markdown and cutoff in markdown
+    assert "## Node seconds per stage" in markdown and "| user value |" in markdown

@@ -1,0 +1,95 @@
+"""ltv.build_profile: the stages of a build, its budgets and the share of time it kept one core busy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ltv.build_profile import (
+    LARGE_NODE_BUDGETS,
+    LARGE_STAGE_BUDGETS,
+    CoreSampler,
+    budget_verdicts,
+    core_profile,
+    node_name,
+    stage_of,
+    stage_seconds,
+    tree_cpu_seconds,
+)
+
+
+@pytest.mark.parametrize("unique_id, name, stage", [
+    ("seed.ltv.users", "seed:users", "load and check"),
+    ("model.ltv.base_shop__orders", "base_shop__orders", "load and check"),
+    ("model.ltv.stg_shop__reviews", "stg_shop__reviews", "load and check"),
+    ("model.ltv.int_texts_masked", "int_texts_masked", "text"),
+    ("model.ltv.ml_text_sentiment.v2", "ml_text_sentiment.v2", "text"),
+    ("model.ltv.ml_conversation_experience_v1", "ml_conversation_experience_v1", "text"),
+    ("model.ltv.int_orders_summarized", "int_orders_summarized", "features"),
+    ("model.ltv.ml_user_value.v4", "ml_user_value.v4", "user value"),
+    ("model.ltv.ml_item_content_similarities", "ml_item_content_similarities", "recommendations"),
+    ("model.ltv.ml_recommendation_evaluation", "ml_recommendation_evaluation", "recommendations"),
+    ("model.ltv.fct_user_value_predictions.v1", "fct_user_value_predictions.v1", "marts"),
+    ("model.ltv.dim_users", "dim_users", "marts"),
+    ("test.ltv.not_null_dim_users_user_id.5f1e2a", "test:not_null_dim_users_user_id.5f1e2a", "data tests"),
+    ("unit_test.ltv.fct_user_value_versions.champion_rule", "unit_test:fct_user_value_versions.champion_rule",
+     "data tests"),
+    ("model.ltv.quarantine_rows", "quarantine_rows", "load and check"),
+    ("operation.ltv.ltv-on-run-start-0", "operation:ltv-on-run-start-0", "other"),
+    ("exposure.ltv.customer_value_dashboard", "exposure:customer_value_dashboard", "other"),
+])
+def test_nodes_are_named_and_staged_by_their_name(unique_id, name, stage):
+    assert node_name(unique_id) == name
+    assert stage_of(name) == stage
+
+
+def test_stage_seconds_add_up_every_node_once():
+    nodes = {"base_shop__users": 1.5, "int_texts_masked": 2.0, "ml_text_sentiment.v2": 3.25,
+             "int_orders_summarized": 0.5, "test:unique_x.1": 0.25, "operation:x": 0.75}
+    totals = stage_seconds(nodes)
+    assert totals["load and check"] == 1.5 and totals["text"] == 5.25 and totals["features"] == 0.5
+    assert totals["data tests"] == 0.25 and totals["other"] == 0.75 and totals["user value"] == 0.0
+    assert sum(totals.values()) == pytest.approx(sum(nodes.values()))
+
+
+def test_the_one_core_share_is_the_time_below_one_and_a_half_cores():
+    # 1 s at 1.9 cores, 1 s at 0.5, 2 s at 1.0: three of four seconds on about one core.
+    samples = [(0.0, 0.0), (1.0, 1.9), (2.0, 2.4), (4.0, 4.4)]
+    assert core_profile(samples) == {"one_core_share": 0.75, "sampled_seconds": 4.0}
+    assert core_profile(samples[:1])["one_core_share"] is None
+
+
+BURN = "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass\n"
+
+
+def test_the_sampler_counts_the_cpu_of_children_and_grandchildren():
+    # The root waits on a child that burns 0.6 s of CPU, and itself starts a grandchild burning 0.6 s.
+    child = ("import subprocess, sys\n"
+             f"grandchild = subprocess.Popen([sys.executable, '-c', {BURN.format(seconds=0.6)!r}])\n"
+             f"{BURN.format(seconds=0.6)}grandchild.wait()\n")
+    root = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"])
+    with CoreSampler(root.pid, interval=0.05) as sampler:
+        root.wait()
+        time.sleep(0.1)
+    assert root.returncode == 0 and tree_cpu_seconds(root.pid, 100) is None  # a root gone is no sample
+    # Before its exit the tree had spent at least most of the 1.2 s burnt (plus interpreter starts).
+    assert max(cpu for _, cpu in sampler.samples) >= 1.0
+
+
+def test_budgets_apply_to_the_large_shop_only_and_say_what_is_over():
+    full = {"wall_seconds": 200.0, "peak_rss_mb": 5000.0,
+            "stage_seconds": {stage: budget / 2 for stage, budget in LARGE_STAGE_BUDGETS.items()} | {"text": 61.0},
+            "node_seconds": {"ml_text_sentiment.v2": 19.0}}
+    rows = {row["what"]: row for row in budget_verdicts("large", "full_build", full)}
+    assert rows["run wall_seconds"]["over"] is True and rows["run peak_rss_mb"]["over"] is False
+    assert rows["stage text"] == {"what": "stage text", "budget": 60.0, "measured": 61.0, "over": True}
+    assert [what for what, row in rows.items() if row["over"]] == ["run wall_seconds", "stage text"]
+    assert rows["node ml_text_sentiment.v2"]["over"] is False
+    missing = next(node for node in LARGE_NODE_BUDGETS if node != "ml_text_sentiment.v2")
+    assert rows[f"node {missing}"]["measured"] is None and rows[f"node {missing}"]["over"] is None
+    assert budget_verdicts("medium", "full_build", full) == []
+    assert [row["what"] for row in budget_verdicts("large", "incremental_build", {"wall_seconds": 50.0})] == [
+        "run wall_seconds"]
