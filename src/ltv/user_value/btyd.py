@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, optimize, special
 
+from ltv.user_value.btyd_objectives import BGNBDObjective, GammaGammaObjective
+
 
 def _plain_dict(parameters) -> dict:
     """A parameters dataclass as JSON-ready plain Python values (numpy floats become floats)."""
@@ -83,25 +85,32 @@ def _aggregate_histories(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique_rows, counts.astype(float)
 
 
+# Stop where the mean log-likelihood's gradient (log-scale parameters) is below 1e-7, or where a step
+# changes it by less than 1e-13 relative: lifetimes stops at a gradient of 1e-6, and on 200,000
+# simulated customers these settings agree with lifetimes 0.11.3 to 1e-6 relative in every parameter.
+# Tighter stalled Gamma-Gamma's line search (its likelihood is flat along p·γ at double precision).
+LBFGS_OPTIONS = {"maxiter": 2000, "gtol": 1e-7, "ftol": 1e-13}
+
+
 def _minimise_from_starts(objective, starts: list[np.ndarray], bounds: list[tuple[float, float]]):
     """Run L-BFGS-B from each start and keep the best finite result; fall back to Nelder-Mead if
-    L-BFGS-B never reaches a finite value (it can stall where finite differences overflow)."""
+    L-BFGS-B never reaches a finite value. objective(log_parameters) returns (value, exact gradient)
+    (btyd_objectives), so L-BFGS-B spends no evaluations on finite-difference gradients."""
     from threadpoolctl import threadpool_limits
+
+    def value_only(log_parameters: np.ndarray) -> float:
+        return objective(log_parameters)[0]
 
     best = None
     for start in starts:
-        for method in ("L-BFGS-B", "Nelder-Mead"):
-            options = (
-                {"maxiter": 2000}
-                if method == "L-BFGS-B"
-                else {"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-10}
-            )
-            # One BLAS thread: the vectors are small, and on a busy 2-core machine OpenBLAS threads
-            # spun for 3x the CPU time of the fit itself (80,000 users: 8.1 s of CPU against 2.4 s).
-            with threadpool_limits(limits=1):
-                result = optimize.minimize(objective, start, method=method, bounds=bounds, options=options)
-            if np.isfinite(result.fun):
-                break
+        # One BLAS thread: the vectors are small, and on a busy 2-core machine OpenBLAS threads
+        # spun for 3x the CPU time of the fit itself (80,000 users: 8.1 s of CPU against 2.4 s).
+        with threadpool_limits(limits=1):
+            result = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                                       options=LBFGS_OPTIONS)
+            if not np.isfinite(result.fun):
+                result = optimize.minimize(value_only, start, method="Nelder-Mead", bounds=bounds,
+                                           options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-10})
         if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
             best = result
     if best is None:
@@ -122,13 +131,7 @@ def fit_bgnbd(x, t_x, T) -> BGNBDParameters:
         raise ValueError("fit_bgnbd needs at least one customer")
     histories, counts = _aggregate_histories(x, t_x, T)
     unique_x, unique_t_x, unique_T = histories.T
-    total = counts.sum()
-
-    def negative_mean_log_likelihood(log_parameters: np.ndarray) -> float:
-        r, alpha, a, b = np.exp(log_parameters)
-        values = bgnbd_log_likelihood(BGNBDParameters(r, alpha, a, b), unique_x, unique_t_x, unique_T)
-        value = -float(np.dot(counts, values) / total)
-        return value if np.isfinite(value) else np.inf
+    negative_mean_log_likelihood = BGNBDObjective(unique_x, unique_t_x, unique_T, counts)
 
     # Starting points: a neutral one, and one whose mean purchase rate r/alpha matches the data.
     observed_rate = max(float(np.dot(counts, unique_x) / max(np.dot(counts, unique_T), 1e-9)), 1e-6)
@@ -140,12 +143,14 @@ def fit_bgnbd(x, t_x, T) -> BGNBDParameters:
     bounds = [(-12.0, 12.0)] * 4
     best = _minimise_from_starts(negative_mean_log_likelihood, starts, bounds)
     r, alpha, a, b = (float(value) for value in np.exp(best.x))
+    # The reported likelihood is summed the documented way, not as the objective regroups it.
+    log_likelihood = float(np.dot(counts, bgnbd_log_likelihood(BGNBDParameters(r, alpha, a, b), *histories.T)))
     return BGNBDParameters(
         r=r,
         alpha=alpha,
         a=a,
         b=b,
-        log_likelihood=float(-best.fun * total),
+        log_likelihood=log_likelihood,
         converged=bool(best.success),
         optimizer_message=str(best.message),
     )
@@ -340,16 +345,10 @@ def fit_gamma_gamma(frequency, monetary_value) -> GammaGammaParameters:
         raise ValueError("fit_gamma_gamma needs at least two customers")
     histories, counts = _aggregate_histories(x, m)
     unique_x, unique_m = histories.T
-    total = counts.sum()
-
-    def negative_mean_log_likelihood(log_parameters: np.ndarray) -> float:
-        p, q_minus_one, gamma = np.exp(log_parameters)
-        parameters = GammaGammaParameters(p, 1.0 + q_minus_one, gamma)
-        value = -float(np.dot(counts, gamma_gamma_log_likelihood(parameters, unique_x, unique_m)) / total)
-        return value if np.isfinite(value) else np.inf
+    negative_mean_log_likelihood = GammaGammaObjective(unique_x, unique_m, counts)
 
     # Method-of-moments-flavoured starting points: with p = 1 and q = 2, the mean spend p·γ/(q−1) = γ.
-    mean_spend = float(np.dot(counts, unique_m) / total)
+    mean_spend = float(np.dot(counts, unique_m) / counts.sum())
     starts = [
         np.log([1.0, 1.0, mean_spend]),
         np.log([5.0, 3.0, 3.0 * mean_spend / 5.0]),
@@ -358,11 +357,13 @@ def fit_gamma_gamma(frequency, monetary_value) -> GammaGammaParameters:
     bounds = [(-12.0, 12.0), (-12.0, 12.0), (-25.0, 25.0)]
     best = _minimise_from_starts(negative_mean_log_likelihood, starts, bounds)
     p, q_minus_one, gamma = (float(value) for value in np.exp(best.x))
+    log_likelihood = float(np.dot(counts, gamma_gamma_log_likelihood(
+        GammaGammaParameters(p, 1.0 + q_minus_one, gamma), unique_x, unique_m)))
     return GammaGammaParameters(
         p=p,
         q=1.0 + q_minus_one,
         gamma=gamma,
-        log_likelihood=float(-best.fun * total),
+        log_likelihood=log_likelihood,
         converged=bool(best.success),
         optimizer_message=str(best.message),
     )
