@@ -41,16 +41,20 @@ def _v3_feature_matrix(v2_state: dict | None, frame: pd.DataFrame, horizon_days:
     return _with_v2_outputs(_base_feature_matrix(frame), v2_outputs)
 
 
-def _fit_v3(train: pd.DataFrame, horizon_days: int) -> dict:
+def _fit_v3(train: pd.DataFrame, horizon_days: int, v2_state: dict | None = None) -> dict:
+    """v2_state: v2 already fitted on these training users (v2's own fit), which is then not
+    fitted again; None fits it here."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
     # v2's outputs are strong features, but v3 should not be lost when v2 cannot be fitted (say, too
     # few repeat buyers for Gamma-Gamma): it then learns from the behavioural features alone.
-    try:
-        v2_state, v2_failure = _fit_v2(train), None
-    except Exception as error:  # the reason is reported in the run's parameters
-        v2_state, v2_failure = None, f"{type(error).__name__}: {error}"
+    v2_failure = None
+    if v2_state is None:
+        try:
+            v2_state = _fit_v2(train)
+        except Exception as error:  # the reason is reported in the run's parameters
+            v2_failure = f"{type(error).__name__}: {error}"
     features = _v3_feature_matrix(v2_state, train, horizon_days)
     kept = informative_columns(features)
     # Poisson loss needs non-negative targets; a net refund is, for ranking future value, no spend.

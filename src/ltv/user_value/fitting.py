@@ -28,14 +28,15 @@ from ltv.user_value.runs import _empty_predictions, _run_record, _skipped, holdo
 from ltv.user_value.tuned import _fit_v4, _parameters_v4, _predict_v4, refit_sample
 
 
-def _fit(version: int, train: pd.DataFrame, horizon_days: int, tuning: dict) -> dict:
-    """tuning: what only v4 reads (validation_features, seed, min_labelled_users)."""
+def _fit(version: int, train: pd.DataFrame, horizon_days: int, tuning: dict, v2_state: dict | None = None) -> dict:
+    """tuning: what only v4 reads (validation_features, seed, min_labelled_users); v2_state: what
+    only v3 reads (v2 fitted on the same training users, or None to fit it here)."""
     if version == 1:
         return _fit_v1(train)
     if version == 2:
         return _fit_v2(train)
     if version == 3:
-        return _fit_v3(train, horizon_days)
+        return _fit_v3(train, horizon_days, v2_state)
     return _fit_v4(train, horizon_days, **tuning)
 
 
@@ -76,6 +77,22 @@ class UserValueFit:
     run: dict
     # v4 only: the plain boosting baseline's run on the same split (a registry row, never served).
     baseline_run: dict | None = None
+
+
+def _borrowed_v2_state(version: int, v2_fit: UserValueFit | None, labelled: pd.DataFrame,
+                       is_holdout: np.ndarray) -> dict | None:
+    """v2's fitted state for v3 to build on, or None (v3 then fits v2 itself). v2's split must be
+    this one, user for user: a fit of other training users must not slip in."""
+    if version != 3 or v2_fit is None or v2_fit.state is None:
+        return None
+    lookup = v2_fit.split_lookup
+    same_split = (v2_fit.version == 2 and len(lookup) == len(labelled)
+                  and np.array_equal(lookup["user_id"].to_numpy(dtype=str), labelled["user_id"].to_numpy(dtype=str))
+                  and np.array_equal(lookup["split"].to_numpy(dtype=str) == "holdout", is_holdout))
+    if not same_split:
+        raise ValueError("v2_fit is not v2's fit of the same training users")
+    # What _fit_v2 made; fit_user_value adds the explanation baseline, which is v2's own.
+    return {key: value for key, value in v2_fit.state.items() if key != "explanation_baseline"}
 
 
 def _skipped_fit(version: int, horizon_days: int, message: str, train_rows: int = 0,
@@ -142,6 +159,7 @@ def fit_user_value(
     seed: int = 42,
     min_labelled_users: int = 50,
     features_at_validation_cutoff: pd.DataFrame | None = None,
+    v2_fit: UserValueFit | None = None,
 ) -> UserValueFit:
     """The fitting half of predict_user_value: split, fit on train, measure on holdout.
 
@@ -149,6 +167,11 @@ def fit_user_value(
     validation cut-off with the spend up to the cut-off as label, on which v4 tunes. Without it v4
     tunes on a random share of the training users. v4 also fits the plain boosting baseline on the
     same split; its run is UserValueFit.baseline_run.
+
+    v2_fit (v3 only): v2's fit of the same features_at_cutoff with the same horizon_days,
+    holdout_share, seed and min_labelled_users, so of the same training users; v3 takes its
+    BG/NBD + Gamma-Gamma from it instead of fitting them again (the dbt model loads it from the
+    registry by v2's training fingerprint). A skipped v2 fit (state None) is ignored.
     """
     _check_version(version)
     if not 0.0 < holdout_share < 1.0:
@@ -174,9 +197,10 @@ def fit_user_value(
     holdout = labelled.loc[is_holdout].reset_index(drop=True)
     tuning = {"validation_features": features_at_validation_cutoff, "seed": seed,
               "min_labelled_users": min_labelled_users}
+    v2_state = _borrowed_v2_state(version, v2_fit, labelled, is_holdout)
     extra_run = baseline_run(train, holdout, seed) if version == 4 else None
     try:
-        state = _fit(version, train, horizon_days, tuning)
+        state = _fit(version, train, horizon_days, tuning, v2_state)
         # What each feature is occluded with when a user's prediction is explained (explanations.py).
         state["explanation_baseline"] = feature_baseline(version, train)
         holdout_predicted = _predict(version, state, holdout, horizon_days)["predicted_spend"].to_numpy(dtype=float)
