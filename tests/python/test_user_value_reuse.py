@@ -115,3 +115,22 @@ def test_with_reuse_off_the_v3_model_takes_nothing_from_the_registry(warehouse, 
     # v3 tried to fit v2 itself, was refused here, and so learned without v2's outputs.
     assert "v3 fitted v2 again" in _recorded_parameters(warehouse, 3)["v2_failure"]
     assert len(with_reuse_off) > 0
+
+
+def test_a_stored_fit_unpacks_to_the_same_split_lookup_in_a_fraction_of_the_space(population, v2_fit):
+    import pickle
+
+    from ltv.build_cache import deserialize, serialize
+
+    loaded = deserialize(serialize(v2_fit))
+    pd.testing.assert_frame_equal(loaded.split_lookup, v2_fit.split_lookup)
+    assert (loaded.version, loaded.run, loaded.baseline_run) == (v2_fit.version, v2_fit.run, v2_fit.baseline_run)
+    plain = len(pickle.dumps(v2_fit.split_lookup, protocol=pickle.HIGHEST_PROTOCOL))
+    assert len(serialize(v2_fit)) < plain / 2
+    # A fit pickled before the lookup was packed (the frame itself in the pickle) still loads.
+    old = object.__new__(type(v2_fit))
+    old.__setstate__({**v2_fit.__dict__})
+    pd.testing.assert_frame_equal(old.split_lookup, v2_fit.split_lookup)
+    # A skipped fit's empty lookup too.
+    skipped = fit_user_value(population[0].head(10), 2, horizon_days=HORIZON_DAYS)
+    pd.testing.assert_frame_equal(deserialize(serialize(skipped)).split_lookup, skipped.split_lookup)

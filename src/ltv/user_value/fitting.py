@@ -25,6 +25,7 @@ from ltv.user_value.inputs import _holdout_mask, _numeric, _prepare, value_decil
 from ltv.user_value.linear import _fit_v1, _parameters_v1, _predict_v1
 from ltv.user_value.probabilistic import _fit_v2, _parameters_v2, _predict_v2
 from ltv.user_value.runs import _empty_predictions, _run_record, _skipped, holdout_verdict
+from ltv.user_value.stored_split import pack_split_lookup, unpack_split_lookup
 from ltv.user_value.tuned import _fit_v4, _parameters_v4, _predict_v4, refit_sample
 
 
@@ -64,8 +65,8 @@ def _parameters(version: int, state: dict) -> dict:
 class UserValueFit:
     """A fitted (or skipped) user-value model: what scoring needs and what the registry records.
 
-    Picklable, so a build can store it and a later build with the same training data reuse it.
-    state is None when the fit was skipped; split_lookup has one row per labelled user at the
+    Picklable, so a build can store it and a later build with the same training data reuse it; the
+    split lookup is pickled compactly (stored_split.py). state is None when the fit was skipped; split_lookup has one row per labelled user at the
     cut-off: user_id, split ('train'/'holdout'), holdout_predicted_spend, holdout_actual_spend and the
     cut-off prediction and actual spend of every labelled user (cutoff_predicted_spend, cutoff_actual_spend).
     """
@@ -77,6 +78,15 @@ class UserValueFit:
     run: dict
     # v4 only: the plain boosting baseline's run on the same split (a registry row, never served).
     baseline_run: dict | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "split_lookup": pack_split_lookup(self.split_lookup)}
+
+    def __setstate__(self, state: dict) -> None:
+        lookup = state["split_lookup"]
+        # Fits stored before the lookup was packed hold the frame itself.
+        self.__dict__.update({**state, "split_lookup": lookup if isinstance(lookup, pd.DataFrame)
+                              else unpack_split_lookup(lookup)})
 
 
 def _borrowed_v2_state(version: int, v2_fit: UserValueFit | None, labelled: pd.DataFrame,
