@@ -14,6 +14,7 @@ from ltv.user_value.constants import (
     V3_HYPERPARAMETERS,
     V3_TREE_WEIGHT,
 )
+from ltv.user_value.forest import predict_floored
 from ltv.user_value.inputs import _numeric, informative_columns
 from ltv.user_value.probabilistic import _fit_v2, _parameters_v2, _predict_v2
 
@@ -91,10 +92,7 @@ def _v3_combine(state: dict, trees: np.ndarray, v2_outputs: pd.DataFrame | None)
 def _v3_from_parts(state: dict, base: np.ndarray, v2_outputs: pd.DataFrame | None) -> np.ndarray:
     """v3's prediction from the base feature matrix and v2's outputs for the same users. Split from
     _predict_v3 so the explanations can occlude one feature and reuse what it does not change."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        trees = np.maximum(state["model"].predict(_tree_features(state, base, v2_outputs)), 0.0)
+    trees = predict_floored(state["model"], _tree_features(state, base, v2_outputs))
     return _v3_combine(state, trees, v2_outputs)
 
 

@@ -77,12 +77,28 @@ def bgnbd_log_likelihood(params: BGNBDParameters, x, t_x, T) -> np.ndarray:
     return shared + combined
 
 
+def distinct_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """(the distinct rows as one array per column, in lexicographic order; each row's index into
+    them; how often each occurs). np.unique(axis=0) gives the same, but sorting rows as opaque
+    records took 3 s for a million users; lexsort on the columns takes a tenth of that."""
+    n = len(columns[0])
+    if n == 0:
+        return [column[:0] for column in columns], np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    order = np.lexsort(columns[::-1])  # lexsort sorts by its last key first
+    ordered = [column[order] for column in columns]
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = np.any([column[1:] != column[:-1] for column in ordered], axis=0)
+    group = np.cumsum(starts) - 1
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = group
+    return [column[starts] for column in ordered], inverse, np.bincount(group)
+
+
 def _aggregate_histories(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unique rows and their counts. Purchase histories measured in whole days repeat a lot, so the
     likelihood is evaluated once per distinct history; this keeps large fits fast."""
-    stacked = np.column_stack(columns)
-    unique_rows, counts = np.unique(stacked, axis=0, return_counts=True)
-    return unique_rows, counts.astype(float)
+    distinct, _, counts = distinct_rows(*columns)
+    return np.column_stack(distinct), counts.astype(float)
 
 
 # Stop where the mean log-likelihood's gradient (log-scale parameters) is below 1e-7, or where a step
@@ -208,19 +224,11 @@ def _expected_purchases_if_alive_by_integration(
     return value
 
 
-def bgnbd_conditional_expected_purchases(params: BGNBDParameters, t: float, x, t_x, T) -> np.ndarray:
-    """Expected number of repeat purchases in (T, T+t] for a customer with history (x, t_x, T)
-    (Fader, Hardie & Lee 2005, eq. 10): the expectation if still alive times P(alive).
-
-    The closed form is used where it is trustworthy; any value that is not finite or falls outside
-    [0, (r+x)·t/(α+T)] (the Poisson mean with no dropout, a hard upper bound) is recomputed by
-    numerical integration, once per distinct (x, T)."""
-    x, t_x, T = (_as_vector(values, name) for values, name in ((x, "x"), (t_x, "t_x"), (T, "T")))
-    if t < 0:
-        raise ValueError("the horizon t must be >= 0")
-    if t == 0:
-        return np.zeros_like(x)
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+def _expected_if_alive_checked(r: float, alpha: float, a: float, b: float, t: float, x: np.ndarray,
+                               T: np.ndarray) -> np.ndarray:
+    """The first factor of eq. 10 for each (x, T): the closed form where it is trustworthy, numerical
+    integration where it is not finite or falls outside [0, (r+x)·t/(α+T)] (the Poisson mean with no
+    dropout, a hard upper bound)."""
     with np.errstate(all="ignore"):
         if abs(a - 1.0) < 1e-4:
             # (a−1) cancels between numerator and denominator at a = 1; the expectation is smooth in
@@ -237,18 +245,26 @@ def bgnbd_conditional_expected_purchases(params: BGNBDParameters, t: float, x, t
         | (expected_if_alive < -1e-9 * upper_bound)
         | (expected_if_alive > upper_bound * (1 + 1e-9))
     )
-    if untrustworthy.any():
-        expected_if_alive = expected_if_alive.copy()
-        histories, inverse = np.unique(
-            np.column_stack([x[untrustworthy], T[untrustworthy]]), axis=0, return_inverse=True
-        )
-        integrated = np.array(
-            [
-                _expected_purchases_if_alive_by_integration(r, alpha, a, b, t, history_x, history_T)
-                for history_x, history_T in histories
-            ]
-        )
-        expected_if_alive[untrustworthy] = integrated[inverse.reshape(-1)]
+    for index in np.flatnonzero(untrustworthy):
+        expected_if_alive[index] = _expected_purchases_if_alive_by_integration(r, alpha, a, b, t, x[index], T[index])
+    return expected_if_alive
+
+
+def bgnbd_conditional_expected_purchases(params: BGNBDParameters, t: float, x, t_x, T) -> np.ndarray:
+    """Expected number of repeat purchases in (T, T+t] for a customer with history (x, t_x, T)
+    (Fader, Hardie & Lee 2005, eq. 10): the expectation if still alive times P(alive).
+
+    The expectation if alive depends on (x, T) alone, which repeat a lot among users measured in
+    whole days, so it is computed once per distinct (x, T): by the closed form where that is
+    trustworthy, by numerical integration elsewhere (_expected_if_alive_checked)."""
+    x, t_x, T = (_as_vector(values, name) for values, name in ((x, "x"), (t_x, "t_x"), (T, "T")))
+    if t < 0:
+        raise ValueError("the horizon t must be >= 0")
+    if t == 0:
+        return np.zeros_like(x)
+    (distinct_x, distinct_T), inverse, _ = distinct_rows(x, T)
+    expected_if_alive = _expected_if_alive_checked(params.r, params.alpha, params.a, params.b, t, distinct_x,
+                                                   distinct_T)[inverse]
     probability_alive = special.expit(-_log_dropout_odds(params, x, t_x, T))
     return np.maximum(expected_if_alive * probability_alive, 0.0)
 
