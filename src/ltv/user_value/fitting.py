@@ -20,7 +20,7 @@ from ltv.user_value.constants import (
     _check_version,
     output_columns,
 )
-from ltv.user_value.explanations import explain_user_value, feature_baseline
+from ltv.user_value.explanations import explain_and_predict, explain_user_value, feature_baseline
 from ltv.user_value.inputs import _holdout_mask, _numeric, _prepare, value_deciles
 from ltv.user_value.linear import _fit_v1, _parameters_v1, _predict_v1
 from ltv.user_value.probabilistic import _fit_v2, _parameters_v2, _predict_v2
@@ -242,8 +242,14 @@ def score_user_value(fit: UserValueFit, features_latest: pd.DataFrame) -> tuple[
     latest = _prepare(features_latest, version, "features_latest")
     if fit.state is None:
         return _empty_predictions(version), fit.run
+    # Explained first: the occlusion predicts every user on its way, which v3 and v4 then need not
+    # do again; v2's other output columns come from its own (cheap) predict.
+    explained, explained_spend, explanation_note = _explanations(fit, latest)
     try:
-        scored = _predict(version, fit.state, latest, horizon_days)
+        if version in (3, 4) and explained_spend is not None:
+            scored = pd.DataFrame({"predicted_spend": explained_spend}, index=latest.index)
+        else:
+            scored = _predict(version, fit.state, latest, horizon_days)
         if not np.all(np.isfinite(scored["predicted_spend"])):
             raise ValueError("the fitted model produced non-finite predictions")
     except Exception as error:  # as for a failed fit: the run says why, the build goes on
@@ -265,7 +271,6 @@ def score_user_value(fit: UserValueFit, features_latest: pd.DataFrame) -> tuple[
         predictions[column] = joined[column].to_numpy(dtype=float)
     for column in VERSION_OUTPUT_COLUMNS[version]:
         predictions[column] = scored[column].to_numpy(dtype=float)
-    explained, explanation_note = _explanations(fit, latest)
     for column in EXPLANATION_COLUMNS:
         predictions[column] = explained[column].to_numpy()
     predictions = predictions[output_columns(version)].reset_index(drop=True)
@@ -275,13 +280,15 @@ def score_user_value(fit: UserValueFit, features_latest: pd.DataFrame) -> tuple[
     return predictions, run
 
 
-def _explanations(fit: UserValueFit, latest: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The drivers of every scored user, and a note for the run's message if they could not be had:
-    an explanation that fails leaves its columns NULL but must not cost the predictions."""
+def _explanations(fit: UserValueFit, latest: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None, str]:
+    """The drivers of every scored user, the predicted spend the explanation computed on its way
+    (explain_and_predict; None where it did not), and a note for the run's message if the drivers
+    could not be had: an explanation that fails leaves its columns NULL but must not cost the
+    predictions, which are then predicted on their own."""
     try:
-        return explain_user_value(fit.version, fit.state, latest, fit.horizon_days), ""
+        return (*explain_and_predict(fit.version, fit.state, latest, fit.horizon_days), "")
     except Exception as error:  # the predictions stand; the run says why the drivers are missing
-        return (explain_user_value(fit.version, None, latest, fit.horizon_days),
+        return (explain_user_value(fit.version, None, latest, fit.horizon_days), None,
                 f"; drivers not explained: {type(error).__name__}: {error}")
 
 
