@@ -90,8 +90,8 @@ class ForestOcclusion:
             return prediction
         v2_outputs, changed = self.own["v2_outputs"], {}
         column = int(self.position[occluded])
-        if column >= 0:
-            changed[column] = self.forest.bin_column(batch[:, occluded], column)
+        if column >= 0:  # one bin for every user: the baseline's
+            changed[column] = self.forest.bin_column(batch[:1, occluded], column)
         if v2_outputs is not None and V3_BASE_FEATURES[occluded] in V2_INPUTS:
             v2_outputs = self._v2_outputs(batch)
             changed.update(self._v2_bins(v2_outputs))
@@ -107,7 +107,8 @@ class ForestOcclusion:
                 for name, position in zip(names, positions, strict=True) if position >= 0}
 
     def _raw(self, changed: dict[int, np.ndarray]) -> np.ndarray:
-        """The summed raw score with these columns' bins replaced. A tree is evaluated again only for
+        """The summed raw score with these columns' bins replaced (one bin per user, or one for all).
+        A tree is evaluated again only for
         the users for whom some column it splits on moved across one of its thresholds; everyone
         else keeps their leaf, and so their raw score exactly (trees added in the same order)."""
         own = self.own
@@ -116,7 +117,9 @@ class ForestOcclusion:
         for position, bins in changed.items():
             binned[:, position] = bins
             if position in self.readers:
-                crossed = self.tables[position][:, bins] != self._own_sides(position)  # trees × users
+                # trees × users; take() keeps the rows contiguous, which fancy indexing does not.
+                sides = self.tables[position][:, bins] if len(bins) == 1 else np.take(self.tables[position], bins, axis=1)
+                crossed = sides != self._own_sides(position)
                 for row, tree in enumerate(self.readers[position].tolist()):
                     crossed_by_tree.setdefault(tree, []).append(crossed[row])
         raw = own["raw"].copy()
@@ -132,7 +135,7 @@ class ForestOcclusion:
         (v2's outputs are compared with it once for each of v2's five inputs)."""
         kept = self.own.setdefault("sides", {})
         if position not in kept:
-            kept[position] = self.tables[position][:, self.own["binned"][:, position]]
+            kept[position] = np.take(self.tables[position], self.own["binned"][:, position], axis=1)
         return kept[position]
 
 
