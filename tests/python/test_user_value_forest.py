@@ -59,3 +59,36 @@ def test_a_model_without_reachable_trees_falls_back_to_its_own_predict(data):
     with pytest.raises(AttributeError):
         BinnedForest(Opaque())
     np.testing.assert_array_equal(predict_floored(Opaque(), features), np.maximum(model.predict(features) - 100.0, 0))
+
+
+def test_leaves_are_where_the_outputs_come_from(data):
+    features, label = data
+    model = HistGradientBoostingRegressor(max_iter=20, max_leaf_nodes=31, random_state=0).fit(features, label)
+    forest = BinnedForest(model)
+    binned = forest.bin(features)
+    for tree in range(len(forest.trees)):
+        leaves = forest.leaves(binned, tree)
+        assert forest.trees[tree].nodes["is_leaf"][leaves].all()
+        np.testing.assert_array_equal(forest.trees[tree].nodes["value"][leaves], forest.output(binned, tree))
+
+
+def test_a_user_stays_in_their_leaf_exactly_when_the_path_tables_say_so(data):
+    """tree_occlusion's tables against walking the tree again with every possible bin of a column."""
+    from ltv.user_value.tree_occlusion import _column_tables
+
+    features, label = data
+    model = HistGradientBoostingRegressor(max_iter=4, max_leaf_nodes=31, random_state=0).fit(features, label)
+    forest = BinnedForest(model)
+    tables = _column_tables(forest.trees, forest.missing_bin)
+    binned = forest.bin(features[:40])
+    for column, table in tables.items():
+        for row, tree in enumerate(table["readers"]):
+            own = forest.leaves(binned, tree)
+            for new_bin in range(256):
+                moved = binned.copy()
+                moved[:, column] = new_bin
+                stays = forest.leaves(moved, tree) == own
+                np.testing.assert_array_equal(table["stays"][row, own, new_bin], stays)
+                # The sides bound the change: a user who stays on every side of the tree's thresholds stays.
+                same_side = table["sides"][row, new_bin] == table["sides"][row, binned[:, column]]
+                assert stays[same_side].all()

@@ -134,9 +134,10 @@ def feature_contributions(version: int, state: dict, frame: pd.DataFrame, horizo
     return _contributions_and_predictions(version, state, frame, horizon_days)[0]
 
 
-def _contributions_and_predictions(version: int, state: dict, frame: pd.DataFrame,
-                                   horizon_days: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """feature_contributions and, for v2-v4, the version's own prediction of every row (None for v1)."""
+def _contributions_and_predictions(version: int, state: dict, frame: pd.DataFrame, horizon_days: int,
+                                   predict: Predictor | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """feature_contributions and, for v2-v4, the version's own prediction of every row (None for v1).
+    predict: the version's predictor when the caller built it already (once for all batches)."""
     names = EXPLAINED_FEATURES[version]
     baseline_by_name = state["explanation_baseline"]
     baseline = np.array([baseline_by_name[column] for column in names], dtype=float)
@@ -144,7 +145,7 @@ def _contributions_and_predictions(version: int, state: dict, frame: pd.DataFram
     if version == 1:
         # Exact and one pass: the occlusion of a linear model is its coefficient times the distance.
         return state["model"].coef_ * (features - baseline), None
-    return _occlusion(_predictor(version, state, horizon_days), features, baseline)
+    return _occlusion(predict or _predictor(version, state, horizon_days), features, baseline)
 
 
 def explain_user_value(version: int, state: dict | None, frame: pd.DataFrame, horizon_days: int,
@@ -165,9 +166,11 @@ def explain_and_predict(version: int, state: dict | None, frame: pd.DataFrame, h
     if state is None or "explanation_baseline" not in state:
         return top_drivers(names, np.full((len(frame), len(names)), np.nan)).set_axis(frame.index), None
     parts, predictions = [], []
+    # One predictor for every batch: v3's and v4's tables of their trees are built once.
+    predict = None if version == 1 or len(frame) == 0 else _predictor(version, state, horizon_days)
     for start in range(0, len(frame), batch_rows):
         contributions, predicted = _contributions_and_predictions(version, state, frame.iloc[start:start + batch_rows],
-                                                                  horizon_days)
+                                                                  horizon_days, predict)
         parts.append(top_drivers(names, contributions))
         predictions.append(predicted)
     explained = pd.concat(parts, ignore_index=True) if parts else top_drivers(names, np.zeros((0, len(names))))

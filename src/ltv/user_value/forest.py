@@ -30,6 +30,7 @@ class BinnedForest:
         self.missing_bin = mapper.missing_values_bin_idx_
         self.baseline = float(np.ravel(model._baseline_prediction)[0])
         self.inverse_link = model._loss.link.inverse
+        self._leaf_finders = None
 
     def bin(self, features: np.ndarray) -> np.ndarray:
         """The features as the trees see them: users × columns of uint8 bins, row-major (so that a
@@ -47,6 +48,20 @@ class BinnedForest:
         bins = np.searchsorted(self.thresholds[column], values, side="left")
         bins[np.isnan(values)] = self.missing_bin
         return bins.astype(np.uint8)
+
+    def leaves(self, binned: np.ndarray, tree: int) -> np.ndarray:
+        """The node index of each user's leaf in one tree: the tree walked with each leaf holding its
+        own index in place of its value (tree.nodes["value"][leaves] is the tree's output)."""
+        if self._leaf_finders is None:
+            from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+            self._leaf_finders = []
+            for predictor in self.trees:
+                nodes = predictor.nodes.copy()
+                nodes["value"] = np.arange(len(nodes))
+                self._leaf_finders.append(
+                    TreePredictor(nodes, predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets))
+        return self._leaf_finders[tree].predict_binned(binned, self.missing_bin, 1).astype(np.uint16)
 
     def output(self, binned: np.ndarray, tree: int) -> np.ndarray:
         """One tree's raw output per user (one thread: the dbt process runs models side by side)."""
