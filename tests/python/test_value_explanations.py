@@ -17,7 +17,12 @@ from ltv.user_value import (
     score_user_value,
     top_drivers,
 )
-from ltv.user_value.explanations import EXPLAINED_FEATURES, explain_user_value, feature_contributions
+from ltv.user_value.explanations import (
+    EXPLAINED_FEATURES,
+    explain_and_predict,
+    explain_user_value,
+    feature_contributions,
+)
 from ltv.user_value.fitting import _predict
 from ltv.user_value.inputs import _prepare
 from ltv.user_value.tree_occlusion import ForestOcclusion, stacked_predictor
@@ -195,24 +200,32 @@ def test_an_unfitted_version_explains_nothing_rather_than_zero(population, versi
         assert explained.isna().all().all()
 
 
-def test_a_failed_explanation_keeps_the_predictions(population, monkeypatch):
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_failed_explanation_keeps_the_predictions(population, fits, monkeypatch, version):
     import ltv.user_value.fitting as fitting
 
-    at_cutoff, latest = population
-    fit = fit_user_value(at_cutoff, 2, horizon_days=HORIZON_DAYS)
+    _, latest = population
+    fit = fits[version]
     expected, _ = score_user_value(fit, latest)
-    real = fitting.explain_user_value
 
     def broken(version, state, frame, horizon_days):
-        if state is not None:
-            raise RuntimeError("probe")
-        return real(version, state, frame, horizon_days)
+        raise RuntimeError("probe")
 
-    monkeypatch.setattr(fitting, "explain_user_value", broken)
+    monkeypatch.setattr(fitting, "explain_and_predict", broken)
     predictions, run = score_user_value(fit, latest)
     pd.testing.assert_series_equal(predictions["predicted_spend"], expected["predicted_spend"])
     assert predictions[list(EXPLANATION_COLUMNS)].isna().all().all()
     assert "drivers not explained: RuntimeError: probe" in run["message"]
+
+
+@pytest.mark.parametrize("version", [2, 3, 4])
+def test_the_explanation_predicts_exactly_what_the_version_predicts(population, fits, version):
+    """Scoring takes v3's and v4's predicted spend from the explanation's unoccluded pass."""
+    _, latest = population
+    users = _prepare(latest, version, "latest")
+    _, predicted = explain_and_predict(version, fits[version].state, users, HORIZON_DAYS, batch_rows=333)
+    np.testing.assert_array_equal(predicted, _predict(version, fits[version].state, users, HORIZON_DAYS)[
+        "predicted_spend"].to_numpy())
 
 
 def test_too_few_users_give_the_explanation_columns_empty(population):

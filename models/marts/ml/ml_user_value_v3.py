@@ -3,6 +3,8 @@ from ltv.dbt_entrypoints import user_value
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # Not read: v3 builds on v2's fit, which v2 stores in the registry; the ref makes dbt run v2 first.
+    dbt.ref("ml_user_value", v=2)
     return user_value(
         session,
         features_at_cutoff=dbt.ref("int_user_features_at_cutoff"),

@@ -16,7 +16,9 @@ The versions, kept side by side so their reports can be compared, one module eac
   purchase days plus Gamma-Gamma (Fader, Hardie & Lee 2005b) for the spend per purchase day, both
   fitted by maximum likelihood.
 * v3 (boosting.py) — gradient-boosted trees (Poisson loss) on the rich behavioural features plus
-  v2's outputs, averaged with v2's own prediction (an equal-weight ensemble).
+  v2's outputs, averaged with v2's own prediction (an equal-weight ensemble). v2 is fitted on the
+  same training users, so the dbt model hands v3 v2's stored fit (fit_user_value's v2_fit) rather
+  than fitting BG/NBD and Gamma-Gamma again.
 * v4 (tuned.py over tuning.py and choice.py) — the same ingredients tuned per shop on a validation
   split carved out of the training period (features as of `validation_cutoff_date`, one horizon
   before the cut-off); the tuned trees, v3's recipe and the plain RFM configuration, each with its
@@ -26,6 +28,9 @@ The versions, kept side by side so their reports can be compared, one module eac
 
 baseline.py holds the plain gradient-boosting model on RFM features that v4 is compared with (a
 registry row, never served); comparison.py measures the versions over many holdout splits.
+Shared machinery: btyd_objectives.py gives the BG/NBD and Gamma-Gamma fits exact gradients;
+forest.py walks the boosted trees on their binned features (scoring, and the explanations of
+explanations.py and tree_occlusion.py); stored_split.py packs a fit's per-user split for the registry.
 
 The lower-level BG/NBD and Gamma-Gamma functions are public and unit-free: they work in whatever time
 unit the caller uses, as long as it is the same for x, t_x, T and the horizon. The versions work in

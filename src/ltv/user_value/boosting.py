@@ -14,6 +14,7 @@ from ltv.user_value.constants import (
     V3_HYPERPARAMETERS,
     V3_TREE_WEIGHT,
 )
+from ltv.user_value.forest import predict_floored
 from ltv.user_value.inputs import _numeric, informative_columns
 from ltv.user_value.probabilistic import _fit_v2, _parameters_v2, _predict_v2
 
@@ -41,16 +42,20 @@ def _v3_feature_matrix(v2_state: dict | None, frame: pd.DataFrame, horizon_days:
     return _with_v2_outputs(_base_feature_matrix(frame), v2_outputs)
 
 
-def _fit_v3(train: pd.DataFrame, horizon_days: int) -> dict:
+def _fit_v3(train: pd.DataFrame, horizon_days: int, v2_state: dict | None = None) -> dict:
+    """v2_state: v2 already fitted on these training users (v2's own fit), which is then not
+    fitted again; None fits it here."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
     # v2's outputs are strong features, but v3 should not be lost when v2 cannot be fitted (say, too
     # few repeat buyers for Gamma-Gamma): it then learns from the behavioural features alone.
-    try:
-        v2_state, v2_failure = _fit_v2(train), None
-    except Exception as error:  # the reason is reported in the run's parameters
-        v2_state, v2_failure = None, f"{type(error).__name__}: {error}"
+    v2_failure = None
+    if v2_state is None:
+        try:
+            v2_state = _fit_v2(train)
+        except Exception as error:  # the reason is reported in the run's parameters
+            v2_failure = f"{type(error).__name__}: {error}"
     features = _v3_feature_matrix(v2_state, train, horizon_days)
     kept = informative_columns(features)
     # Poisson loss needs non-negative targets; a net refund is, for ranking future value, no spend.
@@ -87,10 +92,7 @@ def _v3_combine(state: dict, trees: np.ndarray, v2_outputs: pd.DataFrame | None)
 def _v3_from_parts(state: dict, base: np.ndarray, v2_outputs: pd.DataFrame | None) -> np.ndarray:
     """v3's prediction from the base feature matrix and v2's outputs for the same users. Split from
     _predict_v3 so the explanations can occlude one feature and reuse what it does not change."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        trees = np.maximum(state["model"].predict(_tree_features(state, base, v2_outputs)), 0.0)
+    trees = predict_floored(state["model"], _tree_features(state, base, v2_outputs))
     return _v3_combine(state, trees, v2_outputs)
 
 

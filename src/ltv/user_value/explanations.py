@@ -79,6 +79,11 @@ def occlusion_contributions(predict: Predictor, features: np.ndarray, baseline: 
     output). A feature that already equals its baseline in every row contributes exactly 0, unpredicted.
     Callers pass a batch of rows at a time (explain_user_value: BATCH_ROWS), which bounds the memory.
     """
+    return _occlusion(predict, features, baseline)[0]
+
+
+def _occlusion(predict: Predictor, features: np.ndarray, baseline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(occlusion_contributions, the users' own predictions, which the occlusion starts from)."""
     features = np.array(features, dtype=float)  # a copy: each column is occluded in place, then restored
     contributions = np.zeros(features.shape)
     full = predict(features, None)
@@ -89,7 +94,7 @@ def occlusion_contributions(predict: Predictor, features: np.ndarray, baseline: 
         features[:, column] = baseline[column]
         contributions[:, column] = full - predict(features, column)
         features[:, column] = own
-    return contributions
+    return contributions, full
 
 
 def top_drivers(names, contributions: np.ndarray, count: int = TOP_DRIVERS) -> pd.DataFrame:
@@ -126,14 +131,21 @@ def _predictor(version: int, state: dict, horizon_days: int) -> Predictor:
 
 def feature_contributions(version: int, state: dict, frame: pd.DataFrame, horizon_days: int) -> np.ndarray:
     """Every explained feature's contribution for every row of frame (users × EXPLAINED_FEATURES)."""
+    return _contributions_and_predictions(version, state, frame, horizon_days)[0]
+
+
+def _contributions_and_predictions(version: int, state: dict, frame: pd.DataFrame, horizon_days: int,
+                                   predict: Predictor | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """feature_contributions and, for v2-v4, the version's own prediction of every row (None for v1).
+    predict: the version's predictor when the caller built it already (once for all batches)."""
     names = EXPLAINED_FEATURES[version]
     baseline_by_name = state["explanation_baseline"]
     baseline = np.array([baseline_by_name[column] for column in names], dtype=float)
     features = np.column_stack([_numeric(frame, column) for column in names])
     if version == 1:
         # Exact and one pass: the occlusion of a linear model is its coefficient times the distance.
-        return state["model"].coef_ * (features - baseline)
-    return occlusion_contributions(_predictor(version, state, horizon_days), features, baseline)
+        return state["model"].coef_ * (features - baseline), None
+    return _occlusion(predict or _predictor(version, state, horizon_days), features, baseline)
 
 
 def explain_user_value(version: int, state: dict | None, frame: pd.DataFrame, horizon_days: int,
@@ -141,11 +153,26 @@ def explain_user_value(version: int, state: dict | None, frame: pd.DataFrame, ho
     """The EXPLANATION_COLUMNS for every row of frame (index kept), all NULL when the version did not
     fit (state None) or its fit predates explanations (no baseline stored). Explained BATCH_ROWS users
     at a time: a million users never hold a users × features × trees worth of memory."""
+    return explain_and_predict(version, state, frame, horizon_days, batch_rows)[0]
+
+
+def explain_and_predict(version: int, state: dict | None, frame: pd.DataFrame, horizon_days: int,
+                        batch_rows: int = BATCH_ROWS) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """explain_user_value's drivers, and the version's predicted_spend for every row of frame, which
+    the occlusion of v2-v4 computes before occluding anything: the same values as the version's
+    predict, so scoring need not predict the latest users a second time (for v3 and v4 that is every
+    tree for every user). None for v1 and for a version without explanations."""
     names = EXPLAINED_FEATURES[version]
     if state is None or "explanation_baseline" not in state:
-        return top_drivers(names, np.full((len(frame), len(names)), np.nan)).set_axis(frame.index)
-    parts = [top_drivers(names, feature_contributions(version, state, frame.iloc[start:start + batch_rows],
-                                                      horizon_days))
-             for start in range(0, len(frame), batch_rows)]
+        return top_drivers(names, np.full((len(frame), len(names)), np.nan)).set_axis(frame.index), None
+    parts, predictions = [], []
+    # One predictor for every batch: v3's and v4's tables of their trees are built once.
+    predict = None if version == 1 or len(frame) == 0 else _predictor(version, state, horizon_days)
+    for start in range(0, len(frame), batch_rows):
+        contributions, predicted = _contributions_and_predictions(version, state, frame.iloc[start:start + batch_rows],
+                                                                  horizon_days, predict)
+        parts.append(top_drivers(names, contributions))
+        predictions.append(predicted)
     explained = pd.concat(parts, ignore_index=True) if parts else top_drivers(names, np.zeros((0, len(names))))
-    return explained[list(EXPLANATION_COLUMNS)].set_axis(frame.index)
+    predicted = None if version == 1 else (np.concatenate(predictions) if predictions else np.zeros(0))
+    return explained[list(EXPLANATION_COLUMNS)].set_axis(frame.index), predicted

@@ -20,22 +20,24 @@ from ltv.user_value.constants import (
     _check_version,
     output_columns,
 )
-from ltv.user_value.explanations import explain_user_value, feature_baseline
+from ltv.user_value.explanations import explain_and_predict, explain_user_value, feature_baseline
 from ltv.user_value.inputs import _holdout_mask, _numeric, _prepare, value_deciles
 from ltv.user_value.linear import _fit_v1, _parameters_v1, _predict_v1
 from ltv.user_value.probabilistic import _fit_v2, _parameters_v2, _predict_v2
 from ltv.user_value.runs import _empty_predictions, _run_record, _skipped, holdout_verdict
+from ltv.user_value.stored_split import pack_split_lookup, unpack_split_lookup
 from ltv.user_value.tuned import _fit_v4, _parameters_v4, _predict_v4, refit_sample
 
 
-def _fit(version: int, train: pd.DataFrame, horizon_days: int, tuning: dict) -> dict:
-    """tuning: what only v4 reads (validation_features, seed, min_labelled_users)."""
+def _fit(version: int, train: pd.DataFrame, horizon_days: int, tuning: dict, v2_state: dict | None = None) -> dict:
+    """tuning: what only v4 reads (validation_features, seed, min_labelled_users); v2_state: what
+    only v3 reads (v2 fitted on the same training users, or None to fit it here)."""
     if version == 1:
         return _fit_v1(train)
     if version == 2:
         return _fit_v2(train)
     if version == 3:
-        return _fit_v3(train, horizon_days)
+        return _fit_v3(train, horizon_days, v2_state)
     return _fit_v4(train, horizon_days, **tuning)
 
 
@@ -63,8 +65,8 @@ def _parameters(version: int, state: dict) -> dict:
 class UserValueFit:
     """A fitted (or skipped) user-value model: what scoring needs and what the registry records.
 
-    Picklable, so a build can store it and a later build with the same training data reuse it.
-    state is None when the fit was skipped; split_lookup has one row per labelled user at the
+    Picklable, so a build can store it and a later build with the same training data reuse it; the
+    split lookup is pickled compactly (stored_split.py). state is None when the fit was skipped; split_lookup has one row per labelled user at the
     cut-off: user_id, split ('train'/'holdout'), holdout_predicted_spend, holdout_actual_spend and the
     cut-off prediction and actual spend of every labelled user (cutoff_predicted_spend, cutoff_actual_spend).
     """
@@ -76,6 +78,31 @@ class UserValueFit:
     run: dict
     # v4 only: the plain boosting baseline's run on the same split (a registry row, never served).
     baseline_run: dict | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "split_lookup": pack_split_lookup(self.split_lookup)}
+
+    def __setstate__(self, state: dict) -> None:
+        lookup = state["split_lookup"]
+        # Fits stored before the lookup was packed hold the frame itself.
+        self.__dict__.update({**state, "split_lookup": lookup if isinstance(lookup, pd.DataFrame)
+                              else unpack_split_lookup(lookup)})
+
+
+def _borrowed_v2_state(version: int, v2_fit: UserValueFit | None, labelled: pd.DataFrame,
+                       is_holdout: np.ndarray) -> dict | None:
+    """v2's fitted state for v3 to build on, or None (v3 then fits v2 itself). v2's split must be
+    this one, user for user: a fit of other training users must not slip in."""
+    if version != 3 or v2_fit is None or v2_fit.state is None:
+        return None
+    lookup = v2_fit.split_lookup
+    same_split = (v2_fit.version == 2 and len(lookup) == len(labelled)
+                  and np.array_equal(lookup["user_id"].to_numpy(dtype=str), labelled["user_id"].to_numpy(dtype=str))
+                  and np.array_equal(lookup["split"].to_numpy(dtype=str) == "holdout", is_holdout))
+    if not same_split:
+        raise ValueError("v2_fit is not v2's fit of the same training users")
+    # What _fit_v2 made; fit_user_value adds the explanation baseline, which is v2's own.
+    return {key: value for key, value in v2_fit.state.items() if key != "explanation_baseline"}
 
 
 def _skipped_fit(version: int, horizon_days: int, message: str, train_rows: int = 0,
@@ -142,6 +169,7 @@ def fit_user_value(
     seed: int = 42,
     min_labelled_users: int = 50,
     features_at_validation_cutoff: pd.DataFrame | None = None,
+    v2_fit: UserValueFit | None = None,
 ) -> UserValueFit:
     """The fitting half of predict_user_value: split, fit on train, measure on holdout.
 
@@ -149,6 +177,11 @@ def fit_user_value(
     validation cut-off with the spend up to the cut-off as label, on which v4 tunes. Without it v4
     tunes on a random share of the training users. v4 also fits the plain boosting baseline on the
     same split; its run is UserValueFit.baseline_run.
+
+    v2_fit (v3 only): v2's fit of the same features_at_cutoff with the same horizon_days,
+    holdout_share, seed and min_labelled_users, so of the same training users; v3 takes its
+    BG/NBD + Gamma-Gamma from it instead of fitting them again (the dbt model loads it from the
+    registry by v2's training fingerprint). A skipped v2 fit (state None) is ignored.
     """
     _check_version(version)
     if not 0.0 < holdout_share < 1.0:
@@ -174,9 +207,10 @@ def fit_user_value(
     holdout = labelled.loc[is_holdout].reset_index(drop=True)
     tuning = {"validation_features": features_at_validation_cutoff, "seed": seed,
               "min_labelled_users": min_labelled_users}
+    v2_state = _borrowed_v2_state(version, v2_fit, labelled, is_holdout)
     extra_run = baseline_run(train, holdout, seed) if version == 4 else None
     try:
-        state = _fit(version, train, horizon_days, tuning)
+        state = _fit(version, train, horizon_days, tuning, v2_state)
         # What each feature is occluded with when a user's prediction is explained (explanations.py).
         state["explanation_baseline"] = feature_baseline(version, train)
         holdout_predicted = _predict(version, state, holdout, horizon_days)["predicted_spend"].to_numpy(dtype=float)
@@ -208,8 +242,14 @@ def score_user_value(fit: UserValueFit, features_latest: pd.DataFrame) -> tuple[
     latest = _prepare(features_latest, version, "features_latest")
     if fit.state is None:
         return _empty_predictions(version), fit.run
+    # Explained first: the occlusion predicts every user on its way, which v3 and v4 then need not
+    # do again; v2's other output columns come from its own (cheap) predict.
+    explained, explained_spend, explanation_note = _explanations(fit, latest)
     try:
-        scored = _predict(version, fit.state, latest, horizon_days)
+        if version in (3, 4) and explained_spend is not None:
+            scored = pd.DataFrame({"predicted_spend": explained_spend}, index=latest.index)
+        else:
+            scored = _predict(version, fit.state, latest, horizon_days)
         if not np.all(np.isfinite(scored["predicted_spend"])):
             raise ValueError("the fitted model produced non-finite predictions")
     except Exception as error:  # as for a failed fit: the run says why, the build goes on
@@ -231,7 +271,6 @@ def score_user_value(fit: UserValueFit, features_latest: pd.DataFrame) -> tuple[
         predictions[column] = joined[column].to_numpy(dtype=float)
     for column in VERSION_OUTPUT_COLUMNS[version]:
         predictions[column] = scored[column].to_numpy(dtype=float)
-    explained, explanation_note = _explanations(fit, latest)
     for column in EXPLANATION_COLUMNS:
         predictions[column] = explained[column].to_numpy()
     predictions = predictions[output_columns(version)].reset_index(drop=True)
@@ -241,13 +280,15 @@ def score_user_value(fit: UserValueFit, features_latest: pd.DataFrame) -> tuple[
     return predictions, run
 
 
-def _explanations(fit: UserValueFit, latest: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The drivers of every scored user, and a note for the run's message if they could not be had:
-    an explanation that fails leaves its columns NULL but must not cost the predictions."""
+def _explanations(fit: UserValueFit, latest: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None, str]:
+    """The drivers of every scored user, the predicted spend the explanation computed on its way
+    (explain_and_predict; None where it did not), and a note for the run's message if the drivers
+    could not be had: an explanation that fails leaves its columns NULL but must not cost the
+    predictions, which are then predicted on their own."""
     try:
-        return explain_user_value(fit.version, fit.state, latest, fit.horizon_days), ""
+        return (*explain_and_predict(fit.version, fit.state, latest, fit.horizon_days), "")
     except Exception as error:  # the predictions stand; the run says why the drivers are missing
-        return (explain_user_value(fit.version, None, latest, fit.horizon_days),
+        return (explain_user_value(fit.version, None, latest, fit.horizon_days), None,
                 f"; drivers not explained: {type(error).__name__}: {error}")
 
 
