@@ -8,7 +8,6 @@ see ltv.sentiment.sources for which source uses which.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +20,10 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from ltv.sentiment import workers
 from ltv.sentiment.evaluation import sentiment_evaluation
+from ltv.sentiment.features import text_features
+from ltv.sentiment.hashed_counts import FeatureCounter
 from ltv.sentiment.keys import text_hash
 
 # Changing anything about the model below must change this, so that stored models are retrained.
@@ -30,41 +32,6 @@ MIN_TRAINING_ROWS = 50
 MAX_TRAINING_ROWS = 100_000
 CV_FOLDS = 5
 HASHED_FEATURES = 2**20
-# Scripts written without spaces between words: Han, kana, hangul (and their compatibility blocks).
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-# A run of CJK characters; a word in any other script (apostrophes kept inside: "isn't", "don't",
-# the negation TextBlob cannot see); or a text emoticon.
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+(?:['’][^\W{_CJK}]+)*|[:;=]-?[()\[\]DPp/]")
-
-
-def text_features(text: str) -> list[str]:
-    """The features v2 counts in a text: each word and each pair of adjacent words (the pairs carry
-    negations: "not good"), and in Chinese, Japanese or Korean, which have no spaces to find words
-    by, each character and each pair of adjacent characters (the CJK bigrams of Lucene's and
-    Elasticsearch's CJK analyzers: most Chinese words are one or two characters).
-
-    Chosen over scikit-learn's char_wb 1-4 grams by 5-fold CV on the demo's reviews and support
-    messages and on the multilingual shape's (3,000 users): the same Spearman and AUC within 0.01
-    on all four, at 4-5x the speed (char_wb: ~1,000 300-character texts/s on one core, this: ~4,600).
-    """
-    features: list[str] = []
-    previous = None
-    for token in _TOKEN.findall(text.lower()):
-        if token[0] >= "\u3040" and _CJK_CHARACTER.match(token):
-            features.extend(token)
-            features.extend(token[position : position + 2] for position in range(len(token) - 1))
-            previous = None
-        else:
-            features.append(token)
-            if previous is not None:
-                features.append(f"{previous} {token}")
-            previous = token
-    return features
-
-
-_CJK_CHARACTER = re.compile(f"[{_CJK}]")
-
-
 NEUTRAL_RATING = 3.0
 
 
@@ -129,14 +96,17 @@ def _vectorize(documents: np.ndarray):
     """Fit the TF-IDF step once on all training documents; return (fitted hashing + TF-IDF, matrix).
 
     The cross-validation folds then refit only the ridge on rows of this matrix. Tokenizing is
-    what costs (about 5 s per 70,000 reviews); doing it once instead of once per fold and again
-    for the final fit makes training ~5x faster. The price is that the vocabulary and IDF weights
-    of a fold have seen its held-out reviews' words (not their ratings), a negligible optimism at
-    the thousands of reviews v2 trains on.
+    what costs; doing it once instead of once per fold and again for the final fit makes training
+    ~5x faster. The price is that the vocabulary and IDF weights of a fold have seen its held-out
+    reviews' words (not their ratings), a negligible optimism at the thousands of reviews v2 trains
+    on. The hashed counts come from hashed_counts.FeatureCounter, equal to the hashing step's own
+    transform (which is what Pipeline.fit_transform would call) at a fraction of its time.
     """
     model = _new_model()
-    vectorizer = Pipeline([("hashing", model.named_steps["hashing"]), ("tfidf", model.named_steps["tfidf"])])
-    return vectorizer, vectorizer.fit_transform(documents)
+    hashing, tfidf = model.named_steps["hashing"], model.named_steps["tfidf"]
+    hashing.fit(documents)  # stateless: this only checks its parameters, as in Pipeline.fit
+    matrix = tfidf.fit_transform(_hashed_counts(hashing, list(documents)))
+    return Pipeline([("hashing", hashing), ("tfidf", tfidf)]), matrix
 
 
 def _out_of_fold_from_matrix(matrix, ratings: np.ndarray, seed: int, neutral: float = NEUTRAL_RATING,
@@ -209,22 +179,64 @@ def train_sentiment_model(
     return model, metrics
 
 
-SCORING_CHUNK = 50_000
+# Texts per batch: bounds memory at a million texts, and a worker reports progress after each.
+SCORING_CHUNK = 20_000
+# Texts below which forking workers costs more than it saves (~10 µs a text on the fast path).
+PARALLEL_THRESHOLD = 50_000
 
 
-def score_sentiment_model(model: Pipeline, texts: Sequence[str | None]) -> pd.Series:
-    """v2 scores in [-1, 1] for `texts` (None gives NaN), index 0..n-1.
+def _uses_text_features(hashing) -> bool:
+    """Whether `hashing` is v2's hashing step, which FeatureCounter reproduces exactly (a model
+    stored by another version of this code may not be: it is then scored by its own pipeline)."""
+    return isinstance(hashing, HashingVectorizer) and hashing.get_params() == _hasher().get_params()
 
-    In chunks of SCORING_CHUNK texts: the hashed features need no shared vocabulary, so each chunk
-    is independent and memory stays bounded at a million texts.
+
+def _hashed_counts(hashing, documents: list[str]):
+    if _uses_text_features(hashing):
+        return FeatureCounter(HASHED_FEATURES).counts(documents)
+    return hashing.transform(documents)
+
+
+def _scoring_task(model: Pipeline, documents: list[str]) -> workers.Task:
+    """A workers.Task: the pipeline's predictions for documents[start:end] as float64 bytes.
+
+    The hashing step's counts come from one FeatureCounter (it remembers the tokens it hashed from
+    one batch to the next); the later steps are the pipeline's own, run as Pipeline.predict runs
+    them, so each score is the pipeline's to the last bit."""
+    hashing, fast = model.steps[0][1], _uses_text_features(model.steps[0][1])
+
+    def task(start: int, end: int, heartbeat) -> bytes:
+        counter = FeatureCounter(HASHED_FEATURES) if fast else None
+        scores = np.empty(end - start)
+        for first in range(start, end, SCORING_CHUNK):
+            batch = documents[first : min(first + SCORING_CHUNK, end)]
+            transformed = counter.counts(batch) if fast else hashing.transform(batch)
+            for _, step in model.steps[1:-1]:
+                transformed = step.transform(transformed)
+            scores[first - start : first - start + len(batch)] = model.steps[-1][1].predict(transformed)
+            heartbeat()
+        return scores.tobytes()
+
+    return task
+
+
+def score_sentiment_model(model: Pipeline, texts: Sequence[str | None], workers_count: int | None = None,
+                          parallel_threshold: int = PARALLEL_THRESHOLD) -> pd.Series:
+    """v2 scores in [-1, 1] for `texts` (None gives NaN), index 0..n-1: model.predict, clipped.
+
+    With at least `parallel_threshold` texts, in forked workers (`workers_count`, default: the
+    cores this process may use), falling back to this process if that fails (ltv.sentiment.workers).
+    The hashed features need no shared vocabulary, so any slice of the texts scores on its own.
     """
     series = pd.Series(list(texts), dtype="object")
     present = np.flatnonzero(series.notna().to_numpy())
+    documents = series.to_numpy(dtype=object)[present].tolist()
+    task = _scoring_task(model, documents)
+    task(0, min(1, len(documents)), lambda: None)  # warm-up: no lazy import may run in a forked child
+    parts = workers.run_sliced(task, len(documents), workers_count or workers.available_cores(),
+                               parallel_threshold, "v2 sentiment scoring")
     scores = np.full(len(series), np.nan)
-    documents = series.to_numpy(dtype=object)
-    for start in range(0, len(present), SCORING_CHUNK):
-        positions = present[start : start + SCORING_CHUNK]
-        scores[positions] = np.clip(model.predict(documents[positions]), -1.0, 1.0)
+    scores[present] = np.clip(np.frombuffer(b"".join(parts), dtype=np.float64), -1.0, 1.0)
     return pd.Series(scores, name="polarity")
 
 

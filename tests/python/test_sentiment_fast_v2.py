@@ -1,0 +1,201 @@
+"""v2 scored fast: the hashed counts, the scores and the worker path equal scikit-learn's own."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.pipeline import Pipeline
+
+from ltv.sentiment import hashed_counts, score_sentiment_model, train_sentiment_model, trained_v2, workers
+from ltv.sentiment.features import TOKEN_PATTERN, text_features
+from ltv.sentiment.hashed_counts import FeatureCounter
+
+VARIED = [
+    "Great shoes, really comfortable. Would buy again!",
+    "The sole isn't good. Not good at all :( and the box :-( was [damaged]",
+    "Perfect :) :D :P :p =) ;-] :/ =/ :pizza ;p=p:p",
+    "10:30 delivery, order #123; price = 49.99 EUR; size_42 pairs",
+    "'quoted' words, a''b, it''s, '''', rock 'n' roll, isn't, won’t, don’t’s, ’edge’",
+    "Produto ótimo, chegou rápido! Não recomendo a cor, é mais escura. Avaliação: 5 estrelas.",
+    "Ação, coração, você; ÓTIMO atendimento — obrigado!",
+    "这个产品很好，质量不错。物流太慢了！",
+    "很好isn't 不好 good很 好",
+    "この靴はとても良いです。最悪ではない。カタカナ",
+    "배송이 빨라요. 품질 최고!",
+    "😀👍 great 🔥🔥 terrible 😡 ❤️",
+    "ΟΔΟΣ ΟΔΟΣ. ΣΟΦΊΑ Σ ΑΣ, İSTANBUL ǅEMAL ß ẞ ﬁne Ⅻ ½ ① ٣ ໑",
+    "NUL\x00inside a text\x00 and\x00\x00twice",
+    "tabs\tand\nnew\r\nlines\u2028and\u00a0nbsp\u3000ideographic space",
+    "",
+    "   ",
+    "!!! ??? ... (((( )))) '' \"\" :::",
+    "_ __ a_b 1_2 ３４ ｆｕｌｌｗｉｄｔｈ",
+    "e\u0301 combining acute, a\u0308, \u200bzero\u200bwidth",
+]
+
+
+def _vectorizer() -> HashingVectorizer:
+    return trained_v2._hasher()
+
+
+def _assert_same_matrix(mine, theirs):
+    assert mine.shape == theirs.shape
+    assert np.array_equal(mine.indptr, theirs.indptr)
+    assert np.array_equal(mine.indices, theirs.indices)
+    assert np.array_equal(mine.data, theirs.data)
+
+
+def _random_texts(count: int, seed: int) -> list[str]:
+    """Texts drawn from pieces that hit every branch: ASCII words and punctuation, apostrophes,
+    emoticon starts, NUL, Latin accents, Greek capitals (final sigma), CJK, emoji, odd spaces."""
+    rng = random.Random(seed)
+    pieces = ["good", "Not", "isn't", "'", "''", "’", " ", "  ", ".", ",", ":", ";", "=", "-", ")", "(",
+              "]", "[", "p", "P", "D", "/", "_", "42", "\x00", "é", "ÃO", "ΟΔΟΣ", "Σ", "很", "好", "很好",
+              "です", "품질", "😀", "\n", "\t", "İ", "ß", "\u0301", "ǅ", "x", "Y", "z9", "\u00a0"]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(count)]
+
+
+def test_counts_equal_the_hashing_vectorizer_on_varied_texts():
+    counter = FeatureCounter(trained_v2.HASHED_FEATURES)
+    _assert_same_matrix(counter.counts(VARIED), _vectorizer().transform(VARIED))
+
+
+def test_counts_equal_the_hashing_vectorizer_on_random_texts_and_across_batches():
+    texts = _random_texts(3_000, seed=5)
+    expected = _vectorizer().transform(texts)
+    counter = FeatureCounter(trained_v2.HASHED_FEATURES)
+    _assert_same_matrix(counter.counts(texts), expected)
+    # a counter that has seen other texts (and remembers their tokens) counts the same
+    counter.counts(_random_texts(500, seed=6))
+    _assert_same_matrix(counter.counts(texts[1_000:2_000]), expected[1_000:2_000])
+
+
+def test_plain_ascii_splitting_equals_the_token_pattern():
+    """The str.split path is only taken for ASCII texts without ':', ';', '=' or NUL; on those it must
+    give exactly the pattern's tokens, whatever the apostrophes and punctuation."""
+    import re
+
+    rng = random.Random(3)
+    alphabet = "aZ9_' '''..,!?-()[]/\"#$%&*+<>@\\^`{|}~\t\nxyzABC"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(5_000)]
+    texts += ["'", "''", "'a", "a'", "a'b", "a''b", "a'b'c", "'a'b'", " ' ", "don't'", "x'''y"]
+    pattern = re.compile(TOKEN_PATTERN)
+    expected = []
+    for number, text in enumerate(texts):
+        if number:
+            expected.append("\x00")
+        expected += pattern.findall(text.lower())
+    assert hashed_counts._plain_tokens(texts) == expected
+
+
+def test_lower_casing_a_joined_batch_equals_lower_casing_each_text():
+    """Final sigma depends on the neighbours of a capital sigma; NUL between texts must act as the
+    text's end and start do."""
+    texts = ["ΟΔΟΣ", "Σ", "ΑΣ", "ΣΑ", "Α\u0301Σ", "Σ\u0301Α", "'Σ", "Σ'", "ΣΣ", "", "İ"]
+    for left in texts:
+        for right in texts:
+            assert f"{left}\x00{right}".lower() == f"{left.lower()}\x00{right.lower()}"
+
+
+def test_counts_of_one_very_long_text_and_of_nothing():
+    long_text = " ".join(VARIED) * 200  # ~100,000 characters
+    counter = FeatureCounter(trained_v2.HASHED_FEATURES)
+    _assert_same_matrix(counter.counts([long_text]), _vectorizer().transform([long_text]))
+    assert counter.counts([]).shape == (0, trained_v2.HASHED_FEATURES)
+
+
+def test_the_rare_hash_of_minus_two_to_the_31_maps_as_scikit_learn_maps_it(monkeypatch):
+    """sklearn's _hashing_fast: abs(-2**31) is undefined, so it uses (2**31 - 1 - (n - 1)) % n."""
+    monkeypatch.setattr(hashed_counts, "murmurhash3_32", lambda feature, seed: -(2**31))
+    assert hashed_counts._bucket("anything", 2**20) == (2**31 - 1 - (2**20 - 1)) % 2**20 == 0
+    assert hashed_counts._bucket("anything", 10) == (2**31 - 1 - 9) % 10 == 8
+
+
+@pytest.fixture(scope="module")
+def model():
+    rng = random.Random(11)
+    texts = [rng.choice(VARIED) + " " + " ".join(rng.sample(VARIED, 2)) for _ in range(400)]
+    ratings = [rng.randint(1, 5) for _ in texts]
+    texts += ["good great love"] * 30 + ["bad awful hate"] * 30
+    ratings += [5] * 30 + [1] * 30
+    return train_sentiment_model(texts, ratings, seed=42)[0]
+
+
+def _varied_scoring_texts() -> list:
+    return [*VARIED, " ".join(VARIED) * 200, None, *(_random_texts(2_000, seed=9)), None, "good", "good"]
+
+
+def test_scores_equal_the_pipelines_own_predict(model):
+    texts = _varied_scoring_texts()
+    scores = score_sentiment_model(model, texts, workers_count=1).to_numpy()
+    present = [text is not None for text in texts]
+    expected = np.clip(model.predict([text for text in texts if text is not None]), -1.0, 1.0)
+    assert np.isnan(scores[[not flag for flag in present]]).all()
+    np.testing.assert_allclose(scores[present], expected, rtol=0, atol=1e-12)
+    assert np.array_equal(scores[present], expected)  # in fact to the last bit
+
+
+def test_training_matrix_equals_the_pipelines_fit_transform():
+    documents = np.array(_random_texts(800, seed=2) + VARIED, dtype=object)
+    vectorizer, matrix = trained_v2._vectorize(documents)
+    reference = Pipeline([("hashing", _vectorizer()), ("tfidf", TfidfTransformer(sublinear_tf=True))])
+    _assert_same_matrix(matrix, reference.fit_transform(documents))
+    assert np.array_equal(vectorizer.named_steps["tfidf"].idf_, reference.named_steps["tfidf"].idf_)
+
+
+def test_a_model_with_another_hashing_step_is_scored_by_its_own_pipeline():
+    from sklearn.linear_model import Ridge
+
+    texts = ["good shoes", "bad shoes", "fine shoes"] * 3
+    other = Pipeline([("hashing", HashingVectorizer(n_features=2**10, alternate_sign=False)),
+                      ("tfidf", TfidfTransformer()), ("ridge", Ridge())]).fit(texts, [1.0, -1.0, 0.0] * 3)
+    assert not trained_v2._uses_text_features(other.named_steps["hashing"])
+    assert np.array_equal(score_sentiment_model(other, texts, workers_count=1).to_numpy(),
+                          np.clip(other.predict(texts), -1, 1))
+
+
+@pytest.fixture
+def spy_on_children(monkeypatch):
+    calls = []
+    original = workers._run_in_children
+
+    def spy(task, count, worker_count):
+        result = original(task, count, worker_count)
+        calls.append((count, worker_count))
+        return result
+
+    monkeypatch.setattr(workers, "_run_in_children", spy)
+    return calls
+
+
+def test_worker_path_equals_in_process_path(model, spy_on_children, caplog):
+    texts = _varied_scoring_texts()
+    single = score_sentiment_model(model, texts, workers_count=1)
+    with caplog.at_level(logging.WARNING, logger="ltv.sentiment"):
+        parallel = score_sentiment_model(model, texts, workers_count=2, parallel_threshold=100)
+    assert spy_on_children == [(sum(text is not None for text in texts), 2)]
+    assert not caplog.records
+    pd.testing.assert_series_equal(parallel, single)
+
+
+def test_a_dying_v2_worker_falls_back_to_one_process(model, monkeypatch, caplog):
+    import os
+
+    monkeypatch.setattr(workers, "_child", lambda task, start, end, connection: os._exit(3))
+    texts = _random_texts(300, seed=4)
+    with caplog.at_level(logging.WARNING, logger="ltv.sentiment"):
+        scored = score_sentiment_model(model, texts, workers_count=2, parallel_threshold=100)
+    assert "v2 sentiment scoring failed" in caplog.text and "scoring in one process" in caplog.text
+    pd.testing.assert_series_equal(scored, score_sentiment_model(model, texts, workers_count=1))
+
+
+def test_text_features_unchanged():
+    """The features themselves (moved to ltv.sentiment.features) are those of the stored models."""
+    assert text_features("Not good :)") == ["not", "good", "not good", ":)", "good :)"]
+    assert text_features("很好。Isn't") == ["很", "好", "很好", "isn't"]
+    assert trained_v2.text_features is text_features
