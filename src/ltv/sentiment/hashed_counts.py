@@ -6,9 +6,9 @@ every feature occurrence: at a million reviews and support messages that was mos
 counts, sorted CSR like the vectorizer's) while touching each token occurrence only in C or numpy:
 
 * Tokens: a chunk of texts is joined with a NUL between texts and split in one pass. Texts that are
-  ASCII and hold none of ':', ';', '=' (the start of an emoticon) are split with str.translate and
-  str.split (see `_plain_tokens` for why that is the token pattern there); the others go through
-  the token pattern itself, NUL added as a last alternative. NUL is a non-word character outside
+  ASCII without an emoticon (most) are split with str.translate and str.split (see `_plain_tokens`
+  for why that is the token pattern there); the others go through the token pattern itself, NUL
+  added as a last alternative. NUL is a non-word character outside
   every alternative, so adding it changes no other match, and lower-casing the joined chunk equals
   lower-casing each text (NUL is neither cased nor case-ignorable, so it ends a final-sigma context
   as the end of a text does). A text holding a NUL has it replaced by a space (the same for both
@@ -37,9 +37,9 @@ from ltv.sentiment.features import TOKEN_PATTERN, is_cjk_run
 _BREAK = "\x00"
 _SPACED_BREAK = " \x00 "
 _TOKEN_OR_BREAK = re.compile(TOKEN_PATTERN + "|" + _BREAK)
-# Characters that make a text take the token-pattern path: the first character of an emoticon
-# (which can take a following "p" off a word: ":pizza" is ":p" + "izza"), and NUL.
-_NOT_PLAIN = re.compile("[:;=\x00]")
+# An emoticon of the token pattern in a text before lower-casing ("P" lower-cases into its class,
+# "D" out of it). One can take a following "p" off a word (":pizza" is ":p" + "izza").
+_EMOTICON = re.compile(r"[:;=]-?[()\[\]/pP]")
 _WORD_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 # ASCII letters lower-cased (as str.lower does), word characters, the apostrophe and NUL kept;
 # every other ASCII character becomes a space.
@@ -52,7 +52,7 @@ _BREAK_KIND, _WORD_KIND, _CJK_KIND = 0, 1, 2
 
 
 def _plain_tokens(texts: list[str]) -> list[str]:
-    """The token pattern's matches in `texts` (ASCII, no ':', ';', '=' or NUL), NUL between texts.
+    """The token pattern's matches in `texts` (all `_is_plain`), NUL between texts.
 
     In ASCII without emoticons the pattern's tokens are the runs of [a-z0-9_] (lower-cased) with
     apostrophes that have such a character on both sides ("isn't", not "'quoted'" nor "a''b").
@@ -61,6 +61,13 @@ def _plain_tokens(texts: list[str]) -> list[str]:
     spaces."""
     spaced = f" {_SPACED_BREAK.join(texts)} ".translate(_PLAIN_TABLE)
     return spaced.replace("''", "  ").replace(" '", "  ").replace("' ", "  ").split()
+
+
+def _is_plain(text: str) -> bool:
+    """Whether `_plain_tokens` reads `text` as the token pattern does: ASCII, no NUL, no emoticon.
+    (The substring tests are a fast way past the regular expression for most texts.)"""
+    return text.isascii() and _BREAK not in text and (
+        (":" not in text and ";" not in text and "=" not in text) or _EMOTICON.search(text) is None)
 
 
 def _pattern_tokens(texts: list[str]) -> list[str]:
@@ -130,8 +137,7 @@ class FeatureCounter:
 
     def _token_stream(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(token ids with NUL (id 0) between texts, the row of each text in the order streamed)."""
-        plain = np.fromiter((text.isascii() and _NOT_PLAIN.search(text) is None for text in texts),
-                            dtype=bool, count=len(texts))
+        plain = np.fromiter(map(_is_plain, texts), dtype=bool, count=len(texts))
         order = np.concatenate([np.flatnonzero(plain), np.flatnonzero(~plain)])
         streams = [self._ids(_plain_tokens([texts[i] for i in np.flatnonzero(plain)])) if plain.any() else None,
                    self._ids(_pattern_tokens([texts[i] for i in np.flatnonzero(~plain)])) if not plain.all() else None]
