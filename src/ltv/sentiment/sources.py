@@ -15,15 +15,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from ltv.sentiment.evaluation import sentiment_evaluation
 from ltv.sentiment.trained_v2 import (
     MIN_TRAINING_ROWS,
-    _new_model,
-    _out_of_fold_from_matrix,
-    _rating_target,
+    _cross_validated_fit,
     _training_rows,
     _vectorize,
     score_sentiment_model,
@@ -65,10 +62,8 @@ def _train_support_model(documents: np.ndarray, satisfaction: np.ndarray, respon
     adjusted, slope = _time_adjusted(satisfaction, response_hours)
     neutral = float(adjusted.mean())
     vectorizer, matrix = _vectorize(documents)
-    figures = sentiment_evaluation(
-        _out_of_fold_from_matrix(matrix, adjusted, seed, neutral, SUPPORT_RIDGE_ALPHA), satisfaction)
-    ridge = clone(_new_model(SUPPORT_RIDGE_ALPHA).named_steps["ridge"]).fit(
-        matrix, _rating_target(adjusted, neutral))
+    out_of_fold, ridge = _cross_validated_fit(matrix, adjusted, seed, neutral, SUPPORT_RIDGE_ALPHA)
+    figures = sentiment_evaluation(out_of_fold, satisfaction)
     figures.update({"neutral_satisfaction": neutral, "response_time_slope": slope, "ridge_alpha": SUPPORT_RIDGE_ALPHA,
                     "training_rows": len(documents)})
     return Pipeline([*vectorizer.steps, ("ridge", ridge)]), figures
