@@ -204,3 +204,45 @@ def test_text_features_unchanged():
     assert text_features("Not good :)") == ["not", "good", "not good", ":)", "good :)"]
     assert text_features("很好。Isn't") == ["很", "好", "很好", "isn't"]
     assert trained_v2.text_features is text_features
+
+
+# --- the ridge fit ------------------------------------------------------------------------------------
+
+
+def _ridge_cases():
+    """TF-IDF matrices as v2 trains on (varied texts, an empty one, duplicates), their row subsets as the
+    folds use, and targets: stars, fractional satisfaction around its mean, a constant."""
+    texts = _random_texts(1_500, seed=21) + VARIED + ["", "good good", "good good"]
+    matrix = trained_v2._vectorize(np.array(texts, dtype=object))[1]
+    rng = np.random.default_rng(4)
+    stars = trained_v2._rating_target(rng.integers(1, 6, len(texts)).astype(float))
+    satisfaction = rng.normal(3.2, 1.0, len(texts))
+    subset = np.sort(rng.choice(len(texts), 1_000, replace=False))
+    return [(matrix, stars, 1.0), (matrix, satisfaction - satisfaction.mean(), 3.0),
+            (matrix[subset], stars[subset], 1.0), (matrix, np.full(len(texts), 0.5), 1.0)]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_fit_ridge_equals_scikit_learns_ridge_to_the_last_bit(case):
+    from sklearn.linear_model import Ridge
+
+    from ltv.sentiment.ridge_fit import fit_ridge
+
+    matrix, target, alpha = _ridge_cases()[case]
+    expected, fitted = Ridge(alpha=alpha).fit(matrix, target), fit_ridge(matrix, target, alpha)
+    assert np.array_equal(fitted.coef_, expected.coef_)
+    assert fitted.intercept_ == expected.intercept_ and type(fitted.intercept_) is type(expected.intercept_)
+    assert set(vars(fitted)) == set(vars(expected))
+    assert (fitted.n_features_in_, fitted.solver_, fitted.n_iter_) == (expected.n_features_in_, "sparse_cg", None)
+    assert np.array_equal(fitted.predict(matrix), expected.predict(matrix))
+
+
+def test_fit_ridge_leaves_other_shapes_to_scikit_learn():
+    from sklearn.linear_model import Ridge
+
+    from ltv.sentiment.ridge_fit import fit_ridge
+
+    rng = np.random.default_rng(1)
+    dense = rng.normal(size=(50, 5))  # more rows than columns, and dense: scikit-learn's own path
+    target = dense @ np.arange(5.0) + rng.normal(size=50)
+    assert np.array_equal(fit_ridge(dense, target, 1.0).coef_, Ridge(alpha=1.0).fit(dense, target).coef_)

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -26,6 +25,7 @@ from ltv.sentiment.evaluation import sentiment_evaluation
 from ltv.sentiment.features import text_features
 from ltv.sentiment.hashed_counts import FeatureCounter
 from ltv.sentiment.keys import text_hash
+from ltv.sentiment.ridge_fit import fit_ridge
 
 # Changing anything about the model below must change this, so that stored models are retrained.
 MODEL_SPEC = "hashed-words-1-2gram+cjk-char-1-2gram-2^20-tfidf-sublinear+ridge-alpha1.0+max100k/v3"
@@ -120,7 +120,7 @@ def _ridge_fits(matrix, targets: np.ndarray, subsets: list[np.ndarray | None], a
     process-wide, and dbt runs other models beside this one)."""
     def fit(rows: np.ndarray | None) -> Ridge:
         part, target = (matrix, targets) if rows is None else (matrix[rows], targets[rows])
-        return clone(_new_model(alpha).named_steps["ridge"]).fit(part, target)
+        return fit_ridge(part, target, alpha)  # = Ridge(alpha=alpha).fit(part, target), faster
 
     with ThreadPoolExecutor(max_workers=_fit_threads(len(subsets))) as pool:
         return list(pool.map(fit, subsets))
