@@ -246,3 +246,39 @@ def test_fit_ridge_leaves_other_shapes_to_scikit_learn():
     dense = rng.normal(size=(50, 5))  # more rows than columns, and dense: scikit-learn's own path
     target = dense @ np.arange(5.0) + rng.normal(size=50)
     assert np.array_equal(fit_ridge(dense, target, 1.0).coef_, Ridge(alpha=1.0).fit(dense, target).coef_)
+
+
+def test_the_training_sample_taken_in_sql_is_the_one_training_takes(monkeypatch):
+    """The entrypoint loads only the sample (order by text_hash, rating limit MAX_TRAINING_ROWS):
+    training on it gives the model that training on every rated text gives."""
+    import duckdb
+
+    from ltv.sentiment import text_hash
+
+    monkeypatch.setattr(trained_v2, "MAX_TRAINING_ROWS", 300)
+    rng = random.Random(8)
+    texts = [rng.choice(VARIED[:6]) + f" {rng.randint(0, 400)}" for _ in range(1_000)]  # with repeats
+    ratings = [rng.randint(1, 5) for _ in texts]
+    frame = pd.DataFrame({"masked_text": texts, "rating": ratings, "text_hash": text_hash(texts)})
+    connection = duckdb.connect()
+    sample = connection.from_df(frame.sample(frac=1.0, random_state=3)).order(
+        ", ".join(trained_v2.TRAINING_SAMPLE_ORDER)).limit(trained_v2.MAX_TRAINING_ROWS).project(
+        "masked_text, rating").df()
+    expected = trained_v2._training_sample(trained_v2._training_rows(texts, ratings))
+    assert sorted(zip(sample["masked_text"], sample["rating"])) == sorted(zip(expected["text"], expected["rating"]))
+    everything, everything_metrics = train_sentiment_model(texts, ratings, seed=42)
+    sampled, sampled_metrics = train_sentiment_model(sample["masked_text"].tolist(), sample["rating"].tolist(), seed=42)
+    assert sampled_metrics == everything_metrics
+    assert np.array_equal(sampled.named_steps["ridge"].coef_, everything.named_steps["ridge"].coef_)
+
+
+def test_the_support_model_trains_on_a_bounded_sample_too(model, monkeypatch):
+    from ltv.sentiment import choose_support_model
+
+    monkeypatch.setattr(trained_v2, "MAX_TRAINING_ROWS", 200)
+    rng = random.Random(12)
+    texts = [rng.choice(VARIED) + f" ticket {number}" for number in range(400)]
+    satisfaction = [rng.randint(1, 5) for _ in texts]
+    _, decision = choose_support_model(model, texts, satisfaction, [float(rng.randint(0, 48)) for _ in texts])
+    assert decision["support_model"]["training_rows"] == 200
+    assert decision["review_model"]["rows"] == 200

@@ -137,7 +137,12 @@ def _review_model(connection, texts, settings: dict, version: int):
     fitted_models = FittedModelStore(connection, "text_sentiment", version)
     model = fitted_models.load(fingerprint)
     if model is None:
-        frame = training.project("masked_text, rating").df()
+        from ltv.sentiment.trained_v2 import MAX_TRAINING_ROWS, TRAINING_SAMPLE_ORDER
+
+        # Training keeps a bounded sample, the first rows by text hash: taken here, only those rows
+        # are loaded (at a million reviews, loading and hashing the rest cost seconds).
+        frame = training.order(", ".join(TRAINING_SAMPLE_ORDER)).limit(MAX_TRAINING_ROWS).project(
+            "masked_text, rating").df()
         model, cross_validation = sentiment.train_sentiment_model(
             frame["masked_text"].tolist(), frame["rating"].astype(int).to_numpy(),
             seed=int(settings.get("random_seed", 42)))

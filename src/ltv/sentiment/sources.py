@@ -22,6 +22,7 @@ from ltv.sentiment.trained_v2 import (
     MIN_TRAINING_ROWS,
     _cross_validated_fit,
     _training_rows,
+    _training_sample,
     _vectorize,
     score_sentiment_model,
 )
@@ -73,13 +74,14 @@ def choose_support_model(
     review_model: Pipeline, texts: Sequence[str | None], satisfaction: Sequence[float | None],
     response_hours: Sequence[float | None] | None = None, seed: int = 42,
 ) -> tuple[Pipeline, dict[str, Any]]:
-    """(model for support messages, decision) from the rated support messages up to the cut-off.
+    """(model for support messages, decision) from the rated support messages up to the cut-off (at
+    most MAX_TRAINING_ROWS of them, chosen by text hash as for reviews).
 
     decision = {"model": "support" | "review", "reason", "review_model": the review model's
     sentiment_evaluation on these messages, "support_model": the support model's out-of-fold
     sentiment_evaluation (None when not trained), and the chosen model's figures as "metrics"}.
     """
-    rows = _training_rows(texts, satisfaction)
+    rows = _training_sample(_training_rows(texts, satisfaction))  # bounded, as for reviews
     documents, ratings = rows["text"].to_numpy(dtype=object), rows["rating"].to_numpy(dtype=float)
     hours = np.full(len(texts), np.nan) if response_hours is None else np.asarray(
         pd.to_numeric(pd.Series(list(response_hours), dtype="object"), errors="coerce"), dtype=float)

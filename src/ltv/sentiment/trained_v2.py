@@ -60,6 +60,12 @@ def _new_model(alpha: float = 1.0) -> Pipeline:
     )
 
 
+# The order `_training_sample` keeps the first MAX_TRAINING_ROWS rows of. A caller that holds the
+# text hashes beside the texts (int_texts_masked does) can take the same sample in SQL with
+# `order by text_hash, rating limit MAX_TRAINING_ROWS` and load only those rows.
+TRAINING_SAMPLE_ORDER = ("text_hash", "rating")
+
+
 def _training_rows(texts: Sequence[str | None], ratings: Sequence[float | None]) -> pd.DataFrame:
     """The rows training uses (text and rating present) as DataFrame[text, rating, text_hash], indexed
     by their position in the input and sorted by (text_hash, rating).
@@ -75,7 +81,7 @@ def _training_rows(texts: Sequence[str | None], ratings: Sequence[float | None])
     )
     frame = frame[frame["text"].notna() & frame["rating"].notna()].copy()
     frame["text_hash"] = text_hash(frame["text"].astype("str"))
-    return frame.sort_values(["text_hash", "rating"], kind="stable")
+    return frame.sort_values(list(TRAINING_SAMPLE_ORDER), kind="stable")
 
 
 def _folds(ratings: np.ndarray, seed: int):
@@ -167,13 +173,11 @@ def _out_of_fold(documents: np.ndarray, ratings: np.ndarray, seed: int) -> np.nd
 
 
 def _training_sample(rows: pd.DataFrame) -> pd.DataFrame:
-    """At most MAX_TRAINING_ROWS reviews, chosen by the hash of their text (not by row order), so
-    the sample is the same whatever order the rows arrive in. Beyond ~100,000 reviews the model
-    gains little and training time grows linearly."""
-    if len(rows) <= MAX_TRAINING_ROWS:
-        return rows
-    order = text_hash(rows["text"]).to_numpy(dtype=object).argsort(kind="stable")
-    return rows.iloc[np.sort(order[:MAX_TRAINING_ROWS])]
+    """At most MAX_TRAINING_ROWS rows: those first by the hash of their text (then rating), not by
+    row order, so the sample is the same whatever order the rows arrive in. Beyond ~100,000 rated
+    texts the model gains little and training time grows linearly. `rows` are `_training_rows`,
+    already in that order."""
+    return rows if len(rows) <= MAX_TRAINING_ROWS else rows.iloc[:MAX_TRAINING_ROWS]
 
 
 def out_of_fold_scores(
