@@ -46,9 +46,10 @@ def fit_ridge(matrix, target, alpha: float) -> Ridge:
     offsets = mean_variance_axis(matrix, axis=0)[0]  # what Ridge's _preprocess_data centres by
     target_offset = np.asarray(np.average(target, axis=0))
     centred = target - target_offset
-    filled = np.unique(matrix.indices)
-    compact = sp.csr_matrix((matrix.data, np.searchsorted(filled, matrix.indices).astype(matrix.indices.dtype),
-                             matrix.indptr), shape=(rows, len(filled)))
+    filled = np.flatnonzero(np.bincount(matrix.indices, minlength=columns))
+    position = np.zeros(columns, dtype=matrix.indices.dtype)
+    position[filled] = np.arange(len(filled), dtype=matrix.indices.dtype)
+    compact = sp.csr_matrix((matrix.data, position[matrix.indices], matrix.indptr), shape=(rows, len(filled)))
     filled_offsets, ones, full = offsets[filled], np.ones(rows), np.zeros(columns)
 
     def times_centred(b):  # (X - offsets) @ b, b on the filled columns
