@@ -188,6 +188,44 @@ def test_worker_path_equals_in_process_path(model, spy_on_children, caplog):
     pd.testing.assert_series_equal(parallel, single)
 
 
+def test_v2_workers_fork_from_a_parent_with_busy_duckdb_and_fitting_threads(model, spy_on_children, caplog):
+    """In dbt the parent holds DuckDB's worker threads and runs other models' fits in threads of its
+    own: forking must still work and give the in-process numbers."""
+    import threading
+
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute("SET threads TO 4")
+    stop = threading.Event()
+
+    def keep_duckdb_busy():
+        cursor = connection.cursor()
+        while not stop.is_set():
+            cursor.execute("SELECT sum(i * i) FROM range(3000000) t(i)").fetchall()
+
+    def keep_fitting():
+        while not stop.is_set():
+            trained_v2._out_of_fold(np.array(VARIED * 5, dtype=object), np.arange(100) % 5 + 1.0, seed=1)
+
+    threads = [threading.Thread(target=keep_duckdb_busy), threading.Thread(target=keep_fitting)]
+    for thread in threads:
+        thread.start()
+    texts = _random_texts(2_000, seed=13)
+    try:
+        with caplog.at_level(logging.WARNING, logger="ltv.sentiment"):
+            parallel = score_sentiment_model(model, texts, workers_count=2, parallel_threshold=100)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert connection.execute("SELECT 42").fetchone() == (42,)
+    connection.close()
+    assert spy_on_children == [(2_000, 2)]
+    assert not caplog.records
+    pd.testing.assert_series_equal(parallel, score_sentiment_model(model, texts, workers_count=1))
+
+
 def test_a_dying_v2_worker_falls_back_to_one_process(model, monkeypatch, caplog):
     import os
 
@@ -265,7 +303,8 @@ def test_the_training_sample_taken_in_sql_is_the_one_training_takes(monkeypatch)
         ", ".join(trained_v2.TRAINING_SAMPLE_ORDER)).limit(trained_v2.MAX_TRAINING_ROWS).project(
         "masked_text, rating").df()
     expected = trained_v2._training_sample(trained_v2._training_rows(texts, ratings))
-    assert sorted(zip(sample["masked_text"], sample["rating"])) == sorted(zip(expected["text"], expected["rating"]))
+    assert (sorted(zip(sample["masked_text"], sample["rating"], strict=True))
+            == sorted(zip(expected["text"], expected["rating"], strict=True)))
     everything, everything_metrics = train_sentiment_model(texts, ratings, seed=42)
     sampled, sampled_metrics = train_sentiment_model(sample["masked_text"].tolist(), sample["rating"].tolist(), seed=42)
     assert sampled_metrics == everything_metrics
