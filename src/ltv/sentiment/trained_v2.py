@@ -145,31 +145,24 @@ def _fit_threads(fits: int) -> int:
 
 
 def _cross_validated_fit(matrix, ratings: np.ndarray, seed: int, neutral: float = NEUTRAL_RATING,
-                         alpha: float = 1.0) -> tuple[np.ndarray, Ridge]:
-    """(out-of-fold scores of the CV_FOLDS folds, the ridge fitted on all rows), fitted side by side."""
+                         alpha: float = 1.0, with_final: bool = True) -> tuple[np.ndarray, Ridge | None]:
+    """(out-of-fold scores of the CV_FOLDS folds, the ridge fitted on all rows or None without
+    with_final), all fitted side by side."""
     targets = _rating_target(ratings, neutral)
     folds = list(_folds(ratings, seed))
     # The fit on all rows, the largest, goes first, so that the folds fill the other cores around it.
-    final, *fold_fits = _ridge_fits(matrix, targets, [None, *(train for train, _ in folds)], alpha)
+    subsets = [None] * with_final + [train for train, _ in folds]
+    fits = _ridge_fits(matrix, targets, subsets, alpha)
+    final, fold_fits = (fits[0], fits[1:]) if with_final else (None, fits)
     scores = np.empty(matrix.shape[0])
     for (_, test), ridge in zip(folds, fold_fits, strict=True):
         scores[test] = np.clip(ridge.predict(matrix[test]), -1.0, 1.0)
     return scores, final
 
 
-def _out_of_fold_from_matrix(matrix, ratings: np.ndarray, seed: int, neutral: float = NEUTRAL_RATING,
-                             alpha: float = 1.0) -> np.ndarray:
-    targets = _rating_target(ratings, neutral)
-    folds = list(_folds(ratings, seed))
-    scores = np.empty(matrix.shape[0])
-    for (_, test), ridge in zip(folds, _ridge_fits(matrix, targets, [train for train, _ in folds], alpha), strict=True):
-        scores[test] = np.clip(ridge.predict(matrix[test]), -1.0, 1.0)
-    return scores
-
-
 def _out_of_fold(documents: np.ndarray, ratings: np.ndarray, seed: int) -> np.ndarray:
     _, matrix = _vectorize(documents)
-    return _out_of_fold_from_matrix(matrix, ratings, seed)
+    return _cross_validated_fit(matrix, ratings, seed, with_final=False)[0]
 
 
 def _training_sample(rows: pd.DataFrame) -> pd.DataFrame:
