@@ -280,9 +280,10 @@ def score_sentiment_model(model: Pipeline, texts: Sequence[str | None], workers_
     return pd.Series(scores, name="polarity")
 
 
-def benchmark_scoring(model: Pipeline, texts: Sequence[str]) -> dict[str, float]:
-    """Time score_sentiment_model on `texts`: {"texts", "seconds", "texts_per_second"} (one process)."""
+def benchmark_scoring(model: Pipeline, texts: Sequence[str], workers_count: int = 1) -> dict[str, float]:
+    """Time score_sentiment_model on `texts`: {"texts", "seconds", "texts_per_second"} (one process
+    unless `workers_count` says otherwise)."""
     started = time.perf_counter()
-    score_sentiment_model(model, texts)
+    score_sentiment_model(model, texts, workers_count=workers_count)
     seconds = time.perf_counter() - started
     return {"texts": len(texts), "seconds": seconds, "texts_per_second": len(texts) / seconds}
