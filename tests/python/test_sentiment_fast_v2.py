@@ -75,6 +75,15 @@ def test_counts_equal_the_hashing_vectorizer_on_random_texts_and_across_batches(
     _assert_same_matrix(counter.counts(texts[1_000:2_000]), expected[1_000:2_000])
 
 
+def test_a_counter_that_forgets_what_it_remembered_counts_the_same(monkeypatch):
+    monkeypatch.setattr(hashed_counts, "MAX_REMEMBERED", 50)
+    texts = _random_texts(600, seed=15)
+    counter = FeatureCounter(trained_v2.HASHED_FEATURES)
+    for start in range(0, 600, 100):
+        _assert_same_matrix(counter.counts(texts[start : start + 100]), _vectorizer().transform(texts[start : start + 100]))
+        assert len(counter._pair_column) <= 50 + 100 * 30  # forgotten before each batch past the bound
+
+
 def test_plain_ascii_splitting_equals_the_token_pattern():
     """The str.split path is only taken for ASCII texts without NUL or emoticon; on those it must
     give exactly the pattern's tokens, whatever the apostrophes, colons and punctuation."""

@@ -84,13 +84,22 @@ def _bucket(feature: str, n_features: int) -> int:
     return (2147483647 - (n_features - 1)) % n_features if hashed == -(2**31) else abs(hashed) % n_features
 
 
+# What a FeatureCounter remembers before it forgets and starts again (between two batches, so the
+# counts never change): real shops' texts have millions of distinct word pairs, each costing ~100
+# bytes in a dict, and a worker must not grow without bound over a million texts.
+MAX_REMEMBERED = 2_000_000
+
+
 class FeatureCounter:
     """Counts of hashed `text_features`, as HashingVectorizer(analyzer=text_features,
     n_features, alternate_sign=False, norm=None, dtype=float64) makes them. Remembers the column
-    of every token and word pair it has seen, so use one per model and process, not forever."""
+    of the tokens and word pairs it has seen (up to MAX_REMEMBERED of each)."""
 
     def __init__(self, n_features: int):
         self.n_features = n_features
+        self._forget()
+
+    def _forget(self) -> None:
         self._token_id: dict[str, int] = {_BREAK: 0}
         self._tokens: list[str] = [_BREAK]
         self._kinds = [_BREAK_KIND]
@@ -150,6 +159,8 @@ class FeatureCounter:
         """The count matrix of `texts` (strings): one row per text, float64, indices sorted."""
         if not texts:
             return sp.csr_matrix((0, self.n_features), dtype=np.float64)
+        if max(len(self._tokens), len(self._pair_column)) > MAX_REMEMBERED:
+            self._forget()
         ids, order = self._token_stream(texts)
         kinds = np.asarray(self._kinds, dtype=np.int8)[ids]
         row = order[np.cumsum(kinds == _BREAK_KIND)]
