@@ -33,6 +33,7 @@ from ltv.sentiment import (
     text_hash,
     textblob_v1,
     train_sentiment_model,
+    workers,
 )
 
 
@@ -180,14 +181,14 @@ def _distinct_reviews(count: int, seed: int) -> list[str]:
 def spy_on_workers(monkeypatch):
     """Record whether the forked path ran and succeeded (rather than silently falling back)."""
     calls = []
-    original = textblob_v1._score_in_workers
+    original = workers._run_in_children
 
-    def spy(texts, workers, *rest):
-        result = original(texts, workers, *rest)
-        calls.append((len(texts), workers))
+    def spy(task, count, worker_count):
+        result = original(task, count, worker_count)
+        calls.append((count, worker_count))
         return result
 
-    monkeypatch.setattr(textblob_v1, "_score_in_workers", spy)
+    monkeypatch.setattr(workers, "_run_in_children", spy)
     return calls
 
 
@@ -231,7 +232,7 @@ def test_parallel_path_works_with_duckdb_threads_running_in_the_parent(spy_on_wo
 
 
 def test_a_dying_worker_falls_back_to_one_process(monkeypatch, caplog):
-    monkeypatch.setattr(textblob_v1, "_worker", lambda start, end, connection: os._exit(3))
+    monkeypatch.setattr(workers, "_child", lambda task, start, end, connection: os._exit(3))
     texts = _distinct_reviews(500, seed=3)
     with caplog.at_level(logging.WARNING, logger="ltv.sentiment"):
         scored = score_textblob(texts, parallel_threshold=100, workers=2)
@@ -240,8 +241,8 @@ def test_a_dying_worker_falls_back_to_one_process(monkeypatch, caplog):
 
 
 def test_a_stuck_worker_is_killed_and_the_parent_scores(monkeypatch, caplog):
-    monkeypatch.setattr(textblob_v1, "WORKER_STALL_SECONDS", 0.5)
-    monkeypatch.setattr(textblob_v1, "_worker", lambda start, end, connection: time.sleep(60))
+    monkeypatch.setattr(workers, "WORKER_STALL_SECONDS", 0.5)
+    monkeypatch.setattr(workers, "_child", lambda task, start, end, connection: time.sleep(60))
     texts = _distinct_reviews(300, seed=4)
     started = time.perf_counter()
     with caplog.at_level(logging.WARNING, logger="ltv.sentiment"):

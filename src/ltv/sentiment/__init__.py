@@ -14,8 +14,10 @@ Texts arrive masked and cleaned (see ltv.text_privacy); (text_source, text_hash)
 key under which scores are stored, so an incremental run only scores texts it has not seen, and the
 same words can score differently as a review and as a support message.
 
-Modules: keys (text_hash), language (is it English?), textblob_v1, trained_v2, sources (which v2 model
-a source uses), evaluation (agreement with ratings), benchmark (synthetic reviews, v1 speed).
+Modules: keys (text_hash), language (is it English?), textblob_v1, trained_v2, features (the words v2
+reads), hashed_counts (v2's hashed word counts, fast and exactly the vectorizer's), workers (scoring in
+forked processes, for v1 and v2), sources (which v2 model a source uses), evaluation (agreement with
+ratings), benchmark (synthetic reviews, v1 speed).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ import random
 import resource
 import time
 
-from ltv.sentiment.textblob_v1 import _available_cores, score_textblob
+from ltv.sentiment.textblob_v1 import score_textblob
+from ltv.sentiment.workers import available_cores
 
 _GOOD = [
     "good",
@@ -79,7 +80,7 @@ def benchmark_textblob(n_texts: int, seed: int = 0, workers: int | None = None) 
     """
     rng = random.Random(seed)
     texts = [f"{synthetic_review(rng)} #{number}" for number in range(n_texts)]  # suffix: all distinct
-    workers = workers or _available_cores()
+    workers = workers or available_cores()
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
     score_textblob(texts, workers=workers)

@@ -15,16 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from ltv.sentiment.evaluation import sentiment_evaluation
 from ltv.sentiment.trained_v2 import (
     MIN_TRAINING_ROWS,
-    _new_model,
-    _out_of_fold_from_matrix,
-    _rating_target,
+    _cross_validated_fit,
     _training_rows,
+    _training_sample,
     _vectorize,
     score_sentiment_model,
 )
@@ -65,10 +63,8 @@ def _train_support_model(documents: np.ndarray, satisfaction: np.ndarray, respon
     adjusted, slope = _time_adjusted(satisfaction, response_hours)
     neutral = float(adjusted.mean())
     vectorizer, matrix = _vectorize(documents)
-    figures = sentiment_evaluation(
-        _out_of_fold_from_matrix(matrix, adjusted, seed, neutral, SUPPORT_RIDGE_ALPHA), satisfaction)
-    ridge = clone(_new_model(SUPPORT_RIDGE_ALPHA).named_steps["ridge"]).fit(
-        matrix, _rating_target(adjusted, neutral))
+    out_of_fold, ridge = _cross_validated_fit(matrix, adjusted, seed, neutral, SUPPORT_RIDGE_ALPHA)
+    figures = sentiment_evaluation(out_of_fold, satisfaction)
     figures.update({"neutral_satisfaction": neutral, "response_time_slope": slope, "ridge_alpha": SUPPORT_RIDGE_ALPHA,
                     "training_rows": len(documents)})
     return Pipeline([*vectorizer.steps, ("ridge", ridge)]), figures
@@ -78,13 +74,14 @@ def choose_support_model(
     review_model: Pipeline, texts: Sequence[str | None], satisfaction: Sequence[float | None],
     response_hours: Sequence[float | None] | None = None, seed: int = 42,
 ) -> tuple[Pipeline, dict[str, Any]]:
-    """(model for support messages, decision) from the rated support messages up to the cut-off.
+    """(model for support messages, decision) from the rated support messages up to the cut-off (at
+    most MAX_TRAINING_ROWS of them, chosen by text hash as for reviews).
 
     decision = {"model": "support" | "review", "reason", "review_model": the review model's
     sentiment_evaluation on these messages, "support_model": the support model's out-of-fold
     sentiment_evaluation (None when not trained), and the chosen model's figures as "metrics"}.
     """
-    rows = _training_rows(texts, satisfaction)
+    rows = _training_sample(_training_rows(texts, satisfaction))  # bounded, as for reviews
     documents, ratings = rows["text"].to_numpy(dtype=object), rows["rating"].to_numpy(dtype=float)
     hours = np.full(len(texts), np.nan) if response_hours is None else np.asarray(
         pd.to_numeric(pd.Series(list(response_hours), dtype="object"), errors="coerce"), dtype=float)

@@ -12,10 +12,6 @@ in pyproject.toml); with any other version the texts go through TextBlob itself.
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
-import multiprocessing.connection
-import os
 import re
 from array import array
 from collections.abc import Sequence
@@ -27,16 +23,12 @@ import pandas as pd
 from textblob import _text as pattern_text
 from textblob.en import sentiment as pattern_sentiment
 
+from ltv.sentiment import workers as workers_module
 from ltv.sentiment.language import ENGLISH, UNDETERMINED, V1_LANGUAGES, detect_language
-
-logger = logging.getLogger(__name__)
 
 # Distinct texts below which forking workers costs more than it saves (a fork plus result transfer
 # is ~50 ms; 20,000 texts are ~1.5 s of scoring).
 PARALLEL_THRESHOLD = 20_000
-# A worker that has not reported progress for this long is taken to be stuck (e.g. a lock held by
-# another thread of the parent at fork time); the parent then kills it and scores in-process.
-WORKER_STALL_SECONDS = 120.0
 _PROGRESS_EVERY = 2_000
 
 
@@ -315,7 +307,6 @@ def _textblob_sentiment(text: str) -> tuple[float, float]:
 
 # --- v1: batch scoring, deduplicated and on all cores -----------------------------------------------
 
-_fork_texts: list[str] | None = None  # read by forked workers (inherited memory, never pickled)
 # Language codes as they travel back from workers (as floats, beside the scores); NaN = not detected.
 LANGUAGE_CODES = (ENGLISH, UNDETERMINED, "zh", "ja", "ko", "other")
 _CODE_OF = {language: float(code) for code, language in enumerate(LANGUAGE_CODES)}
@@ -348,73 +339,30 @@ def _score_range(start: int, end: int, texts: list[str], progress=None,
     return polarities, subjectivities, languages
 
 
-_fork_english_only = False  # read by forked workers, like _fork_texts
+def _range_as_bytes(texts: list[str], english_only: bool):
+    """A workers.Task: the three result arrays of texts[start:end], as bytes."""
+    def task(start: int, end: int, heartbeat) -> bytes:
+        results = _score_range(start, end, texts, progress=heartbeat, english_only=english_only)
+        return b"".join(values.tobytes() for values in results)
+    return task
 
 
-def _worker(start: int, end: int, connection: multiprocessing.connection.Connection) -> None:
-    """Score _fork_texts[start:end] in a forked child; send b"P" heartbeats, then b"R" + results."""
-    try:
-        results = _score_range(start, end, _fork_texts, progress=lambda: connection.send_bytes(b"P"),
-                               english_only=_fork_english_only)
-        connection.send_bytes(b"R" + b"".join(values.tobytes() for values in results))
-    finally:
-        connection.close()
-
-
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _score_in_workers(texts: list[str], workers: int, english_only: bool = False) -> tuple[array, array, array]:
-    """Score `texts` in `workers` forked processes, one contiguous slice each.
-
-    'fork' because the children then share the texts and the loaded lexicon with the parent instead of
-    receiving pickled copies; only the three result arrays travel back. Raises on any failure (a child
-    that dies, stalls or cannot be started); the caller then scores in-process.
-    """
-    global _fork_texts, _fork_english_only
-    context = multiprocessing.get_context("fork")
-    bounds = np.linspace(0, len(texts), workers + 1).astype(int)
-    processes: list[tuple[Any, multiprocessing.connection.Connection]] = []
-    _fork_texts, _fork_english_only = texts, english_only
-    try:
-        for start, end in zip(bounds[:-1], bounds[1:], strict=True):
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_worker, args=(int(start), int(end), sender), daemon=True)
-            process.start()
-            # Close our copy of the sending end: a child that dies then shows up as EOF on `receiver`,
-            # and the next child does not inherit this pipe's sending end.
-            sender.close()
-            processes.append((process, receiver))
-        results: dict[int, bytes] = {}
-        pending = {receiver: slot for slot, (_, receiver) in enumerate(processes)}
-        while pending:
-            ready = multiprocessing.connection.wait(list(pending), timeout=WORKER_STALL_SECONDS)
-            if not ready:
-                raise TimeoutError(f"a scoring worker sent nothing for {WORKER_STALL_SECONDS:.0f} s")
-            for receiver in ready:
-                message = receiver.recv_bytes()  # EOFError if the child died
-                if message[:1] == b"R":
-                    results[pending.pop(receiver)] = message[1:]
-        polarities, subjectivities, languages = array("d"), array("d"), array("d")
-        for slot, (start, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-            values = array("d")
-            values.frombytes(results[slot])
-            size = int(end - start)
-            polarities.extend(values[:size])
-            subjectivities.extend(values[size : 2 * size])
-            languages.extend(values[2 * size :])
-        return polarities, subjectivities, languages
-    finally:
-        _fork_texts, _fork_english_only = None, False
-        for process, receiver in processes:
-            receiver.close()
-            if process.is_alive():
-                process.kill()
-            process.join()
+def _score_sliced(texts: list[str], workers: int, parallel_threshold: int,
+                  english_only: bool = False) -> tuple[array, array, array]:
+    """_score_range over all `texts`, in forked workers when there are enough (ltv.sentiment.workers:
+    'fork' so that the children share the texts and the loaded lexicon with the parent instead of
+    receiving pickled copies; only the result arrays travel back)."""
+    parts = workers_module.run_sliced(_range_as_bytes(texts, english_only), len(texts), workers,
+                                      parallel_threshold, "TextBlob scoring")
+    polarities, subjectivities, languages = array("d"), array("d"), array("d")
+    for part in parts:
+        values = array("d")
+        values.frombytes(part)
+        size = len(values) // 3
+        polarities.extend(values[:size])
+        subjectivities.extend(values[size : 2 * size])
+        languages.extend(values[2 * size :])
+    return polarities, subjectivities, languages
 
 
 def score_textblob(
@@ -436,15 +384,8 @@ def score_textblob(
     texts = list(texts)
     distinct = [text for text in dict.fromkeys(texts) if isinstance(text, str)]
     _load_lexicon()  # before any fork, so that children share it
-    workers = workers or _available_cores()
-    polarities = subjectivities = None
-    if workers > 1 and len(distinct) >= parallel_threshold:
-        try:
-            polarities, subjectivities, languages = _score_in_workers(distinct, workers, english_only)
-        except Exception as error:  # noqa: BLE001 - any failure means: do it here instead
-            logger.warning("parallel TextBlob scoring failed (%r); scoring in one process", error)
-    if polarities is None:
-        polarities, subjectivities, languages = _score_range(0, len(distinct), distinct, english_only=english_only)
+    polarities, subjectivities, languages = _score_sliced(
+        distinct, workers or workers_module.available_cores(), parallel_threshold, english_only)
     by_text = {text: position for position, text in enumerate(distinct)}
     positions = np.array(
         [by_text.get(text, -1) if isinstance(text, str) else -1 for text in texts], dtype=np.int64
