@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ltv.content_similarity import content_similarities
 from ltv.metrics import MIN_EVALUATED_USERS
 from ltv.recommend import recommend_items
-from ltv.similarity import content_similarities, item_similarities
+from ltv.similarity import item_similarities
 
 METRIC_NAMES = ("precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k", "catalogue_coverage")
 OFFLINE_METHODS = ("cosine", "bm25", "content", "popularity")

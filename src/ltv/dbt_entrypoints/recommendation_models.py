@@ -78,14 +78,14 @@ def item_similarity(connection, interactions, items, settings_frame: pd.DataFram
 def content_similarity(connection, items, settings_frame: pd.DataFrame, this: str | None = None):
     """ml_item_content_similarities: attribute and text similarity, for new items and 'similar items'.
     It depends on the catalogue alone, so an unchanged catalogue reuses the last table."""
-    from ltv import build_cache, similarity
-    from ltv.similarity import content_similarities
+    from ltv import build_cache, content_similarity, content_top_k, similarity
+    from ltv.content_similarity import content_similarities
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
     top_k = int(settings.get("similarity_top_k", 50))
     fingerprint = build_cache.combine(
         "content_similarity", top_k, build_cache.relation_fingerprint(items),
-        build_cache.code_fingerprint(similarity, sys.modules[__name__]))
+        build_cache.code_fingerprint(similarity, content_similarity, content_top_k, sys.modules[__name__]))
     previous = _reused_or_remembered(connection, this, settings, fingerprint)
     if previous is not None:
         return previous
