@@ -128,7 +128,7 @@ def _popularity(train_interactions: pd.DataFrame) -> pd.DataFrame:
     summed = np.bincount(pairs, weights=pd.to_numeric(train_interactions["weight"], errors="coerce").fillna(0.0).to_numpy(np.float64)[known],
                          minlength=len(pair_keys))
     buyers = np.bincount(pair_keys[summed > 0] % max(len(item_ids), 1), minlength=len(item_ids))
-    return pd.DataFrame({"item_id": item_ids[buyers > 0], "popularity_score": buyers[buyers > 0]})
+    return pd.DataFrame({"item_id": item_ids[buyers > 0], "popularity_score": buyers[buyers > 0]}, copy=False)
 
 
 def evaluation_verdict(metrics: dict, catalogue_size: int) -> dict:

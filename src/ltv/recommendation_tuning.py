@@ -88,7 +88,8 @@ def period_interactions(aggregated: pd.DataFrame, period: str) -> pd.DataFrame:
     rating = pd.to_numeric(aggregated[names["rating"]], errors="coerce").astype(np.float64).to_numpy()
     active = (columns["purchases"] + columns["returned"] + columns["cancelled"] > 0) | ~np.isnan(rating)
     return pd.DataFrame({"user_id": aggregated["user_id"].array[active], "item_id": aggregated["item_id"].array[active],
-                         **{name: values[active] for name, values in columns.items()}, "rating": rating[active]})
+                         **{name: values[active] for name, values in columns.items()}, "rating": rating[active]},
+                        copy=False)  # fresh arrays: no copy into blocks (similarity._similarity_frame)
 
 
 def default_config() -> dict:
@@ -113,7 +114,7 @@ def interaction_weights(interactions: pd.DataFrame, config: dict) -> pd.DataFram
         weight = weight.where(rating.isna(), weight * factor)
     elif mode != "ignore":
         raise ValueError(f"unknown rating_mode {mode!r}; expected one of {RATING_MODES}")
-    out = pd.DataFrame({"user_id": frame["user_id"], "item_id": frame["item_id"], "weight": weight})
+    out = pd.DataFrame({"user_id": frame["user_id"], "item_id": frame["item_id"], "weight": weight}, copy=False)
     return out.loc[out["weight"] > 0].reset_index(drop=True)
 
 
@@ -149,7 +150,7 @@ def config_similarities(interactions: pd.DataFrame, config: dict, item_ids=None,
     rank = np.arange(items.size) - np.repeat(np.cumsum(per_item) - per_item, per_item) + 1
     return pd.DataFrame({"item_id": item_index.take(items), "similar_item_id": item_index.take(similar),
                          "similarity": weights.astype(np.float64), "rank": rank.astype(np.int64)},
-                        columns=SIMILARITY_COLUMNS)
+                        columns=SIMILARITY_COLUMNS, copy=False)
 
 
 def popularity_of(interactions: pd.DataFrame) -> pd.DataFrame:
@@ -182,7 +183,7 @@ def blended_weights(similarities: pd.DataFrame, items, popularity: pd.DataFrame,
     pair_keys, pair = np.unique(sources.astype(np.int64) * len(ids) + targets, return_inverse=True)
     summed = np.bincount(pair.reshape(-1), weights=combined["similarity"].to_numpy(np.float64), minlength=pair_keys.size)
     return pd.DataFrame({"item_id": ids.take(pair_keys // len(ids)), "similar_item_id": ids.take(pair_keys % len(ids)),
-                         "similarity": np.round(summed, SIMILARITY_DECIMALS)})
+                         "similarity": np.round(summed, SIMILARITY_DECIMALS)}, copy=False)
 
 
 def config_recommendations(interactions: pd.DataFrame, config: dict, top_n: int, users=None,

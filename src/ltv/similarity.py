@@ -350,7 +350,10 @@ def _similarity_frame(
             "similar_item_id": item_index.take(similar_codes),
             "similarity": similarity.astype(np.float64),
             "rank": rank.astype(np.int64),
-        }
+        },
+        # The arrays are fresh: without copy=False pandas copies them into one block per dtype,
+        # which took 4 s for ten million rows.
+        copy=False,
     )
 
 

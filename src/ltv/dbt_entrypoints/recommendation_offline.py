@@ -56,7 +56,7 @@ def _coded_rows(connection, prefix: str, interactions, item_ids_sql: str | None 
     # sorting every column, and than .df().
     users, items = columns["user_id"], columns["item_id"]
     order = np.argsort(users * (int(items.max(initial=0)) + 1) + items, kind="stable")
-    return pd.DataFrame({name: _unmasked(values)[order] for name, values in columns.items()})
+    return pd.DataFrame({name: _unmasked(values)[order] for name, values in columns.items()}, copy=False)
 
 
 def _unmasked(values: np.ndarray) -> np.ndarray:
