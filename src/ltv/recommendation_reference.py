@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sparse
 
-from ltv.ranking_metrics import evaluate_recommendations
+from ltv.ranking_metrics import evaluate_recommendations, sampled_users
 from ltv.similarity import user_item_matrix
 
 IMPLICIT_K_GRID = (20, 50, 100, 200)
@@ -96,7 +96,8 @@ def warehouse_reference_comparison(connection, top_n: int = 10) -> dict:
     """v1, v2, v3, the champion and popularity NDCG@10 from a built warehouse's
     ml_recommendation_evaluation / fct_recommendation_versions, beside implicit's BM25 item-kNN on
     the very same split: trained on completed purchases up to the cut-off (K chosen on the
-    validation split v3 was tuned on, same sampled users), tested on the same first purchases.
+    validation split v3 was tuned on, same sampled users), tested on the same first purchases of
+    the same (sampled) test users.
 
     connection: a DuckDB connection to the warehouse (read-only is enough). Returns a dict with
     ndcg_at_10 per row name (v1, v2, v3, champion, popularity, implicit_bm25), implicit_k,
@@ -119,6 +120,8 @@ def warehouse_reference_comparison(connection, top_n: int = 10) -> dict:
     _, validation_users = tuning.tuning_sample(validation_train, validation, seed)
     test = tuning.first_purchases_after(
         before_cutoff, interactions.loc[interactions["purchases_after_cutoff"] > 0, ["user_id", "item_id"]])
+    # The users the warehouse's evaluation scored: all test users, or its sample in a large shop.
+    test = test.loc[test["user_id"].isin(sampled_users(test["user_id"], seed))]
 
     def purchases(frame: pd.DataFrame) -> pd.DataFrame:
         bought = frame.loc[frame["purchases"] > 0]

@@ -1,4 +1,5 @@
-"""Item-to-item similarity lists for recommendations: behaviour (who bought what) and content.
+"""Item-to-item similarity lists for recommendations from behaviour (who bought what); content
+similarity (content_similarity.py) shares the output format and the top-k machinery.
 
 Every function here takes and returns plain pandas DataFrames so that the dbt Python models stay
 one line long. The work is sparse and done in blocks of items, so the items x items similarity
@@ -35,12 +36,6 @@ METHODS = ("cosine", "bm25")
 MAX_PAIRS_PER_BLOCK = 8_000_000
 # Blocks computed at once (each holds up to MAX_PAIRS_PER_BLOCK pairs).
 BLOCK_THREADS = 2
-
-# Equal weights: each attribute group can move the content cosine by the same amount (see
-# content_similarities).
-DEFAULT_CONTENT_GROUP_WEIGHTS = {"category": 0.25, "brand": 0.25, "price_band": 0.25, "text": 0.25}
-CONTENT_BOILERPLATE_SHARE = 0.05
-CONTENT_BOILERPLATE_MIN_ITEMS = 100
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,7 +350,10 @@ def _similarity_frame(
             "similar_item_id": item_index.take(similar_codes),
             "similarity": similarity.astype(np.float64),
             "rank": rank.astype(np.int64),
-        }
+        },
+        # The arrays are fresh: without copy=False pandas copies them into one block per dtype,
+        # which took 4 s for ten million rows.
+        copy=False,
     )
 
 
@@ -401,108 +399,4 @@ def item_similarities(
         user_items, item_index = user_items[:, interacted], item_index[interacted]
     vectors = item_vectors(user_items, method, bm25_k1, bm25_b)
     codes = top_k_column_cosines(vectors, top_k, chunk_items)
-    return _similarity_frame(item_index, *codes)
-
-
-def _one_hot(codes: np.ndarray, n_rows: int) -> sparse.csr_matrix:
-    """items x distinct-values indicator matrix; code -1 (missing) gives an empty row."""
-    present = codes >= 0
-    n_columns = int(codes.max()) + 1 if present.any() else 0
-    return sparse.csr_matrix(
-        (np.ones(int(present.sum())), (np.flatnonzero(present), codes[present])), shape=(n_rows, n_columns)
-    )
-
-
-def price_bands_within_category(items: pd.DataFrame, price_bands: int) -> pd.Series:
-    """Price band 0..price_bands-1 of each item: its price's quantile within its category.
-
-    Within the category because "cheap" means different things for socks and sofas; the band is
-    floor(price_bands * (items in the category cheaper than it) / (priced items in the category)),
-    so equal prices share a band. Without a category column the whole catalogue is one category.
-    Missing prices get no band (NaN).
-    """
-    price = pd.to_numeric(items["price"], errors="coerce")
-    group = items["category"].fillna("\0missing") if "category" in items else pd.Series(0, index=items.index)
-    cheaper = price.groupby(group).rank(method="min") - 1
-    priced = price.groupby(group).transform("count")
-    band = np.floor(price_bands * cheaper / priced).clip(upper=price_bands - 1)
-    return band.where(price.notna())
-
-
-def content_text_vectorizer(n_items: int):
-    """TF-IDF for titles and descriptions. Words in more than 5% of the catalogue (and in more
-    than 100 items) are dropped: they are boilerplate ("recyclable packaging", "designed"), which
-    IDF already weighs near zero but which would make almost every pair of items a candidate and
-    the sparse product nearly dense (38,000 of 50,000 items per row on the generated catalogue)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    return TfidfVectorizer(stop_words="english", sublinear_tf=True,
-                           max_df=max(CONTENT_BOILERPLATE_MIN_ITEMS, int(CONTENT_BOILERPLATE_SHARE * n_items)))
-
-
-def content_item_vectors(
-    items: pd.DataFrame, price_bands: int = 5, group_weights: dict | None = None
-) -> sparse.csr_matrix:
-    """items x features matrix: weighted, individually unit-length attribute groups side by side.
-
-    Groups (each used only if its columns exist): one-hot category, one-hot brand, one-hot
-    (category, price band) and TF-IDF of title + description (sklearn TfidfVectorizer, English stop
-    words, sublinear tf; its rows are already unit length). Each group is scaled by sqrt(weight), so
-    the dot product of two items is sum over groups of weight * (group cosine) and, when both items
-    have every group and the weights sum to 1, their cosine is the weighted mean of the group
-    cosines: with the default equal weights, same category, same brand, same price band and
-    identical text each add 0.25.
-    """
-    weights = {**DEFAULT_CONTENT_GROUP_WEIGHTS, **(group_weights or {})}
-    if set(weights) != set(DEFAULT_CONTENT_GROUP_WEIGHTS) or min(weights.values()) < 0:
-        raise ValueError(f"group_weights: non-negative weights for {sorted(DEFAULT_CONTENT_GROUP_WEIGHTS)}")
-    n_items = len(items)
-    groups = []
-    for column in ("category", "brand"):
-        if column in items:
-            codes, _ = pd.factorize(items[column], sort=True)
-            groups.append((column, _one_hot(codes, n_items)))
-    if "price" in items and price_bands > 0:
-        band = price_bands_within_category(items, price_bands)
-        category = (
-            items["category"].astype("string") if "category" in items else pd.Series("", index=items.index)
-        )
-        key = (category.fillna("") + "\0" + band.astype("Int64").astype("string")).where(band.notna())
-        codes, _ = pd.factorize(key, sort=True)
-        groups.append(("price_band", _one_hot(codes, n_items)))
-    text_columns = [column for column in ("title", "description") if column in items]
-    if text_columns:
-        text = items[text_columns].fillna("").astype(str).agg(" ".join, axis=1)
-        try:
-            tfidf = content_text_vectorizer(n_items).fit_transform(text)
-            groups.append(("text", sparse.csr_matrix(tfidf, dtype=np.float64)))
-        except ValueError:  # empty vocabulary: no usable words anywhere, so no text group
-            pass
-    if not groups:
-        return sparse.csr_matrix((n_items, 0))
-    scaled = [_normalise_columns(matrix.T.tocsr()).T * np.sqrt(weights[name]) for name, matrix in groups]
-    return sparse.hstack(scaled, format="csr")
-
-
-def content_similarities(
-    items: pd.DataFrame,
-    top_k: int = 50,
-    price_bands: int = 5,
-    chunk_items: int = 2048,
-    group_weights: dict | None = None,
-) -> pd.DataFrame:
-    """Content similarity: cosine between item attribute vectors (see content_item_vectors).
-
-    items: DataFrame[item_id, and any of category, brand, price, title, description]; one row per
-        item (later duplicates of an item_id are ignored). Missing values just leave that group out.
-    group_weights: overrides of DEFAULT_CONTENT_GROUP_WEIGHTS (category, brand, price_band, text).
-    Returns DataFrame[item_id, similar_item_id, similarity, rank] with the same tie rules as
-    item_similarities.
-    """
-    items = items.dropna(subset=["item_id"]).drop_duplicates("item_id").sort_values("item_id", kind="stable")
-    items = items.reset_index(drop=True)
-    item_index = pd.Index(items["item_id"])
-    vectors = content_item_vectors(items, price_bands, group_weights)
-    # top_k_column_cosines compares columns: features x items.
-    codes = top_k_column_cosines(vectors.T.tocsr(), top_k, chunk_items)
     return _similarity_frame(item_index, *codes)

@@ -41,6 +41,15 @@ def test_hand_computed_metrics():
     assert metrics["map_at_k"] == pytest.approx((0.5 / 3 + 1 + 0) / 3)
     # Top-3 items anyone sees: a, b, c, x, y, m.
     assert metrics["catalogue_coverage"] == pytest.approx(6 / 20)
+    # Standard errors by hand: sqrt(sum of squared deviations / (3 - 1)) / sqrt(3) of the users' values.
+    for name, values in (("precision_at_k", [1 / 3, 1 / 3, 0]), ("recall_at_k", [1 / 3, 1, 0]),
+                         ("ndcg_at_k", [ndcg_a, 1, 0]), ("map_at_k", [0.5 / 3, 1, 0])):
+        mean = sum(values) / 3
+        expected = math.sqrt(sum((value - mean) ** 2 for value in values) / 2) / math.sqrt(3)
+        assert metrics[f"{name}_standard_error"] == pytest.approx(expected), name
+    assert "catalogue_coverage_standard_error" not in metrics  # not a mean over users
+    one = evaluate_recommendations(recommendations, purchase_frame({"B": ["x"]}), k=3)
+    assert one["ndcg_at_k"] == 1.0 and one["ndcg_at_k_standard_error"] is None  # one user: no spread to measure
 
 
 def test_several_hits_for_one_user():
@@ -206,6 +215,7 @@ def test_evaluation_verdict_by_hand():
     assert evaluation_verdict(metrics, catalogue_size=2) == {**metrics, "metric_status": "ok"}
     few = evaluation_verdict({**metrics, "users_evaluated": 49}, catalogue_size=100)
     assert few["metric_status"] == "too_few_users" and all(few[key] is None for key in METRIC_KEYS)
+    assert few["ndcg_at_k_standard_error"] is None  # withheld with the metric
     assert few["users_evaluated"] == 49 and few["fallback_user_share"] == 0.1
     nobody = evaluation_verdict({**metrics, "users_evaluated": 0}, catalogue_size=100)
     assert nobody["metric_status"] == "too_few_users"

@@ -10,12 +10,11 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 import ltv.similarity as similarity_module
+from ltv.content_similarity import content_similarities, price_bands_within_category
 from ltv.similarity import (
     SIMILARITY_COLUMNS,
     bm25_weight,
-    content_similarities,
     item_similarities,
-    price_bands_within_category,
     top_k_per_row,
 )
 

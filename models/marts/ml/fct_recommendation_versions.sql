@@ -1,5 +1,6 @@
 -- One row per behaviour-similarity version behind the recommendations: its offline evaluation
--- (ml_recommendation_evaluation: train up to the cut-off, test on first purchases after it), the
+-- (ml_recommendation_evaluation: train up to the cut-off, test on first purchases after it, of a
+-- sample of the test users in a large shop, hence NDCG@10's standard error beside it), the
 -- popularity baseline on the same users, and which version is the champion that the unsuffixed
 -- fct_user_recommendations, fct_item_similarities and dim_users serve.
 -- The rule: among the versions whose evaluation is defined (metric_status ok: 50+ evaluated users,
@@ -22,7 +23,9 @@ with evaluation as (
         cast(known.model_version as integer) as model_version,
         evaluation.method,
         evaluation.users_evaluated,
+        evaluation.test_users,
         evaluation.ndcg_at_10,
+        evaluation.ndcg_at_10_standard_error,
         evaluation.baseline_ndcg_at_10,
         evaluation.metric_status,
         evaluation.beats_baseline
@@ -53,7 +56,9 @@ select
     cast(evaluation.model_version as integer) as model_version,
     cast(evaluation.method as varchar) as method,
     cast(evaluation.users_evaluated as bigint) as users_evaluated,
+    cast(evaluation.test_users as bigint) as test_users,
     cast(evaluation.ndcg_at_10 as double) as ndcg_at_10,
+    cast(evaluation.ndcg_at_10_standard_error as double) as ndcg_at_10_standard_error,
     cast(evaluation.baseline_ndcg_at_10 as double) as baseline_ndcg_at_10,
     cast(evaluation.metric_status as varchar) as metric_status,
     cast(evaluation.beats_baseline as boolean) as beats_baseline,

@@ -4,7 +4,8 @@ Each function takes the relations the model read with dbt.ref(), reads its setti
 one-row int_model_settings frame, calls the plain functions that hold the logic, records the fit in
 the run registry and returns the table dbt writes. Keeping this glue here, and not in the model
 files, is what lets the model files stay three lines long and the logic be unit-tested. One module
-per model family: value_models, recommendation_models, text_models; common holds what they share.
+per model family: value_models, recommendation_models (and recommendation_offline, the models
+that measure recommenders), text_models; common holds what they share.
 """
 
 from threadpoolctl import threadpool_limits
@@ -14,10 +15,9 @@ from ltv.dbt_entrypoints.recommendation_models import (
     content_similarity,
     item_similarity,
     item_similarity_v3,
-    recommendation_evaluation,
-    recommendation_tuning,
     user_recommendations,
 )
+from ltv.dbt_entrypoints.recommendation_offline import recommendation_evaluation, recommendation_tuning
 from ltv.dbt_entrypoints.text_models import (
     conversation_experience,
     sentiment_evaluation_runs,

@@ -7,8 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from ltv.dbt_entrypoints.common import _as_date, _metric_value, _reused_or_remembered, model_settings
-from ltv.registry import record_run
+from ltv.dbt_entrypoints.common import _reused_or_remembered, model_settings
 
 SIMILARITY_METHODS = {1: "cosine", 2: "bm25"}
 # r(u, i) is transformed the way the similarity was built: binary incidence for plain cosine,
@@ -78,14 +77,14 @@ def item_similarity(connection, interactions, items, settings_frame: pd.DataFram
 def content_similarity(connection, items, settings_frame: pd.DataFrame, this: str | None = None):
     """ml_item_content_similarities: attribute and text similarity, for new items and 'similar items'.
     It depends on the catalogue alone, so an unchanged catalogue reuses the last table."""
-    from ltv import build_cache, similarity
-    from ltv.similarity import content_similarities
+    from ltv import build_cache, content_similarity, content_top_k, similarity
+    from ltv.content_similarity import content_similarities
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
     top_k = int(settings.get("similarity_top_k", 50))
     fingerprint = build_cache.combine(
         "content_similarity", top_k, build_cache.relation_fingerprint(items),
-        build_cache.code_fingerprint(similarity, sys.modules[__name__]))
+        build_cache.code_fingerprint(similarity, content_similarity, content_top_k, sys.modules[__name__]))
     previous = _reused_or_remembered(connection, this, settings, fingerprint)
     if previous is not None:
         return previous
@@ -185,71 +184,6 @@ def chosen_config(tuning_frame: pd.DataFrame) -> dict:
             "popularity_weight": float(row["popularity_weight"])}
 
 
-def recommendation_tuning(connection, interactions, settings_frame: pd.DataFrame, this: str | None = None):
-    """ml_recommendation_tuning: v3's configuration chosen on the validation split (train up to
-    validation_cutoff_date, validate on first purchases up to cutoff_date); one row per grid point.
-    The choice is reused while the rows it reads are unchanged."""
-    from ltv import build_cache, item_weights, ranking_metrics, recommend, similarity
-    from ltv import recommendation_tuning as tuning
-
-    settings = model_settings(settings_frame) if len(settings_frame) else {}
-    interactions = interactions.filter("purchases_before_cutoff > 0 or returned_before_cutoff > 0 "
-                                       "or cancelled_before_cutoff > 0 or rating_before_cutoff is not null")
-    fingerprint = build_cache.combine(
-        "recommendation_tuning", settings.get("validation_cutoff_date"), settings.get("cutoff_date"),
-        settings.get("random_seed"), build_cache.relation_fingerprint(interactions),
-        build_cache.code_fingerprint(item_weights, tuning, ranking_metrics, recommend, similarity,
-                                     sys.modules[__name__]))
-    previous = _reused_or_remembered(connection, this, settings, fingerprint)
-    if previous is not None:
-        return previous
-    frame = interactions.df().sort_values(["user_id", "item_id"], kind="stable", ignore_index=True)
-    train = tuning.period_interactions(frame, "validation")
-    later = tuning.period_interactions(frame, "cutoff")
-    later = later.loc[later["purchases"] > 0].merge(
-        train[["user_id", "item_id", "purchases"]], on=["user_id", "item_id"], how="left", suffixes=("", "_before"))
-    later = later.loc[later["purchases"] > later["purchases_before"].fillna(0)]
-    validation = tuning.first_purchases_after(train, later)
-    chosen, grid = tuning.tune(train, validation, seed=int(settings.get("random_seed") or 0))
-    status = "ok" if grid else "no_validation_users"
-    if len(settings_frame):
-        record_run(connection, {
-            "model_name": "item_similarity", "model_version": 3, "method": "tuning", "status": "fitted",
-            "train_rows": len(train), "holdout_rows": len(validation),
-            "parameters": {"chosen": chosen, "grid": grid, "tuning_status": status},
-            "metrics": {"validation_ndcg_at_10": max((point["validation_ndcg_at_10"] for point in grid), default=None),
-                        "grid_points": len(grid)},
-        }, cutoff_date=_as_date(settings.get("cutoff_date")), horizon_days=settings.get("horizon_days"))
-    return tuning_table(chosen, grid, status)
-
-
-def tuning_table(chosen: dict, grid: list[dict], status: str) -> pd.DataFrame:
-    """ml_recommendation_tuning's rows: each grid point tried, the chosen one flagged; without a grid
-    one row holding the defaults that are used instead."""
-    import json
-
-    points = grid or [{**chosen, "validation_ndcg_at_10": None}]
-    chosen_key = json.dumps({key: chosen[key] for key in sorted(chosen)}, sort_keys=True)
-    rows = []
-    for number, point in enumerate(points, start=1):
-        config = {key: point[key] for key in ("family", "parameters", "rating_mode", "cancelled_weight",
-                                              "popularity_weight")}
-        rows.append({
-            "grid_point": number, "family": config["family"],
-            "parameters_json": json.dumps(config["parameters"], sort_keys=True),
-            "rating_mode": config["rating_mode"], "cancelled_weight": float(config["cancelled_weight"]),
-            "popularity_weight": float(config["popularity_weight"]),
-            "validation_ndcg_at_10": _metric_value(point["validation_ndcg_at_10"]),
-            "is_chosen": json.dumps({key: config[key] for key in sorted(config)}, sort_keys=True) == chosen_key,
-            "tuning_status": status,
-        })
-    frame = pd.DataFrame(rows)
-    # The first point equal to the choice is the chosen row (a grid never repeats a point).
-    first = frame.index[frame["is_chosen"]].min()
-    frame["is_chosen"] = frame.index == first
-    return frame
-
-
 def item_similarity_v3(connection, interactions, items, tuning, settings_frame: pd.DataFrame):
     """ml_item_similarities_v3: the tuned configuration's top-K item weights over all the data."""
     from ltv import recommendation_tuning
@@ -261,99 +195,3 @@ def item_similarity_v3(connection, interactions, items, tuning, settings_frame: 
     similarities["source"] = "behaviour"
     similarities["model_version"] = 3
     return similarities
-
-
-def recommendation_evaluation(connection, interactions, items, settings_frame: pd.DataFrame,
-                              content_similarities=None, tuning=None, this: str | None = None):
-    """ml_recommendation_evaluation: train on interactions up to the cut-off, test on the items each
-    user bought for the first time in the horizon after it; one row (and one registry run) per
-    method, v3 being the tuned configuration (tuning: ml_recommendation_tuning) refitted on the
-    training period. No version recommends an item the user bought, returned or cancelled before the
-    cut-off, so buying one of those after it is neither a hit nor a miss. That split does not move
-    while the cut-off stays, so the last table is reused when the rows it reads are unchanged."""
-    from ltv import build_cache, item_weights, ranking_metrics, recommend, similarity
-    from ltv import metrics as metric_definitions
-    from ltv import recommendation_tuning as v3_tuning
-    from ltv.ranking_metrics import offline_evaluation
-
-    settings = model_settings(settings_frame) if len(settings_frame) else {}
-    # Only rows that train, test or exclude: a pair bought after the horizon changes nothing here.
-    interactions = interactions.filter("interaction_weight_before_cutoff > 0 or purchases_after_cutoff > 0 "
-                                       "or purchases_before_cutoff > 0 or returned_before_cutoff > 0 "
-                                       "or cancelled_before_cutoff > 0 or rating_before_cutoff is not null")
-    fingerprint = build_cache.combine(
-        "recommendation_evaluation", settings.get("similarity_top_k"), settings.get("cutoff_date"),
-        settings.get("label_end_date"), build_cache.relation_fingerprint(interactions),
-        build_cache.relation_fingerprint(items),
-        None if content_similarities is None else build_cache.relation_fingerprint(content_similarities),
-        None if tuning is None else build_cache.relation_fingerprint(tuning),
-        build_cache.code_fingerprint(metric_definitions, ranking_metrics, recommend, similarity, item_weights,
-                                     v3_tuning, sys.modules[__name__]))
-    previous = _reused_or_remembered(connection, this, settings, fingerprint)
-    if previous is not None:
-        return previous
-    # DuckDB hands rows over in no fixed order and the metrics are float averages: sorting first
-    # makes two builds on the same data record bit-identical metrics.
-    interactions = interactions.df().sort_values(["user_id", "item_id"], kind="stable", ignore_index=True)
-    items = items.df().sort_values("item_id", kind="stable", ignore_index=True)
-    train = _weighted_interactions(interactions, "interaction_weight_before_cutoff")
-    before_cutoff = v3_tuning.period_interactions(interactions, "cutoff")
-    excluded = v3_tuning.excluded_pairs(before_cutoff)
-    new_purchases = v3_tuning.first_purchases_after(
-        before_cutoff, interactions.loc[interactions["purchases_after_cutoff"] > 0, ["user_id", "item_id"]])
-    extra_runs = {}
-    if tuning is not None:
-        config = chosen_config(tuning.df())
-        test_users = pd.unique(new_purchases["user_id"])
-        extra_runs["tuned"] = (3, config, v3_tuning.config_recommendations(
-            before_cutoff, config, EVALUATION_LIST_LENGTH, users=test_users, item_ids=items["item_id"]))
-    runs = offline_evaluation(
-        train,
-        new_purchases,
-        items,
-        top_k=int(settings.get("similarity_top_k", 50)),
-        # The registry's metrics are defined @10 whatever list length the shop publishes.
-        top_n=EVALUATION_LIST_LENGTH,
-        content_similarity_table=None if content_similarities is None else content_similarities.df()[
-            ["item_id", "similar_item_id", "similarity"]].sort_values(["item_id", "similar_item_id"], ignore_index=True),
-        excluded=excluded,
-        extra_runs=extra_runs,
-    )
-    return _recorded_evaluation(connection, runs, settings, settings_frame)
-
-
-def _recorded_evaluation(connection, runs: list[dict], settings: dict, settings_frame: pd.DataFrame) -> pd.DataFrame:
-    """Record each evaluation run in the registry; return ml_recommendation_evaluation's rows."""
-    rows = []
-    for run in runs:
-        run["metrics"] = {name.replace("_at_k", f"_at_{EVALUATION_LIST_LENGTH}"): value
-                          for name, value in run.get("metrics", {}).items()}
-        if len(settings_frame):
-            record_run(connection, run, cutoff_date=_as_date(settings["cutoff_date"]),
-                       horizon_days=settings["horizon_days"])
-        rows.append({
-            "model_name": run["model_name"],
-            "model_version": str(run["model_version"]),
-            "method": run.get("method"),
-            "train_rows": run.get("train_rows"),
-            "holdout_rows": run.get("holdout_rows"),
-            **_evaluation_columns(run.get("metrics", {})),
-        })
-    frame = pd.DataFrame(rows)
-    # Typed even when every value is null (a tiny shop): nullable boolean, text.
-    if "beats_baseline" in frame.columns:
-        frame["beats_baseline"] = frame["beats_baseline"].astype("boolean")
-    if "metric_status" in frame.columns:
-        frame["metric_status"] = frame["metric_status"].astype("string")
-    return frame
-
-
-# Keys of a recommendation run's metrics that are not numbers: kept as they are, not cast to float.
-_NON_NUMERIC_EVALUATION_KEYS = ("metric_status", "beats_baseline")
-
-
-def _evaluation_columns(metrics: dict) -> dict:
-    """One ml_recommendation_evaluation row's metric columns: numbers as floats (None -> NaN), the
-    metric_status text and the beats_baseline flag (None stays null) as they are."""
-    return {name: value if name in _NON_NUMERIC_EVALUATION_KEYS else _metric_value(value)
-            for name, value in metrics.items()}
