@@ -90,8 +90,8 @@ class BGNBDObjective:
         # Terms of x alone, once per distinct x.
         per_x = (special.gammaln(r + xs) - special.gammaln(r) + r * np.log(alpha)
                  + special.betaln(a, b + xs) - special.betaln(a, b))
-        with np.errstate(divide="ignore"):
-            log_odds_x = np.log(a) - np.log(b + xs - 1)  # -inf at x = 0, masked below
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_odds_x = np.log(a) - np.log(b + xs - 1)  # undefined at x = 0 (b ≤ 1), masked below
         log_alpha_T = np.log(alpha + self.T_values)[self.T_index]
         log_alpha_t_x = np.log(alpha + self.t_x_values)[self.t_x_index]
         r_x = r + self.x
