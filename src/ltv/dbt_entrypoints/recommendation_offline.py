@@ -241,7 +241,7 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
     extra_runs = {}
     if tuning is not None:
         config = chosen_config(tuning.df())
-        extra_runs["tuned"] = (3, config, lambda: v3_tuning.config_recommendations(
+        extra_runs["tuned"] = (3, config, v3_tuning.config_recommendations(
             before_cutoff, config, EVALUATION_LIST_LENGTH, users=sampled_users, item_ids=catalogue["item_id"]))
     excluded = v3_tuning.excluded_pairs(before_cutoff.loc[before_cutoff["user_id"].isin(sampled_users)])
     runs = ranking_metrics.offline_evaluation(
