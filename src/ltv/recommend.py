@@ -67,13 +67,20 @@ def similarity_matrix(similarities: pd.DataFrame, item_index: pd.Index) -> spars
     rows = positions_in(item_index, similarities["item_id"])
     columns = positions_in(item_index, similarities["similar_item_id"])
     values = pd.to_numeric(similarities["similarity"], errors="coerce").fillna(0.0).to_numpy(np.float64)
-    # The first row of each pair, found on one integer per pair (a two-column drop_duplicates of
-    # ten million text ids took seconds); a pair with an unknown item is dropped anyway.
-    first = ~pd.Series(rows * (len(item_index) + 1) + columns).duplicated().to_numpy()
-    keep = first & (rows >= 0) & (columns >= 0) & (rows != columns) & (values > 0)
-    matrix = sparse.csr_array(
-        (values[keep], (rows[keep], columns[keep])), shape=(len(item_index), len(item_index))
-    )
+    known = (rows >= 0) & (columns >= 0)
+    shape = (len(item_index), len(item_index))
+    # Building the matrix sums repeated pairs: when none was summed (similarity lists never repeat
+    # one) the dropped entries are zeroed in place, with no search for repeats (hashing ten million
+    # pairs took seconds). Otherwise each pair keeps its first row, found on one integer per pair.
+    matrix = sparse.csr_array((values[known], (rows[known], columns[known])), shape=shape)
+    if matrix.nnz == int(known.sum()):
+        entry_rows = np.repeat(np.arange(shape[0]), np.diff(matrix.indptr))
+        matrix.data[(matrix.indices == entry_rows) | ~(matrix.data > 0)] = 0.0
+        matrix.eliminate_zeros()
+    else:
+        first = ~pd.Series(rows * (len(item_index) + 1) + columns).duplicated().to_numpy()
+        keep = first & known & (rows != columns) & (values > 0)
+        matrix = sparse.csr_array((values[keep], (rows[keep], columns[keep])), shape=shape)
     matrix.sort_indices()
     return matrix
 

@@ -179,18 +179,9 @@ def _coded_content(connection, prefix: str, items, content_similarities, top_k: 
         order by 1, 2""").df()
 
 
-def recommendation_evaluation(connection, interactions, items, settings_frame: pd.DataFrame,
-                              content_similarities=None, tuning=None, this: str | None = None):
-    """ml_recommendation_evaluation: train on interactions up to the cut-off, test on the items each
-    user bought for the first time in the horizon after it; one row (and one registry run) per
-    method, v3 being the tuned configuration (tuning: ml_recommendation_tuning) refitted on the
-    training period. No version recommends an item the user bought, returned or cancelled before the
-    cut-off, so buying one of those after it is neither a hit nor a miss.
-
-    Similarities and popularity are fitted on all the training rows; the recommendations and
-    metrics are for a sample of EVALUATION_SAMPLE_USERS test users (all of them in a smaller shop),
-    each mean metric with its standard error. The split does not move while the cut-off stays, so
-    the last table is reused when the rows it reads (and the seed) are unchanged."""
+def _evaluation_fingerprint(settings: dict, interactions, items, content_similarities, tuning) -> str:
+    """What the evaluation table is a function of: its settings (the seed draws the sample), the
+    rows it reads and the code that computes it."""
     from ltv import (
         build_cache,
         content_similarity,
@@ -203,10 +194,7 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
     from ltv import metrics as metric_definitions
     from ltv import recommendation_tuning as v3_tuning
 
-    settings = model_settings(settings_frame) if len(settings_frame) else {}
-    interactions = interactions.filter(EVALUATION_ROWS)
-    top_k = int(settings.get("similarity_top_k", 50))
-    fingerprint = build_cache.combine(
+    return build_cache.combine(
         "recommendation_evaluation", settings.get("similarity_top_k"), settings.get("cutoff_date"),
         settings.get("label_end_date"), settings.get("random_seed"), build_cache.relation_fingerprint(interactions),
         build_cache.relation_fingerprint(items),
@@ -215,6 +203,27 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
         build_cache.code_fingerprint(metric_definitions, ranking_metrics, recommend, similarity, item_weights,
                                      v3_tuning, content_similarity, content_top_k, recommendation_models,
                                      sys.modules[__name__]))
+
+
+def recommendation_evaluation(connection, interactions, items, settings_frame: pd.DataFrame,
+                              content_similarities=None, tuning=None, this: str | None = None):
+    """ml_recommendation_evaluation: train on interactions up to the cut-off, test on the items each
+    user bought for the first time in the horizon after it; one row (and one registry run) per
+    method, v3 being the tuned configuration (tuning: ml_recommendation_tuning) refitted on the
+    training period. No version recommends an item the user bought, returned or cancelled before the
+    cut-off, so buying one of those after it is neither a hit nor a miss.
+
+    Similarities and popularity are fitted on all the training rows; the recommendations and
+    metrics are for a sample of EVALUATION_SAMPLE_USERS test users (all of them in a smaller shop),
+    each mean metric with its standard error. The split does not move while the cut-off stays, so
+    the last table is reused when the rows it reads (and the seed) are unchanged."""
+    from ltv import ranking_metrics
+    from ltv import recommendation_tuning as v3_tuning
+
+    settings = model_settings(settings_frame) if len(settings_frame) else {}
+    interactions = interactions.filter(EVALUATION_ROWS)
+    top_k = int(settings.get("similarity_top_k", 50))
+    fingerprint = _evaluation_fingerprint(settings, interactions, items, content_similarities, tuning)
     previous = _reused_or_remembered(connection, this, settings, fingerprint)
     if previous is not None:
         return previous
