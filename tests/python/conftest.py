@@ -205,3 +205,21 @@ def publish_built_warehouse(build_path: Path, served_path: Path) -> Path:
         patch.setattr(publish_module, "_build", copy_the_build)
         patch.setenv("DBT_TARGET_PATH", str(build_path.parent / "target"))
         return publish_module.publish(served_path, project_dir=PROJECT_DIR, generate_docs=False)
+
+
+@pytest.fixture
+def spy_on_workers(monkeypatch):
+    """Record whether sentiment scoring's forked path ran and succeeded (rather than silently falling
+    back): one (texts, workers) pair per run in children."""
+    from ltv.sentiment import workers
+
+    calls = []
+    original = workers._run_in_children
+
+    def spy(task, count, worker_count):
+        result = original(task, count, worker_count)
+        calls.append((count, worker_count))
+        return result
+
+    monkeypatch.setattr(workers, "_run_in_children", spy)
+    return calls

@@ -177,21 +177,6 @@ def _distinct_reviews(count: int, seed: int) -> list[str]:
     return [f"{synthetic_review(rng, 120)} #{number}" for number in range(count)]
 
 
-@pytest.fixture
-def spy_on_workers(monkeypatch):
-    """Record whether the forked path ran and succeeded (rather than silently falling back)."""
-    calls = []
-    original = workers._run_in_children
-
-    def spy(task, count, worker_count):
-        result = original(task, count, worker_count)
-        calls.append((count, worker_count))
-        return result
-
-    monkeypatch.setattr(workers, "_run_in_children", spy)
-    return calls
-
-
 def test_parallel_path_equals_single_process(spy_on_workers, caplog):
     texts = _distinct_reviews(3_000, seed=1) + ["good", "good", None]
     single = score_textblob(texts, workers=1)

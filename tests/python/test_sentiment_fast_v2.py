@@ -173,31 +173,17 @@ def test_a_model_with_another_hashing_step_is_scored_by_its_own_pipeline():
                           np.clip(other.predict(texts), -1, 1))
 
 
-@pytest.fixture
-def spy_on_children(monkeypatch):
-    calls = []
-    original = workers._run_in_children
-
-    def spy(task, count, worker_count):
-        result = original(task, count, worker_count)
-        calls.append((count, worker_count))
-        return result
-
-    monkeypatch.setattr(workers, "_run_in_children", spy)
-    return calls
-
-
-def test_worker_path_equals_in_process_path(model, spy_on_children, caplog):
+def test_worker_path_equals_in_process_path(model, spy_on_workers, caplog):
     texts = _varied_scoring_texts()
     single = score_sentiment_model(model, texts, workers_count=1)
     with caplog.at_level(logging.WARNING, logger="ltv.sentiment"):
         parallel = score_sentiment_model(model, texts, workers_count=2, parallel_threshold=100)
-    assert spy_on_children == [(sum(text is not None for text in texts), 2)]
+    assert spy_on_workers == [(sum(text is not None for text in texts), 2)]
     assert not caplog.records
     pd.testing.assert_series_equal(parallel, single)
 
 
-def test_v2_workers_fork_from_a_parent_with_busy_duckdb_and_fitting_threads(model, spy_on_children, caplog):
+def test_v2_workers_fork_from_a_parent_with_busy_duckdb_and_fitting_threads(model, spy_on_workers, caplog):
     """In dbt the parent holds DuckDB's worker threads and runs other models' fits in threads of its
     own: forking must still work and give the in-process numbers."""
     import threading
@@ -230,7 +216,7 @@ def test_v2_workers_fork_from_a_parent_with_busy_duckdb_and_fitting_threads(mode
             thread.join()
     assert connection.execute("SELECT 42").fetchone() == (42,)
     connection.close()
-    assert spy_on_children == [(2_000, 2)]
+    assert spy_on_workers == [(2_000, 2)]
     assert not caplog.records
     pd.testing.assert_series_equal(parallel, score_sentiment_model(model, texts, workers_count=1))
 
