@@ -44,6 +44,21 @@ def test_render_comparison_names_every_model_and_says_undefined():
     assert recommendation_lines[-1].endswith("| NULL | NULL | NULL | 50 | undefined |")
 
 
+def test_equal_figures_read_tie_not_no():
+    # Fashion-like shape: every model at Gini 1.0 and every method serving popularity. Strictly better
+    # is impossible there, and the table must not read as the model losing; a real loss still reads no.
+    tied = _shape(0.0, 0.5, {"rmse_below_v2": True, "gini_above_baseline": False}, 0.31, 0.31, False)
+    for row in tied["value"]["summary"]:
+        row["normalized_gini_mean"] = 1.0
+    lost = _shape(250.0, 260.0, {"rmse_below_v2": True, "gini_above_baseline": False}, 0.20, 0.25, False)
+    lines = render_comparison({"users": 3000, "seed": 42, "shapes": {"fashion": tied, "retail": lost}})
+    fashion_value, retail_value = (line for line in lines if line.startswith(("| fashion", "| retail")) and " / " in line)
+    assert fashion_value.endswith("| v4 | yes | tie |")
+    assert retail_value.endswith("| v4 | yes | **no** |")  # unequal figures keep the targets' verdict
+    fashion_recs, retail_recs = (line for line in lines if line.startswith(("| fashion", "| retail")) and " / " not in line)
+    assert fashion_recs.endswith("| 50 | tie |") and retail_recs.endswith("| 50 | **no** |")
+
+
 def test_recommendation_comparison_reads_the_warehouse_evaluation(demo_warehouse):
     connection = duckdb.connect(str(demo_warehouse), read_only=True)
     try:
