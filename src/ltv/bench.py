@@ -25,7 +25,14 @@ import sys
 import time
 from pathlib import Path
 
-from ltv.build_profile import CoreSampler, budget_verdicts, core_profile, node_name, stage_seconds
+from ltv.build_profile import (
+    CoreSampler,
+    budget_verdicts,
+    core_profile,
+    memory_peak,
+    node_name,
+    stage_seconds,
+)
 
 SCALES = {
     # users, items (None = the generator's default: max(500, users // 20))
@@ -225,7 +232,13 @@ def measured_dbt_run(arguments: list[str], project_dir: Path, environment: dict,
             "model_seconds": model_timings(Path(environment["DBT_TARGET_PATH"]) / "run_results.json"),
             **node_profile(Path(environment["DBT_TARGET_PATH"]) / "run_results.json"),
             **core_profile(sampler.samples),
+            **memory_peak(sampler.memory_samples, _run_results(Path(environment["DBT_TARGET_PATH"]))),
             "output_tail": output_tail if exit_code != 0 else []}
+
+
+def _run_results(target_dir: Path) -> dict | None:
+    path = target_dir / "run_results.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def node_profile(run_results_path: Path) -> dict:
@@ -425,6 +438,12 @@ def render_markdown(report: dict) -> str:
                          f"{_percent(run_report.get('one_core_share'))} |")
     lines += ["", "One-core share: the part of the wall time in which the build kept fewer than 1.5 cores busy "
               "(sampled twice a second over dbt's process tree)."]
+    for key, label in RUN_LABELS:
+        if report.get(key, {}).get("peak_memory_mb") is not None:
+            run_report = report[key]
+            lines += ["", f"Memory peak of the {label} (PSS of dbt's process tree, sampled): "
+                      f"{run_report['peak_memory_mb']:,} MB at {run_report['peak_memory_seconds']} s, while "
+                      + (", ".join(run_report["peak_memory_nodes"]) or "no node") + " ran."]
     lines += _stage_lines(report)
     for key, label in (("full_build", "Full build"), ("incremental_build", "Incremental build")):
         if key not in report:

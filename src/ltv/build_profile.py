@@ -12,6 +12,7 @@ import itertools
 import os
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 # Stages in build order. A node belongs to the first stage one of whose name prefixes its name starts
@@ -96,16 +97,19 @@ def _verdict(what: str, budget: float, measured: float | None) -> dict:
 
 
 class CoreSampler:
-    """Samples the CPU time of a process and all its descendants every `interval` seconds.
+    """Samples the CPU time and the memory of a process and all its descendants every `interval` seconds.
 
     A living process's utime + stime + cutime + cstime counts its own time and that of its children it
     has already waited for, so the sum over the living tree never counts a process twice and loses
     only what a child did between the last sample and its exit before its parent waited for it.
+    Memory is the tree's proportional set size (PSS): forked workers share their parent's pages, and
+    summing their RSS would count those pages once per worker.
     """
 
     def __init__(self, root_pid: int, interval: float = 0.5):
         self.root_pid, self.interval = root_pid, interval
         self.samples: list[tuple[float, float]] = []  # (monotonic seconds, CPU seconds of the tree)
+        self.memory_samples: list[tuple[float, float]] = []  # (epoch seconds, MB of the tree's PSS)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._ticks = os.sysconf("SC_CLK_TCK")
@@ -123,28 +127,76 @@ class CoreSampler:
             cpu = tree_cpu_seconds(self.root_pid, self._ticks)
             if cpu is not None:
                 self.samples.append((time.monotonic(), cpu))
+                self.memory_samples.append((time.time(), tree_memory_mb(self.root_pid)))
             self._stop.wait(self.interval)
 
 
-def tree_cpu_seconds(root_pid: int, ticks_per_second: int) -> float | None:
-    total, seen, pending = 0, set(), [root_pid]
+def process_tree(root_pid: int) -> list[int]:
+    """The root and its living descendants ([] once the root is gone)."""
+    tree, pending = [], [root_pid]
     while pending:
         pid = pending.pop()
-        if pid in seen:
+        if pid in tree:
             continue
-        seen.add(pid)
+        tasks = Path(f"/proc/{pid}/task")
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            children = [int(child) for children_file in Path(f"/proc/{pid}/task").glob("*/children")
+            if not tasks.is_dir():  # glob of a missing folder is empty, not an error
+                raise ProcessLookupError(pid)
+            children = [int(child) for children_file in tasks.glob("*/children")
                         for child in children_file.read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             if pid == root_pid:
-                return None
+                return []
+            continue
+        tree.append(pid)
+        pending += children
+    return tree
+
+
+def tree_cpu_seconds(root_pid: int, ticks_per_second: int) -> float | None:
+    pids = process_tree(root_pid)
+    if not pids:
+        return None
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
             continue
         fields = stat[stat.rindex(")") + 2:].split()
         total += sum(int(field) for field in fields[11:15])  # utime, stime, cutime, cstime
-        pending += children
     return total / ticks_per_second
+
+
+def tree_memory_mb(root_pid: int) -> float:
+    total_kb = 0
+    for pid in process_tree(root_pid):
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total_kb += int(line.split()[1])
+                    break
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total_kb / 1024
+
+
+def memory_peak(memory_samples: list[tuple[float, float]], run_results: dict | None) -> dict:
+    """The sampled peak of the tree's memory, when it happened (seconds after the first sample) and
+    which nodes were running then (from run_results' compile-start to execute-end times): the nodes
+    to look at first when the peak is over budget."""
+    if not memory_samples:
+        return {"peak_memory_mb": None, "peak_memory_seconds": None, "peak_memory_nodes": []}
+    at, megabytes = max(memory_samples, key=lambda sample: sample[1])
+    running = []
+    for result in (run_results or {}).get("results", []):
+        times = [datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+                 for step in result.get("timing", []) for moment in (step.get("started_at"), step.get("completed_at"))
+                 if moment]
+        if times and min(times) <= at <= max(times):
+            running.append(node_name(result["unique_id"]))
+    return {"peak_memory_mb": round(megabytes), "peak_memory_seconds": round(at - memory_samples[0][0], 1),
+            "peak_memory_nodes": sorted(running)}
 
 
 def core_profile(samples: list[tuple[float, float]], one_core_below: float = 1.5) -> dict:

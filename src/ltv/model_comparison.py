@@ -114,6 +114,11 @@ def _verdict(value: bool | None, ours: float | None = None, theirs: float | None
     return {True: "yes", False: "**no**", None: "undefined"}[value]
 
 
+def _mean(summary_rows: dict, model: str, metric: str) -> float | None:
+    figure = summary_rows.get(model, {}).get(f"{metric}_mean")
+    return None if figure is None or figure != figure else figure
+
+
 def render_comparison(comparison: dict) -> list[str]:
     """The markdown section of the bench report: one value table and one recommendation table."""
     lines = ["", f"## Model quality per shape ({comparison['users']:,} users a generated shape, seed "
@@ -127,14 +132,9 @@ def render_comparison(comparison: dict) -> list[str]:
         cells = [f"{_number(value.get(model, {}).get('rmse_mean'), 2)} / "
                  f"{_number(value.get(model, {}).get('normalized_gini_mean'), 3)}" for model in VALUE_MODELS]
         targets = result["value"]["targets"]
-
-        def mean(model: str, metric: str) -> float | None:
-            figure = value.get(model, {}).get(f"{metric}_mean")
-            return None if figure is None or figure != figure else figure
-
-        rmse_verdict = _verdict(targets["rmse_below_v2"], mean("v4", "rmse"), mean("v2", "rmse"))
-        gini_verdict = _verdict(targets["gini_above_baseline"], mean("v4", "normalized_gini"),
-                                mean("baseline_rfm_boosting", "normalized_gini"))
+        rmse_verdict = _verdict(targets["rmse_below_v2"], _mean(value, "v4", "rmse"), _mean(value, "v2", "rmse"))
+        gini_verdict = _verdict(targets["gini_above_baseline"], _mean(value, "v4", "normalized_gini"),
+                                _mean(value, "baseline_rfm_boosting", "normalized_gini"))
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {result['value']['champion']} | "
                      f"{rmse_verdict} | {gini_verdict} |")
     lines += ["", "Recommendations: NDCG@10 on the holdout after the cut-off; implicit's BM25 item-kNN with K "

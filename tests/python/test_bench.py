@@ -34,6 +34,10 @@ def test_demo_benchmark_reports_both_builds(tmp_path):
                 if stage_of(name) == "other" and not name.startswith(("operation:", "exposure:"))] == []
         assert sum(run["stage_seconds"].values()) == pytest.approx(sum(run["node_seconds"].values()), abs=0.1)
         assert 0 <= run["one_core_share"] <= 1 and run["sampled_seconds"] > 0.5 * run["wall_seconds"]
+        # The sampled memory peak is the tree's proportional size: at most about the largest process's peak
+        # RSS plus its workers, and some node was running when it was sampled.
+        assert 50 < run["peak_memory_mb"] < 3 * run["peak_rss_mb"] and run["peak_memory_nodes"]
+        assert set(run["peak_memory_nodes"]) <= set(run["node_seconds"])
     assert full["stage_seconds"]["data tests"] > 0 and full["stage_seconds"]["user value"] > 0
     assert report["budgets"] == []  # budgets are for the large shop
     # The incremental build ran with the full build's cut-off.
@@ -50,4 +54,5 @@ def test_demo_benchmark_reports_both_builds(tmp_path):
     assert written["incremental_build"]["table_rows"] == incremental["table_rows"]
     markdown = render_markdown(report)
     assert "| incremental build (+1%) | 0 |" in markdown and cutoff in markdown
+    assert f"Memory peak of the full build (PSS of dbt's process tree, sampled): {full['peak_memory_mb']:,} MB" in markdown
     assert "## Node seconds per stage" in markdown and "| user value |" in markdown

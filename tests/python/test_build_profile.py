@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,6 +15,7 @@ from ltv.build_profile import (
     CoreSampler,
     budget_verdicts,
     core_profile,
+    memory_peak,
     node_name,
     stage_of,
     stage_seconds,
@@ -77,6 +79,37 @@ def test_the_sampler_counts_the_cpu_of_children_and_grandchildren():
     assert root.returncode == 0 and tree_cpu_seconds(root.pid, 100) is None  # a root gone is no sample
     # Before its exit the tree had spent at least most of the 1.2 s burnt (plus interpreter starts).
     assert max(cpu for _, cpu in sampler.samples) >= 1.0
+
+
+def test_the_sampler_sees_the_memory_of_a_child():
+    # The child fills 300 MB (a repeated bytes object writes every page; bytearray(n) would not) and
+    # holds it while sampled; the parent itself is a small interpreter.
+    hold = "import time\nblock = b'x' * (300 * 1024 * 1024)\ntime.sleep(1.0)\n"
+    root = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {hold!r}])"])
+    with CoreSampler(root.pid, interval=0.1) as sampler:
+        root.wait()
+    peak = max(megabytes for _, megabytes in sampler.memory_samples)
+    assert 300 <= peak < 600, peak
+
+
+def _moment(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_memory_peak_names_the_nodes_running_at_the_peak():
+    def node(name, start, end):
+        return {"unique_id": f"model.ltv.{name}", "timing": [
+            {"name": "compile", "started_at": _moment(start), "completed_at": _moment(start + 0.1)},
+            {"name": "execute", "started_at": _moment(start + 0.1), "completed_at": _moment(end)}]}
+
+    base = 1_800_000_000.0
+    samples = [(base, 50.0), (base + 1.0, 900.0), (base + 2.0, 300.0)]
+    results = {"results": [node("finished_before", base - 1, base + 0.5), node("long", base + 0.5, base + 3),
+                           node("ends_at_peak", base + 0.9, base + 1.0), node("starts_after", base + 1.5, base + 2)]}
+    assert memory_peak(samples, results) == {"peak_memory_mb": 900, "peak_memory_seconds": 1.0,
+                                             "peak_memory_nodes": ["ends_at_peak", "long"]}
+    assert memory_peak([], results)["peak_memory_mb"] is None
+    assert memory_peak(samples, None)["peak_memory_nodes"] == []
 
 
 def test_budgets_apply_to_the_large_shop_only_and_say_what_is_over():
