@@ -5,7 +5,10 @@ Gamma-Gamma spend. Their loss, leaf count, learning rate, monotonic constraints 
 are tuned on a validation split from the training period (tuning.validation_split). The tuned point,
 v3's fixed recipe and the plain RFM boosting configuration, each with its possible blends with v2,
 are then compared on out-of-fold predictions of the cut-off training users (choice.choose), and the
-winner is refitted on them. When the training period has too few spenders to tune or to choose on,
+winner is refitted on them (at most V4_MAX_FIT_USERS of them, a seeded sample above). When the
+winner is v3 itself (v3's recipe with v3's blend), v4 is v3: it serves v3's model fitted on every
+training user, v3's own fit when it is given (the dbt model then takes v3's table too), so the same
+trees are neither fitted nor explained twice. When the training period has too few spenders to tune or to choose on,
 v4 does not give up: it records why and uses the documented default (choice.PLAIN_RFM). The
 holdout is measured once, by fitting.fit_user_value, as for every version.
 """
