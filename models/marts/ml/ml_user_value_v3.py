@@ -11,4 +11,5 @@ def model(dbt, session):
         features_latest=dbt.ref("int_user_features_latest"),
         settings_frame=dbt.ref("int_model_settings").df(),
         version=3,
+        this=f"{dbt.this.schema}.{dbt.this.identifier}",
     )

@@ -3,6 +3,9 @@ from ltv.dbt_entrypoints import user_value
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # Read only when v4's final choice is v3 itself (then v4 takes v3's stored fit and table); the
+    # ref makes dbt run v3 first.
+    dbt.ref("ml_user_value", v=3)
     return user_value(
         session,
         features_at_cutoff=dbt.ref("int_user_features_at_cutoff"),
@@ -10,4 +13,5 @@ def model(dbt, session):
         features_at_validation_cutoff=dbt.ref("int_user_features_at_validation_cutoff"),
         settings_frame=dbt.ref("int_model_settings").df(),
         version=4,
+        v3_table=f"{dbt.this.schema}.ml_user_value_v3",
     )

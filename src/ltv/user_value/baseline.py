@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ltv.user_value.constants import BASELINE_FEATURES, LABEL_COLUMN
+from ltv.user_value.forest import boosting_threads
 from ltv.user_value.inputs import _numeric, informative_columns
 
 
@@ -18,7 +19,6 @@ def _baseline_matrix(frame: pd.DataFrame) -> np.ndarray:
 
 def fit_baseline(train: pd.DataFrame) -> dict:
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
 
     features = _baseline_matrix(train)
     kept = informative_columns(features)
@@ -27,15 +27,13 @@ def fit_baseline(train: pd.DataFrame) -> dict:
     # Defaults, except a fixed random_state: the default early stopping (on above 10,000 users)
     # holds out a random 10%, which must be the same on every build.
     model = HistGradientBoostingRegressor(random_state=0)
-    with threadpool_limits(limits=1):
+    with boosting_threads():
         model.fit(features[:, kept], _numeric(train, LABEL_COLUMN))
     return {"model": model, "kept_columns": kept}
 
 
 def predict_baseline(state: dict, frame: pd.DataFrame) -> np.ndarray:
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
+    with boosting_threads():
         return state["model"].predict(_baseline_matrix(frame)[:, state["kept_columns"]])
 
 

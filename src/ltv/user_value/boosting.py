@@ -14,7 +14,7 @@ from ltv.user_value.constants import (
     V3_HYPERPARAMETERS,
     V3_TREE_WEIGHT,
 )
-from ltv.user_value.forest import predict_floored
+from ltv.user_value.forest import boosting_threads, predict_floored
 from ltv.user_value.inputs import _numeric, informative_columns
 from ltv.user_value.probabilistic import _fit_v2, _parameters_v2, _predict_v2
 
@@ -46,7 +46,6 @@ def _fit_v3(train: pd.DataFrame, horizon_days: int, v2_state: dict | None = None
     """v2_state: v2 already fitted on these training users (v2's own fit), which is then not
     fitted again; None fits it here."""
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
 
     # v2's outputs are strong features, but v3 should not be lost when v2 cannot be fitted (say, too
     # few repeat buyers for Gamma-Gamma): it then learns from the behavioural features alone.
@@ -65,8 +64,7 @@ def _fit_v3(train: pd.DataFrame, horizon_days: int, v2_state: dict | None = None
     if not kept.any():
         raise ValueError("every feature is empty or constant over the training users; there is nothing to learn from")
     model = HistGradientBoostingRegressor(**V3_HYPERPARAMETERS)
-    # One thread: on a small, shared machine OpenMP threads contend and make HistGB many times slower.
-    with threadpool_limits(limits=1):
+    with boosting_threads():
         model.fit(features[:, kept], label)
     return {"v2_state": v2_state, "v2_failure": v2_failure, "model": model, "kept_columns": kept}
 

@@ -93,6 +93,13 @@ V3_HYPERPARAMETERS = {
     "random_state": 0,
 }
 
+# OpenMP threads of every boosting fit and predict (scikit-learn's HistGradientBoosting): the trees
+# are the same to the last bit with one thread or two (tests/python/test_user_value_threads.py), and
+# on 2 cores two halve a fit's wall time, provided waiting threads sleep instead of spinning
+# (OMP_WAIT_POLICY=PASSIVE, set by ltv.dbt_entrypoints before scikit-learn loads OpenMP): spinning
+# threads made HistGB many times slower on a shared 2-core machine, the reason it ran on one.
+BOOSTING_THREADS = 2
+
 # v3's prediction = this weight × the trees + the rest × v2's expected spend (when v2 could be fitted).
 V3_TREE_WEIGHT = 0.5
 

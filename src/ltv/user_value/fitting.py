@@ -89,20 +89,34 @@ class UserValueFit:
                               else unpack_split_lookup(lookup)})
 
 
-def _borrowed_v2_state(version: int, v2_fit: UserValueFit | None, labelled: pd.DataFrame,
-                       is_holdout: np.ndarray) -> dict | None:
-    """v2's fitted state for v3 to build on, or None (v3 then fits v2 itself). v2's split must be
-    this one, user for user: a fit of other training users must not slip in."""
-    if version != 3 or v2_fit is None or v2_fit.state is None:
+def _borrowed_state(version: int, borrowed: int, fit: UserValueFit | None, labelled: pd.DataFrame,
+                    is_holdout: np.ndarray) -> dict | None:
+    """The fitted state of version `borrowed` (v2 for v3, v3 for v4) for `version` to build on, or
+    None (the version then fits it itself). Its split must be this one, user for user: a fit of other
+    training users must not slip in."""
+    if version != borrowed + 1 or fit is None or fit.state is None:
         return None
-    lookup = v2_fit.split_lookup
-    same_split = (v2_fit.version == 2 and len(lookup) == len(labelled)
+    lookup = fit.split_lookup
+    same_split = (fit.version == borrowed and len(lookup) == len(labelled)
                   and np.array_equal(lookup["user_id"].to_numpy(dtype=str), labelled["user_id"].to_numpy(dtype=str))
                   and np.array_equal(lookup["split"].to_numpy(dtype=str) == "holdout", is_holdout))
     if not same_split:
-        raise ValueError("v2_fit is not v2's fit of the same training users")
-    # What _fit_v2 made; fit_user_value adds the explanation baseline, which is v2's own.
-    return {key: value for key, value in v2_fit.state.items() if key != "explanation_baseline"}
+        raise ValueError(f"v{borrowed}_fit is not v{borrowed}'s fit of the same training users")
+    # What _fit_vN made; fit_user_value adds the explanation baseline, which is the version's own.
+    return {key: value for key, value in fit.state.items() if key != "explanation_baseline"}
+
+
+def _cutoff_predictions(version: int, state: dict, train: pd.DataFrame, holdout: pd.DataFrame, horizon_days: int,
+                        v3_fit: UserValueFit | None) -> tuple[np.ndarray, np.ndarray]:
+    """(holdout, train) predictions at the cut-off. v4 serving v3's own fit (tuned._fit_v4) predicts
+    what v3 predicted, which v3's split lookup holds already (same users, same order)."""
+    if version == 4 and state.get("serves_v3") and v3_fit is not None and state["model"] is v3_fit.state["model"]:
+        lookup = v3_fit.split_lookup
+        is_holdout = lookup["split"].to_numpy(dtype=str) == "holdout"
+        return (lookup["holdout_predicted_spend"].to_numpy(dtype=float)[is_holdout],
+                lookup["cutoff_predicted_spend"].to_numpy(dtype=float)[~is_holdout])
+    return (_predict(version, state, holdout, horizon_days)["predicted_spend"].to_numpy(dtype=float),
+            _predict(version, state, train, horizon_days)["predicted_spend"].to_numpy(dtype=float))
 
 
 def _skipped_fit(version: int, horizon_days: int, message: str, train_rows: int = 0,
@@ -170,6 +184,7 @@ def fit_user_value(
     min_labelled_users: int = 50,
     features_at_validation_cutoff: pd.DataFrame | None = None,
     v2_fit: UserValueFit | None = None,
+    v3_fit: UserValueFit | None = None,
 ) -> UserValueFit:
     """The fitting half of predict_user_value: split, fit on train, measure on holdout.
 
@@ -182,6 +197,9 @@ def fit_user_value(
     holdout_share, seed and min_labelled_users, so of the same training users; v3 takes its
     BG/NBD + Gamma-Gamma from it instead of fitting them again (the dbt model loads it from the
     registry by v2's training fingerprint). A skipped v2 fit (state None) is ignored.
+
+    v3_fit (v4 only): v3's fit of the same training users, likewise; when v4's final choice is v3
+    itself (v3's recipe with v3's blend), v4 serves v3's model instead of fitting it again.
     """
     _check_version(version)
     if not 0.0 < holdout_share < 1.0:
@@ -206,15 +224,15 @@ def fit_user_value(
     train = labelled.loc[~is_holdout].reset_index(drop=True)
     holdout = labelled.loc[is_holdout].reset_index(drop=True)
     tuning = {"validation_features": features_at_validation_cutoff, "seed": seed,
-              "min_labelled_users": min_labelled_users}
-    v2_state = _borrowed_v2_state(version, v2_fit, labelled, is_holdout)
+              "min_labelled_users": min_labelled_users,
+              "v3_state": _borrowed_state(version, 3, v3_fit, labelled, is_holdout)}
+    v2_state = _borrowed_state(version, 2, v2_fit, labelled, is_holdout)
     extra_run = baseline_run(train, holdout, seed) if version == 4 else None
     try:
         state = _fit(version, train, horizon_days, tuning, v2_state)
         # What each feature is occluded with when a user's prediction is explained (explanations.py).
         state["explanation_baseline"] = feature_baseline(version, train)
-        holdout_predicted = _predict(version, state, holdout, horizon_days)["predicted_spend"].to_numpy(dtype=float)
-        train_predicted = _predict(version, state, train, horizon_days)["predicted_spend"].to_numpy(dtype=float)
+        holdout_predicted, train_predicted = _cutoff_predictions(version, state, train, holdout, horizon_days, v3_fit)
         parameters = {**_parameters(version, state), "explanation_baseline": state["explanation_baseline"]}
         if not (np.all(np.isfinite(holdout_predicted)) and np.all(np.isfinite(train_predicted))):
             raise ValueError("the fitted model produced non-finite predictions")

@@ -17,6 +17,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from ltv.user_value.constants import BOOSTING_THREADS
+
+
+def boosting_threads():
+    """The OpenMP thread limit of a boosting fit or predict (BOOSTING_THREADS), as a context. OpenMP
+    only: BLAS stays at the one thread the dbt process sets for every model (ltv.dbt_entrypoints),
+    which a limit on every library would change for the models running beside this one."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=BOOSTING_THREADS, user_api="openmp")
+
 
 class BinnedForest:
     """The trees of one regression model, their bins, baseline and inverse link."""
@@ -102,8 +113,6 @@ def predict_floored(model, features: np.ndarray) -> np.ndarray:
     try:
         forest = BinnedForest(model)
     except AttributeError:  # a scikit-learn whose trees are kept elsewhere: its own predict
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1):
+        with boosting_threads():
             return np.maximum(model.predict(features), 0.0)
     return forest.predict(features)

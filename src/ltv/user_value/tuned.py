@@ -5,7 +5,10 @@ Gamma-Gamma spend. Their loss, leaf count, learning rate, monotonic constraints 
 are tuned on a validation split from the training period (tuning.validation_split). The tuned point,
 v3's fixed recipe and the plain RFM boosting configuration, each with its possible blends with v2,
 are then compared on out-of-fold predictions of the cut-off training users (choice.choose), and the
-winner is refitted on them. When the training period has too few spenders to tune or to choose on,
+winner is refitted on them (at most V4_MAX_FIT_USERS of them, a seeded sample above). When the
+winner is v3 itself (v3's recipe with v3's blend), v4 is v3: it serves v3's model fitted on every
+training user, v3's own fit when it is given (the dbt model then takes v3's table too), so the same
+trees are neither fitted nor explained twice. When the training period has too few spenders to tune or to choose on,
 v4 does not give up: it records why and uses the documented default (choice.PLAIN_RFM). The
 holdout is measured once, by fitting.fit_user_value, as for every version.
 """
@@ -16,13 +19,14 @@ import numpy as np
 import pandas as pd
 
 from ltv.user_value.baseline import fit_baseline, predict_baseline
-from ltv.user_value.boosting import _base_feature_matrix, _tree_features, _v3_feature_matrix
-from ltv.user_value.choice import PLAIN_RFM, TUNED, V3_POINT, V3_RECIPE, choose
+from ltv.user_value.boosting import _base_feature_matrix, _fit_v3, _tree_features, _v3_feature_matrix
+from ltv.user_value.choice import EQUAL, PLAIN_RFM, TREES_ONLY, TUNED, V3_POINT, V3_RECIPE, choose
 from ltv.user_value.constants import (
     BASELINE_FEATURES,
     LABEL_COLUMN,
     V3_BASE_FEATURES,
     V3_FEATURES,
+    V3_TREE_WEIGHT,
     V4_FIXED_HYPERPARAMETERS,
     V4_GRID,
     V4_MAX_FIT_USERS,
@@ -109,11 +113,35 @@ def _cutoff_design(sample: pd.DataFrame, horizon_days: int) -> dict:
                               _predict_v2(v2_state, sample, horizon_days)["predicted_spend"].to_numpy(dtype=float))}
 
 
+def _is_v3(choice: dict, design: dict) -> bool:
+    """Whether the final choice is v3 itself: v3's trees with v3's blend (equal weights with v2; the
+    trees alone where v2 could not be fitted on the choice's users)."""
+    return (choice["candidate"] == V3_RECIPE
+            and choice["blend"] == (EQUAL if design["v2_state"] is not None else TREES_ONLY))
+
+
+def _as_v3(train: pd.DataFrame, horizon_days: int, design: dict, sample: pd.DataFrame,
+           v3_state: dict | None) -> dict | None:
+    """v3's fitted state when v4's choice is v3 itself: v3's own fit of the same training users when
+    the caller has it (v3_state), else v3 fitted here on every training user (v2 as the choice fitted
+    it when the choice's sample is every user). None when v3's v2 part and the choice's disagree
+    (v2 fitted on the sample but not on everyone, or the reverse): the choice then does not
+    describe v3, and v4 refits its choice on the sample as for any other."""
+    if v3_state is None:
+        whole = len(sample) == len(train)
+        v3_state = _fit_v3(train, horizon_days, design["v2_state"] if whole else None)
+    if (v3_state["v2_state"] is None) != (design["v2_state"] is None):
+        return None
+    return v3_state
+
+
 def _fit_v4(train: pd.DataFrame, horizon_days: int, validation_features: pd.DataFrame | None = None,
-            seed: int = 42, min_labelled_users: int = 50) -> dict:
+            seed: int = 42, min_labelled_users: int = 50, v3_state: dict | None = None) -> dict:
+    """v3_state: v3 fitted on the same training users (v3's own fit), served when the choice is v3
+    itself instead of fitting it again; None fits it here if needed."""
     tuning = _tune_or_explain(train, validation_features, horizon_days, seed, min_labelled_users)
-    # Everything is refitted on at most V4_MAX_FIT_USERS training users: BG/NBD and Gamma-Gamma have
-    # four and three parameters, which 100,000 users pin down as well as a million do.
+    # The choice is made on at most V4_MAX_FIT_USERS training users: BG/NBD and Gamma-Gamma have four
+    # and three parameters, and the options' out-of-fold errors differ clearly on 100,000 users.
     sample = refit_sample(train, seed)
     design = _cutoff_design(sample, horizon_days)
     points = {V3_RECIPE: V3_POINT}
@@ -122,9 +150,17 @@ def _fit_v4(train: pd.DataFrame, horizon_days: int, validation_features: pd.Data
     if not design["kept"].any() or np.maximum(design["label"], 0.0).sum() <= 0:
         points = {}  # no tree can learn anything here; only the plain configuration is left
     choice = choose(points, design, sample, seed + 3)
-    state = {"v2_state": design["v2_state"], "v2_failure": design["v2_failure"], "kept_columns": design["kept"],
-             "tuning": tuning, "choice": choice, "fit_users": len(sample),
-             "weights": {"tree_weight": choice["tree_weight"], "scale": choice["scale"]}}
+    state = {"tuning": tuning, "choice": choice, "serves_v3": False}
+    v3 = _as_v3(train, horizon_days, design, sample, v3_state) if _is_v3(choice, design) else None
+    if v3 is not None:
+        # v4 is v3 here: v3's model, fitted on every training user, with v3's blend.
+        tree_weight = V3_TREE_WEIGHT if v3["v2_state"] is not None else 1.0
+        return {**state, "v2_state": v3["v2_state"], "v2_failure": v3["v2_failure"],
+                "kept_columns": v3["kept_columns"], "model": v3["model"], "fit_users": len(train),
+                "weights": {"tree_weight": tree_weight, "scale": 1.0}, "serves_v3": True}
+    state.update({"v2_state": design["v2_state"], "v2_failure": design["v2_failure"],
+                  "kept_columns": design["kept"], "fit_users": len(sample),
+                  "weights": {"tree_weight": choice["tree_weight"], "scale": choice["scale"]}})
     if choice["candidate"] == PLAIN_RFM:
         state["plain"] = fit_baseline(sample)
         state["model"] = None

@@ -22,7 +22,7 @@ from ltv.user_value.constants import (
     V4_MAX_TUNING_USERS,
     V4_VALIDATION_EVAL_SHARE,
 )
-from ltv.user_value.forest import predict_floored
+from ltv.user_value.forest import boosting_threads, predict_floored
 from ltv.user_value.inputs import _holdout_mask, _numeric
 
 TIME_BASED = "time_based"
@@ -183,7 +183,6 @@ def fit_trees(point: dict, features: np.ndarray, label: np.ndarray, feature_name
     without, exactly `max_iter` trees are grown (the refit of the chosen point). Labels below 0 (net
     refunds) count as 0: for the value to come, a refund is no spend, and Poisson needs y ≥ 0."""
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
 
     hyperparameters = dict(V4_FIXED_HYPERPARAMETERS)
     hyperparameters.update(loss=point["loss"], max_leaf_nodes=point["max_leaf_nodes"],
@@ -192,8 +191,7 @@ def fit_trees(point: dict, features: np.ndarray, label: np.ndarray, feature_name
     if eval_features is None:
         hyperparameters.update(early_stopping=False, max_iter=int(max_iter or hyperparameters["max_iter"]))
     model = HistGradientBoostingRegressor(**hyperparameters)
-    # One thread: on a small, shared machine OpenMP threads contend and make HistGB many times slower.
-    with threadpool_limits(limits=1):
+    with boosting_threads():
         if eval_features is None:
             model.fit(features, np.maximum(label, 0.0))
         else:
