@@ -42,6 +42,8 @@ INTERACTION_TRANSFORMS = ("binary", "log1p")
 # ~12 bytes in the product and ~30 more during the top-n selection, so 12M keeps a chunk near
 # 0.5 GB even when it holds the heaviest users (measured peak at 1M users: ~2.1 GB in all).
 MAX_CANDIDATES_PER_CHUNK = 12_000_000
+# Similarity look-ups per batch of because items (see _because_batches).
+BECAUSE_LOOKUPS_PER_BATCH = 4_000_000
 
 
 def interaction_strengths(user_items: sparse.csr_matrix, interaction_transform: str) -> sparse.csr_matrix:
@@ -160,8 +162,7 @@ def _similarity_recommendations(
 
     def recommend_block(block: tuple[int, int]):
         start, end = block
-        chunk = strengths[start:end]
-        scores = chunk @ similarity_csr
+        scores = strengths[start:end] @ similarity_csr
         score = np.round(scores.data, SCORE_DECIMALS)
         # Owned items are removed after selection rather than masked out of the whole product:
         # a user owning o items has the top_n non-owned items within the top top_n + o of all.
@@ -174,19 +175,45 @@ def _similarity_recommendations(
         per_user = np.bincount(users, minlength=end - start)
         rank_in_user = np.arange(users.size) - np.repeat(np.cumsum(per_user) - per_user, per_user)
         keep = rank_in_user < top_n
-        users, items, score = users[keep], items[keep], score[keep]
-        because = _because_items(chunk, similarity, users, items)
-        return users + start, items, score, because
+        return users[keep] + start, items[keep], score[keep]
 
     blocks = list(row_blocks(bounds, chunk_users, MAX_CANDIDATES_PER_CHUNK))
     # Blocks are independent and scipy's sparse products and numpy's sorts release the GIL, so two
     # threads use both cores; map keeps block order, so the result does not depend on timing.
     with ThreadPoolExecutor(max_workers=BLOCK_THREADS) as pool:
         parts = list(pool.map(recommend_block, blocks))
-    if not parts:
-        empty_int = np.zeros(0, np.int64)
-        return empty_int, empty_int, np.zeros(0), empty_int
-    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+        if not parts:
+            empty_int = np.zeros(0, np.int64)
+            return empty_int, empty_int, np.zeros(0), empty_int
+        users, items, scores = (np.concatenate(column) for column in zip(*parts, strict=True))
+        batches = _because_batches(np.diff(strengths.indptr)[users], similarity.nnz)
+        because = list(pool.map(lambda batch: _because_items(strengths, similarity, users[batch[0]:batch[1]],
+                                                             items[batch[0]:batch[1]]), batches))
+    return users, items, scores, np.concatenate(because) if because else np.zeros(0, np.int64)
+
+
+def _because_batches(lookups_per_pair: np.ndarray, similarity_entries: int) -> list[tuple[int, int]]:
+    """Consecutive (start, end) ranges of the recommended pairs, each needing about
+    BECAUSE_LOOKUPS_PER_BATCH similarity look-ups (at least one pair per range).
+
+    Not one range per scoring block: scipy looks a batch of n entries up by binary search only when
+    n exceeds a tenth of the matrix's entries, and scans each row from its start otherwise; v3's
+    blocks (200 neighbours per item) asked for fewer, which made the because items cost 2.7 times
+    as much. A batch also stays far below the memory of a scoring block (~50 bytes a look-up).
+    """
+    per_batch = max(BECAUSE_LOOKUPS_PER_BATCH, similarity_entries // 8)
+    cumulative = np.cumsum(lookups_per_pair, dtype=np.int64)
+    total = int(cumulative[-1]) if cumulative.size else 0
+    batches, start, done = [], 0, 0
+    while start < lookups_per_pair.size:
+        # The range ends at the pair that reaches per_batch look-ups; the rest joins it when that
+        # is under half a batch.
+        end = int(np.searchsorted(cumulative, done + per_batch)) + 1
+        if end >= lookups_per_pair.size or total - int(cumulative[end - 1]) < per_batch // 2:
+            end = lookups_per_pair.size
+        batches.append((start, end))
+        start, done = end, int(cumulative[end - 1])
+    return batches
 
 
 def _popularity_scores(

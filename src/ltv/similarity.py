@@ -170,9 +170,10 @@ def item_vectors(
 # ---------------------------------------------------------------------------------------------
 
 
-# Bits of the quantised value in top_k_per_row's sort key; the row takes the bits above them.
-_VALUE_BITS = 40
-_MAX_ROWS_PER_SORT = 1 << (63 - _VALUE_BITS)
+# Buckets per row in top_k_per_row's pre-selection, and the most counts (rows x buckets) one call
+# may hold: 4M counts are 32 MB, and 256 buckets per row keep few ties with the k-th bucket.
+_MAX_BUCKETS = 256
+_MAX_BUCKET_COUNTS = 4_000_000
 
 
 def top_k_per_row(
@@ -183,58 +184,61 @@ def top_k_per_row(
     The entries are given CSR-style: row r owns positions row_starts[r]:row_starts[r + 1]; k is one
     number or one per row. Ties on value go to the smaller column code, also at the k-th place.
 
-    An exact three-key sort of every entry (np.lexsort) is slow on tens of millions of entries, so
-    a fast single-key sort finds each row's cut-off first: the key packs the row above a 40-bit
-    quantisation of the value (larger value -> smaller key), np.sort orders all keys with SIMD, and
-    the k-th key of each row is then at a known position. Quantising is monotone, so every entry
-    whose value reaches the row's exact k-th value has a key at or below that cut-off; only those
-    few candidates (k per row plus quantisation ties) go through the exact lexsort.
+    An exact three-key sort of every entry (np.lexsort) is slow on tens of millions of entries, and
+    so was even one SIMD sort of them all (half the time of a recommendation chunk), so each row's
+    cut-off is found without sorting: its values are cut into equal buckets between the row's least
+    and largest value, one bincount counts the entries per (row, bucket), and the k-th largest entry
+    lies in the highest bucket at or above which the row has k entries. Bucketing is monotone, so
+    every entry reaching the row's exact k-th value is in or above that bucket; only those few
+    candidates (k per row plus the rest of that bucket) go through the exact sort.
     """
     lengths = np.diff(row_starts).astype(np.int64)
     n_rows = lengths.size
     k_per_row = np.broadcast_to(np.asarray(k, dtype=np.int64), (n_rows,))
     if values.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if n_rows > _MAX_ROWS_PER_SORT:  # the row would not fit in the key: handle row ranges in turn
-        parts = []
-        for first in range(0, n_rows, _MAX_ROWS_PER_SORT):
-            last = min(first + _MAX_ROWS_PER_SORT, n_rows)
-            offset = row_starts[first]
-            positions, rows = top_k_per_row(
-                row_starts[first : last + 1] - offset,
-                column_codes[offset : row_starts[last]],
-                values[offset : row_starts[last]],
-                k_per_row[first:last],
-            )
-            parts.append((positions + offset, rows + first))
-        return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
     entry_row = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
-    lowest, highest = float(values.min()), float(values.max())
-    # 2**bits - 2, not - 1: the rounding of the scaled maximum can then never overflow the bits.
-    scale = ((1 << _VALUE_BITS) - 2) / (highest - lowest) if highest > lowest else 0.0
-    # keys = row << bits | (max - quantised value), built in place to spare large temporaries.
-    quantised = values - lowest
-    quantised *= scale
-    keys = quantised.astype(np.int64)
-    del quantised
-    np.subtract((1 << _VALUE_BITS) - 1, keys, out=keys)
-    keys |= entry_row << _VALUE_BITS
-    sorted_keys = np.sort(keys)
-    # Sorting keeps each row's entries in its own CSR range, so its k-th smallest key is at start + k - 1.
-    cut_off = np.full(n_rows, np.iinfo(np.int64).max)
-    long_rows = np.flatnonzero(lengths > k_per_row)
-    cut_off[long_rows] = sorted_keys[row_starts[long_rows] + np.maximum(k_per_row[long_rows], 1) - 1]
-    cut_off[k_per_row <= 0] = -1
-    del sorted_keys
-    positions = np.flatnonzero(keys <= cut_off[entry_row])
-    del keys
-    candidate_rows = entry_row[positions]
-    order = _exact_order(candidate_rows, values[positions], column_codes[positions].astype(np.int64), n_rows)
-    positions, candidate_rows = positions[order], candidate_rows[order]
+    candidates = _candidates(row_starts, lengths, values, k_per_row, entry_row)
+    candidate_rows = entry_row[candidates]
+    del entry_row
+    order = _exact_order(candidate_rows, values[candidates], column_codes[candidates].astype(np.int64), n_rows)
+    positions, candidate_rows = candidates[order], candidate_rows[order]
     per_row = np.bincount(candidate_rows, minlength=n_rows)
     rank_in_row = np.arange(positions.size) - np.repeat(np.cumsum(per_row) - per_row, per_row)
     keep = rank_in_row < k_per_row[candidate_rows]
     return positions[keep], candidate_rows[keep]
+
+
+def _candidates(row_starts: np.ndarray, lengths: np.ndarray, values: np.ndarray, k_per_row: np.ndarray,
+                entry_row: np.ndarray) -> np.ndarray:
+    """Positions of every entry whose value reaches its row's k-th largest (and of a few more)."""
+    n_rows = lengths.size
+    buckets = int(min(_MAX_BUCKETS, max(2, _MAX_BUCKET_COUNTS // max(n_rows, 1))))
+    # The lowest bucket a row keeps: 0 keeps it all (k >= its length), `buckets` keeps nothing (k <= 0).
+    cut = np.where(k_per_row > 0, 0, buckets).astype(np.int64)
+    long_rows = np.flatnonzero(lengths > np.maximum(k_per_row, 0))
+    if long_rows.size == 0:
+        return np.flatnonzero(cut[entry_row] == 0)
+    filled = np.flatnonzero(lengths)
+    lowest, spread = np.zeros(n_rows), np.zeros(n_rows)
+    lowest[filled] = np.minimum.reduceat(values, row_starts[filled])
+    spread[filled] = np.maximum.reduceat(values, row_starts[filled]) - lowest[filled]
+    # bucket = floor((value - least) * scale + offset), scale = (buckets - 1) / spread: the row's
+    # values fill [offset, offset + buckets - 1] with row r's offset r * buckets + 0.5, the half
+    # bucket of margin keeping rounding from carrying a value into another row's buckets (values
+    # less the row's least first, so no large terms cancel). A row of equal values has one bucket.
+    # Built in place: these arrays have one number per entry.
+    scale = np.divide(buckets - 1, spread, out=np.zeros(n_rows), where=spread > 0)
+    scaled = values - lowest[entry_row]
+    scaled *= scale[entry_row]
+    scaled += (np.arange(n_rows) * float(buckets) + 0.5)[entry_row]
+    bucket = scaled.astype(np.int64)
+    del scaled
+    counts = np.bincount(bucket, minlength=n_rows * buckets).reshape(n_rows, buckets)[long_rows]
+    at_or_above = np.cumsum(counts[:, ::-1], axis=1) >= k_per_row[long_rows, None]
+    cut[long_rows] = buckets - 1 - np.argmax(at_or_above, axis=1)
+    cut += np.arange(n_rows, dtype=np.int64) * buckets
+    return np.flatnonzero(bucket >= cut[entry_row])
 
 
 def _exact_order(rows: np.ndarray, values: np.ndarray, columns: np.ndarray, n_rows: int) -> np.ndarray:

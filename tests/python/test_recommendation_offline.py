@@ -161,3 +161,33 @@ def test_sampled_test_purchases_by_hand():
     everyone, _ = _sampled_test_purchases(connection, "t", seed=7, sample_size=10)
     decoded = [(user_codes[user], item_codes[item]) for user, item in everyone.itertuples(index=False)]
     assert decoded == [("u1", "a"), ("u4", "d"), ("u4", "e")]
+
+
+@pytest.mark.parametrize("rating_mode", ["ignore", "centered"])
+def test_item_similarity_v3_on_codes_equals_the_text_id_similarities(shop, rating_mode):
+    """ml_item_similarities_v3 codes the ids in DuckDB; its rows must be config_similarities' on the
+    text ids: same pairs, ranks and similarities to the bit. The catalogue has items nobody bought,
+    and one bought item is not in it (dropped either way)."""
+    from ltv.dbt_entrypoints import item_similarity_v3
+    from ltv.dbt_entrypoints.recommendation_models import chosen_config
+
+    interactions, items, tuning_table = shop
+    totals = interactions.rename(columns={"purchases_before_cutoff": "purchases_total",
+                                          "returned_before_cutoff": "returned_total",
+                                          "cancelled_before_cutoff": "cancelled_total",
+                                          "rating_before_cutoff": "rating_latest"})
+    totals = totals[["user_id", "item_id", "purchases_total", "returned_total", "cancelled_total", "rating_latest"]]
+    catalogue = items.loc[items["item_id"] != "i7", ["item_id"]]
+    chosen = tuning_table.loc[tuning_table["is_chosen"]].copy()
+    chosen["rating_mode"] = rating_mode
+    connection = duckdb.connect()
+    actual = item_similarity_v3(connection, connection.from_df(totals), connection.from_df(catalogue),
+                                connection.from_df(chosen), pd.DataFrame()).df()
+    expected = tuning.config_similarities(tuning.period_interactions(totals, "all"), chosen_config(chosen),
+                                          item_ids=catalogue["item_id"])
+    assert len(expected) > 100 and not expected["item_id"].eq("i7").any()
+    actual = actual.sort_values(["item_id", "rank"], ignore_index=True)
+    assert actual[["item_id", "similar_item_id", "rank"]].values.tolist() == \
+        expected[["item_id", "similar_item_id", "rank"]].values.tolist()
+    assert actual["similarity"].tolist() == expected["similarity"].tolist()
+    assert set(actual["source"]) == {"behaviour"} and set(actual["model_version"]) == {3}

@@ -214,6 +214,48 @@ def test_top_k_per_row_matches_full_sort(seed):
     assert positions.tolist() == expected
 
 
+def _brute_force_top_k(row_starts, columns, values, k) -> list[int]:
+    expected = []
+    for row in range(row_starts.size - 1):
+        entries = sorted(range(row_starts[row], row_starts[row + 1]), key=lambda p: (-values[p], columns[p]))
+        expected.extend(entries[: max(int(k[row]), 0)])
+    return expected
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_top_k_per_row_matches_full_sort_on_skewed_and_clustered_values(seed):
+    """The bucket pre-selection must keep every entry reaching the k-th value: long-tailed values
+    (like recommendation scores), rows of values that differ only in the last digits far from 0
+    (bucketing there must not cancel large terms), negative values, rows of one repeated value,
+    and k of 0, of the row's length and beyond it."""
+    rng = np.random.default_rng(100 + seed)
+    lengths = rng.integers(0, 400, 60)
+    row_starts = np.concatenate(([0], np.cumsum(lengths)))
+    kinds = rng.integers(0, 4, lengths.size)
+    parts = []
+    for length, kind in zip(lengths, kinds, strict=True):
+        if kind == 0:
+            part = np.round(rng.pareto(1.5, length), 3)  # long tail, some ties
+        elif kind == 1:
+            part = 1000.0 + rng.integers(0, 5, length) * 1e-12  # clustered far from zero
+        elif kind == 2:
+            part = rng.normal(0.0, 1.0, length)  # negative values
+        else:
+            part = np.full(length, 0.25)  # one value
+        parts.append(part)
+    values = np.concatenate(parts)
+    columns = np.concatenate([rng.permutation(1000)[:length] for length in lengths]).astype(np.int64)
+    k = rng.integers(0, 30, lengths.size)
+    k[::7] = lengths[::7]
+    k[::11] = lengths[::11] + 5
+    positions, rows = top_k_per_row(row_starts, columns, values, k)
+    expected = _brute_force_top_k(row_starts, columns, values, k)
+    assert positions.tolist() == expected
+    assert rows.tolist() == (np.searchsorted(row_starts, expected, side="right") - 1).tolist()
+    positions, _ = top_k_per_row(row_starts, columns, values, 10)
+    assert positions.tolist() == _brute_force_top_k(row_starts, columns, values, np.full(lengths.size, 10))
+
+
 # --- content -------------------------------------------------------------------------------------
 
 
