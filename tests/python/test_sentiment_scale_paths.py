@@ -205,3 +205,27 @@ def test_nothing_to_score_gives_typed_empty_tables(model):
     empty = _to_score(_ROWS).slice(0, 0)
     for table in (text_models._v1_scores(empty, "fp"), text_models._v2_scores(empty, {"review": (model, "fp")}, 2)):
         assert table.num_rows == 0 and table.schema == text_models._sentiment_schema()
+
+
+# --- int_texts_masked: the hash comes from DuckDB ------------------------------------------------------
+
+
+def test_masked_texts_are_keyed_by_the_sha256_of_their_utf8_text():
+    connection = duckdb.connect()
+    reviews = connection.sql("""
+        select * from (values
+            ('r1', 'u1', timestamp '2025-01-01', 5, 'Great shoes! Call me at 415-555-0132'),
+            ('r2', 'u2', timestamp '2025-01-02', 1, '   '),
+            ('r3', 'u3', timestamp '2025-01-03', 4, 'Schön, très bien, この靴 😀'),
+            ('r4', 'u4', timestamp '2025-01-04', 3, NULL),
+            ('r5', 'u5', timestamp '2025-01-05', 2, '=1+1 mail john@example.com'))
+        as t(review_id, user_id, created_at, rating, comment)""")
+    conversations = connection.sql("""
+        select 'c1' as conversation_id, 'u1' as user_id, timestamp '2025-02-01' as opened_at,
+               'Where is my order? Great shoes! Call me at 415-555-0132' as message""")
+    table = text_models.texts_masked(connection, reviews, conversations, pd.DataFrame()).df()
+    assert len(table) == 6
+    present = table["masked_text"].notna()
+    assert list(table.loc[present, "text_hash"]) == list(text_hash(table.loc[present, "masked_text"]))
+    assert table.loc[~present, "text_hash"].isna().all() and (~present).sum() == 2
+    assert "[PHONE]" in table.loc[0, "masked_text"] and table.loc[4, "masked_text"].startswith("'=")
