@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pandas as pd
 
 from ltv.build_cache import FittedModelStore
@@ -16,15 +17,15 @@ SENTIMENT_COLUMNS = ["text_source", "text_hash", "model_version", "polarity", "s
                      "not_scored_reason", "model_fingerprint"]
 
 
-# Typed even when nothing is scored: an empty object column reaches DuckDB as type NULL, which the
-# incremental models' on_schema_change='sync_all_columns' would take for a change of column type.
-SENTIMENT_DTYPES = {"text_source": "string", "text_hash": "string", "model_version": "int64",
-                    "polarity": "float64", "subjectivity": "float64", "language": "string",
-                    "not_scored_reason": "string", "model_fingerprint": "string"}
+def _sentiment_schema():
+    """The columns of ml_text_sentiment vN. Typed even when nothing is scored: an untyped empty
+    column reaches DuckDB as type NULL, which the incremental models'
+    on_schema_change='sync_all_columns' would take for a change of column type."""
+    import pyarrow as pa
 
-
-def _empty_sentiment_frame() -> pd.DataFrame:
-    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in SENTIMENT_DTYPES.items()})
+    return pa.schema([("text_source", pa.string()), ("text_hash", pa.string()), ("model_version", pa.int64()),
+                      ("polarity", pa.float64()), ("subjectivity", pa.float64()), ("language", pa.string()),
+                      ("not_scored_reason", pa.string()), ("model_fingerprint", pa.string())])
 
 
 MASKED_TEXT_COLUMNS = ("text_source varchar, source_id varchar, user_id varchar, written_at timestamp, "
@@ -32,19 +33,16 @@ MASKED_TEXT_COLUMNS = ("text_source varchar, source_id varchar, user_id varchar,
 
 
 def _mask_texts(texts: pd.DataFrame, max_characters: int, phone_region: str) -> pd.DataFrame:
-    """Clean, mask, neutralise and cut original_text; hash the result. Empty texts get a null text
-    and hash. A text starting with a spreadsheet formula character gets a leading apostrophe: BI
-    users export masked_text to CSV and open it in a spreadsheet (OWASP's CSV-injection rule)."""
-    from ltv.sentiment import text_hash
+    """Clean, mask, neutralise and cut original_text. Empty texts get a null text. A text starting
+    with a spreadsheet formula character gets a leading apostrophe: BI users export masked_text to
+    CSV and open it in a spreadsheet (OWASP's CSV-injection rule). The text hash is added in DuckDB
+    (_HASHED_COLUMNS)."""
     from ltv.text_privacy import clean_text, mask_personal_data, neutralise_formula
 
     texts = texts.copy()
     masked = neutralise_formula(mask_personal_data(clean_text(texts["original_text"]), default_region=phone_region))
     texts["is_truncated"] = masked.str.len().fillna(0) > max_characters
     texts["masked_text"] = masked.str.slice(0, max_characters)
-    texts["text_hash"] = pd.Series(pd.NA, index=texts.index, dtype="string")
-    present = texts["masked_text"].notna()
-    texts.loc[present, "text_hash"] = text_hash(texts.loc[present, "masked_text"]).to_numpy()
     texts["written_at"] = pd.to_datetime(texts["written_at"]).astype("datetime64[us]")
     texts["rating"] = pd.to_numeric(texts["rating"]).astype("Int64")
     return texts.drop(columns="original_text")
@@ -79,6 +77,9 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
                 "and previous.source_hash = current.source_hash")
     column_list = ", ".join(f"cast({column.split()[0]} as {column.split()[1]}) as {column.split()[0]}"
                             for column in MASKED_TEXT_COLUMNS.split(", "))
+    # ltv.sentiment.text_hash, computed by DuckDB's sha256 (the same hex digest of the UTF-8 bytes,
+    # null for a null text) on its own threads: in Python it held the interpreter lock ~3 s a million.
+    hashed_list = column_list.replace("cast(text_hash as varchar)", "sha256(masked_text)")
     previous = None
     if this is not None and reuse_allowed(settings) and build_cache.relation_exists(connection, this):
         previous = connection.table(this)
@@ -86,7 +87,7 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
             previous = None
     if previous is None:
         masked = connection.from_df(_mask_texts(current.project(source_hash).df(), max_characters, phone_region))
-        return masked.project(column_list).order("text_source, source_id")
+        return masked.project(hashed_list).order("text_source, source_id")
     # Every text is hashed once, into a temporary table of keys and hashes; only the few rows whose
     # hash is new are read again in full (and hashed again) to be masked.
     connection.register("ltv_texts_masked_hashing",
@@ -100,7 +101,7 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
         changed_keys, "current.text_source = changed.text_source and current.source_id = changed.source_id",
         how="semi").project(source_hash)
     newly_masked = connection.from_df(_mask_texts(changed.df(), max_characters, phone_region))
-    return kept.project(column_list).union(newly_masked.project(column_list)).order("text_source, source_id")
+    return kept.project(column_list).union(newly_masked.project(hashed_list)).order("text_source, source_id")
 
 
 def _training_texts(texts, settings: dict, source: str):
@@ -210,22 +211,90 @@ def _support_model(connection, texts, conversations, settings: dict, version: in
     return model, fingerprint
 
 
-def _texts_to_score(connection, texts, fingerprints: dict[str, str], previous_relation: str | None) -> pd.DataFrame:
-    """DataFrame[text_source, text_hash, text]: each (source, text) this version has not scored with
-    the fingerprint it now uses for that source."""
+def _texts_to_score(connection, texts, fingerprints: dict[str, str], previous_relation: str | None):
+    """Arrow table [text_source, text_hash, text], sorted: each (source, text) this version has not
+    scored with the fingerprint it now uses for that source. Arrow, not pandas: the hashes only pass
+    through to the result, and turning a million of them into Python strings and back held the
+    interpreter lock for seconds."""
     connection.register("ltv_sentiment_texts", texts)
     fingerprint_of = " ".join(f"when '{source}' then '{value}'" for source, value in fingerprints.items())
     already = "false" if previous_relation is None else f"""exists (
         select 1 from {previous_relation} as previous
         where previous.text_source = texts.text_source and previous.text_hash = texts.text_hash
           and previous.model_fingerprint = case texts.text_source {fingerprint_of} end)"""
+    # One text per hash: equal hashes are equal texts, so any_value is min's answer, cheaper.
     return connection.sql(f"""
-        select text_source, text_hash, min(masked_text) as text
+        select text_source, text_hash, any_value(masked_text) as text
         from ltv_sentiment_texts as texts
         where text_hash is not null and text_source in ({", ".join(f"'{s}'" for s in fingerprints)})
           and not {already}
         group by text_source, text_hash
-        order by text_source, text_hash""").arrow().read_all().to_pandas()  # Arrow: ~1 s less than .df() at a million texts
+        order by text_source, text_hash""").arrow().read_all()
+
+
+def _distinct_rows(hashes) -> tuple[np.ndarray, np.ndarray]:
+    """(the first row of each distinct hash, each row's distinct hash number): a text in both
+    sources is scored once by v1, which reads it the same way in both."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(hashes, pa.ChunkedArray):
+        hashes = hashes.combine_chunks() if hashes.num_chunks else pa.array([], type=hashes.type)
+    numbers = pc.dictionary_encode(hashes).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    _, first = np.unique(numbers, return_index=True)  # numbers count up in order of first occurrence
+    return first, numbers
+
+
+def _sentiment_table(keys, version: int, polarity: np.ndarray, subjectivity: np.ndarray, language,
+                     not_english: np.ndarray | None, fingerprint: str):
+    """The result rows for `keys` (Arrow [text_source, text_hash, ...]): NaN scores become NULL, as
+    they did when the result was a pandas frame."""
+    import pyarrow as pa
+
+    from ltv.sentiment import NOT_ENGLISH
+
+    rows = keys.num_rows
+    constant = pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, dtype=np.int32)), pa.array([fingerprint]))
+    reason = pa.nulls(rows, pa.string()) if not_english is None else pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(rows, dtype=np.int32), mask=~not_english), pa.array([NOT_ENGLISH])).cast(pa.string())
+    return pa.table([keys["text_source"], keys["text_hash"], pa.array(np.full(rows, version, dtype=np.int64)),
+                     pa.array(polarity, mask=np.isnan(polarity)), pa.array(subjectivity, mask=np.isnan(subjectivity)),
+                     language, reason, constant.cast(pa.string())], schema=_sentiment_schema())
+
+
+def _v1_scores(to_score, fingerprint: str):
+    """v1 (TextBlob, English texts only) for each row of `to_score`, each distinct text scored once."""
+    import pyarrow as pa
+
+    from ltv.sentiment.language import V1_LANGUAGES
+    from ltv.sentiment.textblob_v1 import LANGUAGE_CODES, score_distinct_texts
+
+    first, numbers = _distinct_rows(to_score["text_hash"])
+    texts = to_score["text"].take(pa.array(first)).to_pylist()
+    polarity, subjectivity, codes = (values[numbers] for values in score_distinct_texts(texts, english_only=True))
+    undetected = np.isnan(codes)
+    code = np.where(undetected, 0, codes).astype(np.int32)
+    language = pa.DictionaryArray.from_arrays(pa.array(code, mask=undetected), pa.array(list(LANGUAGE_CODES)))
+    not_english = ~undetected & ~np.isin(code, [LANGUAGE_CODES.index(name) for name in V1_LANGUAGES])
+    return _sentiment_table(to_score, 1, polarity, subjectivity, language.cast(pa.string()), not_english,
+                            fingerprint)
+
+
+def _v2_scores(to_score, models: dict, version: int):
+    """v2 for each row of `to_score` (sorted by source), each source by its model, in `models` order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ltv.sentiment.trained_v2 import score_sentiment_model
+
+    parts = []
+    for source, (model, fingerprint) in models.items():
+        source_rows = np.flatnonzero(pc.equal(to_score["text_source"], source).to_numpy(zero_copy_only=False))
+        part = to_score.slice(int(source_rows[0]), len(source_rows)) if len(source_rows) else to_score.slice(0, 0)
+        polarity = score_sentiment_model(model, part["text"].to_pylist()).to_numpy()
+        parts.append(_sentiment_table(part, version, polarity, np.full(part.num_rows, np.nan),
+                                      pa.nulls(part.num_rows, pa.string()), None, fingerprint))
+    return pa.concat_tables(parts) if parts else _sentiment_schema().empty_table()
 
 
 def _previous_of_this_layout(connection, previous_relation: str | None) -> str | None:
@@ -245,7 +314,7 @@ def _previous_of_this_layout(connection, previous_relation: str | None) -> str |
 
 
 def text_sentiment(connection, texts, settings_frame: pd.DataFrame, version: int,
-                   previous_relation: str | None = None, conversations=None) -> pd.DataFrame:
+                   previous_relation: str | None = None, conversations=None):
     """ml_text_sentiment vN (incremental on text_source + text_hash): score each distinct text of a
     source not scored before by this version. v1 is TextBlob, on English texts only (the others get
     NULL with not_scored_reason). v2: reviews by a model trained on the shop's own rated reviews,
@@ -253,8 +322,9 @@ def text_sentiment(connection, texts, settings_frame: pd.DataFrame, version: int
     Each is retrained only when its training data changed, and then every text of that source is
     scored again so that the table never mixes two models for one source. `texts` is the
     int_texts_masked relation: which texts are new and whether the training data changed are
-    worked out in DuckDB, so an incremental run loads only the texts it scores."""
-    from ltv import build_cache, sentiment
+    worked out in DuckDB, so an incremental run loads only the texts it scores. Returns an Arrow
+    table (dbt writes it without a pass through Python objects)."""
+    from ltv import build_cache
 
     previous_relation = _previous_of_this_layout(connection, previous_relation)
     if version == 1:
@@ -263,31 +333,19 @@ def text_sentiment(connection, texts, settings_frame: pd.DataFrame, version: int
         fingerprint = build_cache.combine(TEXTBLOB_FINGERPRINT, build_cache.code_fingerprint(language, textblob_v1))
         to_score = _texts_to_score(connection, texts, {"review": fingerprint, "support_message": fingerprint},
                                    previous_relation)
-        by_hash = sentiment.score_texts(to_score, version=1).drop(columns=["model_version", "scored"])
-        scores = to_score[["text_source", "text_hash"]].merge(by_hash, on="text_hash", how="left")
-        scores["model_fingerprint"] = fingerprint
-    else:
-        settings = model_settings(settings_frame) if len(settings_frame) else {}
-        review_model, review_fingerprint = _review_model(connection, texts, settings, version)
-        if review_model is None:
-            return _empty_sentiment_frame()
-        models = {"review": (review_model, review_fingerprint)}
-        has_messages = texts.filter("text_source = 'support_message' and text_hash is not null").limit(1)
-        if conversations is not None and len(has_messages.fetchall()):
-            models["support_message"] = _support_model(connection, texts, conversations, settings, version,
-                                                       review_model, review_fingerprint)
-        to_score = _texts_to_score(connection, texts, {source: fp for source, (_, fp) in models.items()},
-                                   previous_relation)
-        parts = []
-        for source, (model, fingerprint) in models.items():
-            part = to_score[to_score["text_source"] == source]
-            scored = sentiment.score_texts(part, version=2, model=model).drop(columns=["model_version", "scored"])
-            scored.insert(0, "text_source", source)
-            scored["model_fingerprint"] = fingerprint
-            parts.append(scored)
-        scores = pd.concat(parts, ignore_index=True)
-    scores["model_version"] = version
-    return scores[SENTIMENT_COLUMNS].astype(SENTIMENT_DTYPES)
+        return _v1_scores(to_score, fingerprint)
+    settings = model_settings(settings_frame) if len(settings_frame) else {}
+    review_model, review_fingerprint = _review_model(connection, texts, settings, version)
+    if review_model is None:
+        return _sentiment_schema().empty_table()
+    models = {"review": (review_model, review_fingerprint)}
+    has_messages = texts.filter("text_source = 'support_message' and text_hash is not null").limit(1)
+    if conversations is not None and len(has_messages.fetchall()):
+        models["support_message"] = _support_model(connection, texts, conversations, settings, version,
+                                                   review_model, review_fingerprint)
+    to_score = _texts_to_score(connection, texts, {source: fp for source, (_, fp) in models.items()},
+                               previous_relation)
+    return _v2_scores(to_score, models, version)
 
 
 def sentiment_evaluation_runs(connection, texts, scores_v1, settings_frame: pd.DataFrame,

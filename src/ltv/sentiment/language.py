@@ -100,22 +100,39 @@ def _script_language(words: list[str]) -> str | None:
     return "zh" if counts["han"] >= counts["other"] else "other"
 
 
+# In ASCII, \w is [A-Za-z0-9_]: every other character becomes a space, so that str.split() gives
+# the runs _TOKEN finds (lower-cased; NFC changes no ASCII text).
+_ASCII_NON_WORD = str.maketrans({chr(code): " " for code in range(128)
+                                 if not (chr(code).isalnum() or chr(code) == "_")})
+
+
+def _words(text: str) -> list[str]:
+    """The all-letter runs of word characters in `text`, NFC-normalised and lower-cased."""
+    if text.isascii():  # most texts: str.translate and split do in C what the regex does
+        return [token for token in text.lower().translate(_ASCII_NON_WORD).split() if token.isalpha()]
+    return [token for token in _TOKEN.findall(unicodedata.normalize("NFC", text).lower()) if token.isalpha()]
+
+
 def detect_language(text: str | None) -> str | None:
     """'en', 'zh', 'ja', 'ko', 'other' (not English, language not identified) or 'und' (no letters);
     None for a missing text. See the module docstring for the rule."""
     if not isinstance(text, str):
         return None
-    words = [token for token in _TOKEN.findall(unicodedata.normalize("NFC", text).lower()) if token.isalpha()]
+    words = _words(text)
     if not words:
         return UNDETERMINED
-    # An ASCII text is all Latin script: skip counting its letters (most English texts; half the cost).
-    by_script = None if text.isascii() else _script_language(words)
-    if by_script is not None:
-        return by_script
     english_words = _english_words()
-    english = sum(1 for word in words if word in english_words)
-    foreign = sum(1 for word in words if word not in english_words
-                  and (word in _FOREIGN_FUNCTION_WORDS or not word.isascii()))
+    english = sum(map(english_words.__contains__, words))
+    if text.isascii():
+        # All Latin script, so no letters to count (half the cost); and English and foreign function
+        # words are disjoint sets (_english_words), so no word is counted twice.
+        foreign = sum(map(_FOREIGN_FUNCTION_WORDS.__contains__, words))
+    else:
+        by_script = _script_language(words)
+        if by_script is not None:
+            return by_script
+        foreign = sum(1 for word in words if word not in english_words
+                      and (word in _FOREIGN_FUNCTION_WORDS or not word.isascii()))
     if english >= ENGLISH_WORD_SHARE * len(words) and english >= 2 * foreign:
         return ENGLISH
     return "other"

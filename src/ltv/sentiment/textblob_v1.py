@@ -3,9 +3,12 @@
 `TextBlob(text).sentiment` costs ~450 µs for a 300-character review (`textblob.en.sentiment`,
 which it calls, ~300 µs), i.e. 5-7 minutes per million texts on one core. `score_textblob` gives the
 same numbers faster by (1) a re-implementation of the analyzer's tokenizer and scoring loop
-(`_pattern_sentiment`, ~55 µs, float-identical: see the comment above it and the tests), (2) scoring
-each distinct text once, and (3) above `PARALLEL_THRESHOLD` distinct texts, forked worker processes
-on all cores. Measured: 1,000,000 distinct reviews in 53 s on 2 cores (60 CPU-seconds).
+(`_pattern_sentiment`, ~55 µs, float-identical: see the comment above it and the tests; ~35 µs
+since its tokenizer remembers how it split each whitespace-separated piece), (2) scoring each
+distinct text once, and (3) above `PARALLEL_THRESHOLD` distinct texts, forked worker processes on
+all cores. Measured: 1,000,000 distinct reviews in 53 s on 2 cores (60 CPU-seconds); at the large
+shop (1.2 million texts, language detection included) ml_text_sentiment v1 went from 109 to 83
+CPU-seconds with the piece memory and ASCII language detection (machine load ~10).
 The re-implementation is only used with the TextBlob version it was checked against (0.20.1, pinned
 in pyproject.toml); with any other version the texts go through TextBlob itself.
 """
@@ -146,46 +149,64 @@ def _tokens(string: str) -> list[str]:
         string = string.replace("\r\n", "\n")
     if "\n\n" in string:
         string = _LINEBREAKS.sub(f" {_EOS} ", string)
-    tokens: list[str] = []
-    append = tokens.append
     # The original collapses whitespace runs (re \s+, the same Unicode definition as str.isspace) to
     # one space and collects TOKEN.findall(r"(\S+)\s") over string + " ": that is str.split().
-    for token in string.split():
-        first, last = token[0], token[-1]
-        if first not in _LEADING:
-            if last not in _TRAILING:  # a plain word: most tokens
-                append(token)
-                continue
-            if len(token) > 1 and token[-2] not in _TRAILING:  # a word with one mark after it: "good,"
-                if last != ".":
-                    append(token[:-1])
-                    append(last)
-                elif _is_abbreviation(token):
-                    append(token)
-                else:
-                    append(token[:-1])
-                    append(".")
-                continue
-        tail: list[str] = []
-        while token.startswith(_PUNCTUATION) and token not in _REPLACEMENTS:
-            append(token[0])
-            token = token[1:]
-        while token.endswith(_TRAILING_TUPLE) and token not in _REPLACEMENTS:
-            if token.endswith(_PUNCTUATION):
-                tail.append(token[-1])
-                token = token[:-1]
-            if token.endswith("..."):
-                tail.append("...")
-                token = token[:-3].rstrip(".")
-            if token.endswith("."):
-                if _is_abbreviation(token):
-                    break
-                tail.append(token[-1])
-                token = token[:-1]
-        if token != "":
-            append(token)
-        tokens.extend(reversed(tail))
+    # Each whitespace-separated piece splits the same way wherever it stands, so a piece seen before
+    # is looked up instead of split again (most pieces of a shop's texts recur).
+    tokens: list[str] = []
+    extend = tokens.extend
+    known = _PIECES
+    for piece in string.split():
+        parts = known.get(piece)
+        if parts is None:
+            parts = _split_piece(piece)
+            if len(known) < _MAX_KNOWN_PIECES:
+                known[piece] = parts
+        extend(parts)
     return tokens
+
+
+# Pieces (whitespace-separated) and the tokens each splits into; bounded, since every text of a
+# million may bring a piece of its own (an order number).
+_PIECES: dict[str, tuple[str, ...]] = {}
+_MAX_KNOWN_PIECES = 200_000
+
+
+def _split_piece(token: str) -> tuple[str, ...]:
+    """The tokens find_tokens makes of one whitespace-separated piece: punctuation split off its
+    ends, abbreviations ("e.g.", "U.S.") kept whole."""
+    first, last = token[0], token[-1]
+    if first not in _LEADING:
+        if last not in _TRAILING:  # a plain word: most tokens
+            return (token,)
+        if len(token) > 1 and token[-2] not in _TRAILING:  # a word with one mark after it: "good,"
+            if last != ".":
+                return (token[:-1], last)
+            if _is_abbreviation(token):
+                return (token,)
+            return (token[:-1], ".")
+    tokens: list[str] = []
+    append = tokens.append
+    tail: list[str] = []
+    while token.startswith(_PUNCTUATION) and token not in _REPLACEMENTS:
+        append(token[0])
+        token = token[1:]
+    while token.endswith(_TRAILING_TUPLE) and token not in _REPLACEMENTS:
+        if token.endswith(_PUNCTUATION):
+            tail.append(token[-1])
+            token = token[:-1]
+        if token.endswith("..."):
+            tail.append("...")
+            token = token[:-3].rstrip(".")
+        if token.endswith("."):
+            if _is_abbreviation(token):
+                break
+            tail.append(token[-1])
+            token = token[:-1]
+    if token != "":
+        append(token)
+    tokens.extend(reversed(tail))
+    return tuple(tokens)
 
 
 def _emoticon_fix(match: Any) -> str:
@@ -383,18 +404,29 @@ def score_textblob(
     """
     texts = list(texts)
     distinct = [text for text in dict.fromkeys(texts) if isinstance(text, str)]
-    _load_lexicon()  # before any fork, so that children share it
-    polarities, subjectivities, languages = _score_sliced(
-        distinct, workers or workers_module.available_cores(), parallel_threshold, english_only)
+    polarities, subjectivities, languages = score_distinct_texts(distinct, parallel_threshold, workers, english_only)
     by_text = {text: position for position, text in enumerate(distinct)}
     positions = np.array(
         [by_text.get(text, -1) if isinstance(text, str) else -1 for text in texts], dtype=np.int64
     )
-    polarity = np.append(np.frombuffer(polarities, dtype=np.float64), np.nan)[positions]
-    subjectivity = np.append(np.frombuffer(subjectivities, dtype=np.float64), np.nan)[positions]
+    polarity = np.append(polarities, np.nan)[positions]
+    subjectivity = np.append(subjectivities, np.nan)[positions]
     frame = pd.DataFrame({"polarity": polarity, "subjectivity": subjectivity})
     if english_only:
-        codes = np.append(np.frombuffer(languages, dtype=np.float64), np.nan)[positions]
+        codes = np.append(languages, np.nan)[positions]
         names = np.append(np.asarray(LANGUAGE_CODES, dtype=object), None)
         frame["language"] = names[np.where(np.isnan(codes), len(LANGUAGE_CODES), codes).astype(np.int64)]
     return frame
+
+
+def score_distinct_texts(
+    texts: list[str], parallel_threshold: int = PARALLEL_THRESHOLD, workers: int | None = None,
+    english_only: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(polarities, subjectivities, language codes) of `texts` (strings, which the caller has made
+    distinct), as float64 arrays in input order: score_textblob's numbers without its bookkeeping,
+    for a caller that keys texts by hash and maps the scores back itself. A language code indexes
+    LANGUAGE_CODES (NaN without english_only); a text not in V1_LANGUAGES has NaN scores."""
+    _load_lexicon()  # before any fork, so that children share it
+    parts = _score_sliced(texts, workers or workers_module.available_cores(), parallel_threshold, english_only)
+    return tuple(np.frombuffer(part, dtype=np.float64) for part in parts)
