@@ -128,7 +128,7 @@ def render_comparison(comparison: dict) -> list[str]:
                  f"{_number(value.get(model, {}).get('normalized_gini_mean'), 3)}" for model in VALUE_MODELS]
         targets = result["value"]["targets"]
 
-        def mean(model: str, metric: str) -> float | None:
+        def mean(model: str, metric: str, value: dict = value) -> float | None:
             figure = value.get(model, {}).get(f"{metric}_mean")
             return None if figure is None or figure != figure else figure
 
