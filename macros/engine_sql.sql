@@ -61,3 +61,12 @@
 {% macro default__ltv_local_as_utc(timestamp_sql, zone) -%}
     timezone('UTC', timezone('{{ zone }}', {{ timestamp_sql }}))
 {%- endmacro %}
+
+{#- Whole days from one date to another (dbt.datediff asserts non-null dates on Spark, and these
+    dates may be null). -#}
+{% macro ltv_days_between(start_sql, end_sql) -%}
+    {{ return(adapter.dispatch('ltv_days_between')(start_sql, end_sql)) }}
+{%- endmacro %}
+{% macro default__ltv_days_between(start_sql, end_sql) -%}
+    date_diff('day', {{ start_sql }}, {{ end_sql }})
+{%- endmacro %}

@@ -88,7 +88,7 @@ purchase_day_summary as (
         max(ordered_on) as last_purchase_on,
         -- Gamma-Gamma's monetary value: mean spend of the repeat purchase days (first day excluded).
         case
-            when count(*) > 1 then ({{ exact_sum('day_spend') }} - arg_min(day_spend, ordered_on)) / (count(*) - 1)
+            when count(*) > 1 then ({{ exact_sum('day_spend') }} - min_by(day_spend, ordered_on)) / (count(*) - 1)
             else 0
         end as average_repeat_order_value
     from purchase_days
@@ -158,19 +158,19 @@ joined as (
     select
         users.user_id,
         users.as_of_date,
-        date_diff('day', users.signed_up_on, users.as_of_date) as days_since_signup,
-        date_diff('day', greatest(users.signed_up_on, coalesce(activity_summary.last_activity_on, users.signed_up_on)), users.as_of_date)
+        {{ ltv_days_between('users.signed_up_on', 'users.as_of_date') }} as days_since_signup,
+        {{ ltv_days_between('greatest(users.signed_up_on, coalesce(activity_summary.last_activity_on, users.signed_up_on))', 'users.as_of_date') }}
             as days_since_last_activity,
         purchase_day_summary.first_purchase_on is not null as has_purchase,
-        coalesce(date_diff('day', purchase_day_summary.first_purchase_on, users.as_of_date), 0) as days_since_first_purchase,
-        coalesce(date_diff('day', purchase_day_summary.last_purchase_on, users.as_of_date), 0) as days_since_last_purchase,
+        coalesce({{ ltv_days_between('purchase_day_summary.first_purchase_on', 'users.as_of_date') }}, 0) as days_since_first_purchase,
+        coalesce({{ ltv_days_between('purchase_day_summary.last_purchase_on', 'users.as_of_date') }}, 0) as days_since_last_purchase,
         coalesce(order_counts.completed_orders, 0) as completed_orders,
         coalesce(order_counts.returned_orders, 0) as returned_orders,
         coalesce(order_counts.cancelled_orders, 0) as cancelled_orders,
         coalesce(purchase_day_summary.distinct_purchase_days, 0) as distinct_purchase_days,
         coalesce(cast(order_counts.net_spend as double), 0) as net_spend,
         coalesce(cast(purchase_day_summary.average_repeat_order_value as double), 0) as average_repeat_order_value,
-        coalesce(date_diff('day', purchase_day_summary.first_purchase_on, purchase_day_summary.last_purchase_on), 0) as purchase_span_days,
+        coalesce({{ ltv_days_between('purchase_day_summary.first_purchase_on', 'purchase_day_summary.last_purchase_on') }}, 0) as purchase_span_days,
         coalesce(activity_summary.events_last_90_days, 0) as events_last_90_days,
         coalesce(activity_summary.views_last_90_days, 0) as views_last_90_days,
         coalesce(activity_summary.add_to_cart_last_90_days, 0) as add_to_cart_last_90_days,

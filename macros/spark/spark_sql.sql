@@ -39,3 +39,7 @@
 {% macro spark__ltv_local_as_utc(timestamp_sql, zone) -%}
     to_utc_timestamp({{ timestamp_sql }}, '{{ zone }}')
 {%- endmacro %}
+
+{% macro spark__ltv_days_between(start_sql, end_sql) -%}
+    datediff({{ end_sql }}, {{ start_sql }})
+{%- endmacro %}
