@@ -56,7 +56,7 @@ users_with_either as (
 )
 
 select
-    cast(users_with_either.user_id as varchar) as user_id,
+    cast(users_with_either.user_id as string) as user_id,
     cast(coalesce(text_summary.scored_texts, 0) as integer) as scored_texts,
     cast(text_summary.average_sentiment as double) as average_sentiment,
     cast(text_summary.negative_text_share as double) as negative_text_share,
