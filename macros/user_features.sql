@@ -195,12 +195,14 @@ joined as (
 
 )
 
+{#- Divisions are of doubles: Spark reads 1.0 as a DECIMAL and keeps a decimal quotient (12 digits),
+    where DuckDB divides in DOUBLE. #}
 select
     user_id,
     as_of_date,
     days_since_signup,
     days_since_last_activity,
-    1.0 / (days_since_last_activity + 1) as activity,
+    cast(1 as double) / (days_since_last_activity + 1) as activity,
     has_purchase,
     days_since_first_purchase,
     days_since_last_purchase,
@@ -211,8 +213,8 @@ select
     greatest(distinct_purchase_days - 1, 0) as repeat_purchase_days,
     purchase_span_days,
     days_since_first_purchase as customer_age_days,
-    case when has_purchase then completed_orders / (days_since_first_purchase + 1.0) else 0.0 end as frequency,
-    case when has_purchase then net_spend / (days_since_first_purchase + 1.0) else 0.0 end as amount,
+    case when has_purchase then completed_orders / cast(days_since_first_purchase + 1 as double) else 0.0 end as frequency,
+    case when has_purchase then net_spend / cast(days_since_first_purchase + 1 as double) else 0.0 end as amount,
     net_spend,
     case when completed_orders > 0 then net_spend / completed_orders else 0.0 end as average_order_value,
     average_repeat_order_value,

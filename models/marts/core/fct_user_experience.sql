@@ -27,7 +27,7 @@ text_summary as (
         user_id,
         count(*) as scored_texts,
         {{ exact_avg('polarity') }} as average_sentiment,
-        avg(case when polarity < 0 then 1.0 else 0.0 end) as negative_text_share,
+        {{ exact_avg('case when polarity < 0 then 1 else 0 end') }} as negative_text_share,
         max(case when polarity < 0 then written_at end) as last_negative_text_at
     from latest_sentiment
     group by user_id
