@@ -1,13 +1,15 @@
 """Python models run on the spark target's own SparkSession (ltv.engines.spark_session_submission,
 registered by the dbt plugin in src/dbt_ltv): dbt-spark alone would send them to Databricks.
 
-A throw-away project with one seed and two Python models, one returning a Spark DataFrame and one a
+A throw-away project with two seeds and two Python models, one returning a Spark DataFrame and one a
 pandas frame (as ltv's models do today), is built on the project's real `spark` target; the tables
-Spark wrote are read back as Parquet files, without Spark, and compared with totals computed here."""
+Spark wrote are read back as Parquet files, without Spark, and compared with totals computed here.
+The second seed holds the texts dbt-spark's own seed loading mangles (macros/spark/spark_seeds.sql)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import textwrap
 from collections import defaultdict
@@ -40,6 +42,18 @@ def model(dbt, session):
 """
 
 
+# Texts that dbt-spark's own seed loading mangles: an empty cell (it wrote the string 'None'), an
+# apostrophe (it ended the SQL literal early), and a backslash (Spark reads it as an escape).
+NOTES = [("n1", "it's fine"), ("n2", None), ("n3", "back\\slash and \"quotes\", commas")]
+
+
+def notes_csv() -> str:
+    def cell(text):
+        return "" if text is None else '"' + text.replace('"', '""') + '"'
+
+    return "note_id,note\n" + "".join(f"{note_id},{cell(text)}\n" for note_id, text in NOTES)
+
+
 def write_probe_project(project: Path) -> None:
     (project / "models").mkdir(parents=True)
     (project / "seeds").mkdir()
@@ -50,8 +64,16 @@ def write_probe_project(project: Path) -> None:
         profile: ltv
         flags: {send_anonymous_usage_stats: false}
         models: {+file_format: parquet}
-        seeds: {+file_format: parquet, +column_types: {user_id: string, amount: double}}
+        seeds:
+          +file_format: parquet
+          spark_probe:
+            orders: {+column_types: {user_id: string, amount: double}}
+            notes: {+column_types: {note_id: string, note: string}}
         """))
+    (project / "seeds" / "notes.csv").write_text(notes_csv())
+    # ltv's seed loading for Spark, as the project has it (without it the apostrophe is a syntax error).
+    (project / "macros").mkdir()
+    shutil.copy(PROJECT_DIR / "macros" / "spark" / "spark_seeds.sql", project / "macros")
     lines = ["user_id,amount", *(f"{user},{amount}" for user, amount in ORDERS)]
     (project / "seeds" / "orders.csv").write_text("\n".join(lines) + "\n")
     (project / "models" / "user_totals.py").write_text(SPARK_MODEL)
@@ -99,3 +121,11 @@ def test_the_python_model_ran_in_the_build_process_not_on_databricks(probe_build
     # dbt-spark's Databricks helpers would have needed a cluster id and a token.
     assert "Databricks" not in log and "cluster_id" not in log
     assert "OK created python table model main.user_totals" in result.stdout
+
+
+def test_seeds_keep_empty_cells_null_and_texts_exact(probe_build):
+    project, result = probe_build
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    files = str(project / "warehouse" / "main.db" / "notes" / "*.parquet")
+    loaded = duckdb.sql(f"select note_id, note from read_parquet('{files}') order by note_id").fetchall()
+    assert loaded == sorted(NOTES)
