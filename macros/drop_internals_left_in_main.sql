@@ -12,7 +12,11 @@
     should a public model ever take such a name it is never dropped. The registry's notes about the
     dropped tables (keyed by schema.table) go with them. Dropped through the adapter, so that dbt's
     relation cache, filled before this hook, forgets them too. -#}
-{% macro drop_internals_left_in_main() %}
+{% macro drop_internals_left_in_main() -%}
+    {{ return(adapter.dispatch('drop_internals_left_in_main')()) }}
+{%- endmacro %}
+
+{% macro default__drop_internals_left_in_main() %}
     {%- if not execute -%}{{ return('select 1') }}{%- endif -%}
     {%- set public_schema = target.schema -%}
     {%- set built_in_main = [] -%}

@@ -2,7 +2,11 @@
     and that dbt never drops, so quality over time survives full refreshes. fct_model_runs is the
     contracted view BI reads. dbt_invocations lets a Python model learn the invocation id, which
     dbt does not hand to Python models. -#}
-{% macro create_model_run_log() %}
+{% macro create_model_run_log() -%}
+    {{ return(adapter.dispatch('create_model_run_log')()) }}
+{%- endmacro %}
+
+{% macro default__create_model_run_log() %}
     create schema if not exists registry;
     create table if not exists registry.model_run_log (
         run_id varchar not null primary key,

@@ -60,7 +60,7 @@ with raw_rows as (
         {{ adapter.quote(column.name) }} as raw__{{ column.name }},
         {%- else %}
         {#- An optional column the shop does not have. #}
-        cast(null as varchar) as raw__{{ column.name }},
+        cast(null as string) as raw__{{ column.name }},
         {%- endif %}
         {%- endfor %}
         {{ 'file_row_number' if plan is not none else 'null' }} as raw_row_number
@@ -195,13 +195,22 @@ exact_copies_ranked as (
         of copy 1. -#}
     select
         flagged_rows.*,
+        {#- Copies differ only in their position in the file (an order Spark requires). #}
         row_number() over (
             partition by {% for column in columns %}raw__{{ column.name }}{{ ", " if not loop.last }}{% endfor %}
+            order by raw_row_number
         ) as copy_number
     from flagged_rows
     where has_repeated_key
 
 ),
+
+{#- The columns every row carries from typed_rows to the end (Spark has no `* exclude`). -#}
+{%- set carried = [] -%}
+{%- for column in columns -%}{%- do carried.append('raw__' ~ column.name) -%}{%- endfor -%}
+{%- do carried.append('raw_row_number') -%}
+{%- for column in columns -%}{%- do carried.append(column.name) -%}{%- endfor -%}
+{%- do carried.extend(['value_reason', 'row_reason']) %}
 
 deduplicated_rows as (
 
@@ -209,12 +218,12 @@ deduplicated_rows as (
         `duplicate_key`; the version kept is the first in the order of all its values, so the
         choice does not depend on file order. -#}
     select
-        exact_copies_ranked.* exclude (copy_number, has_repeated_key),
+        {{ carried | join(', ') }},
         case
             when copy_number > 1 then 'duplicate'
             when row_number() over (
                 partition by copy_number = 1, {{ key_columns | join(', ') }}
-                order by {% for column in columns %}cast(raw__{{ column.name }} as varchar) nulls first{{ ", " if not loop.last }}{% endfor %}
+                order by {% for column in columns %}cast(raw__{{ column.name }} as string) nulls first{{ ", " if not loop.last }}{% endfor %}
             ) > 1 then 'duplicate_key'
         end as quarantine_reason
     from exact_copies_ranked
@@ -223,17 +232,17 @@ deduplicated_rows as (
 
 all_rows as (
 
-    select flagged_rows.* exclude (has_repeated_key), row_reason as quarantine_reason
+    select {{ carried | join(', ') }}, row_reason as quarantine_reason
     from flagged_rows
     where not has_repeated_key
     union all
-    select * from deduplicated_rows
+    select {{ carried | join(', ') }}, quarantine_reason from deduplicated_rows
 
 )
 
 select
     '{{ table_name }}' as source_table,
-    {% for key_column in key_columns %}coalesce(cast(raw__{{ key_column }} as varchar), '<null>'){{ " || '|' || " if not loop.last }}{% endfor %} as raw_key,
+    {% for key_column in key_columns %}coalesce(cast(raw__{{ key_column }} as string), '<null>'){{ " || '|' || " if not loop.last }}{% endfor %} as raw_key,
     {%- for column in columns %}
     {{ column.name }},
     {%- endfor %}
@@ -242,11 +251,9 @@ select
         models find what changed since they were built (macros/materializations/changed_keys_table.sql). #}
     {{ build_started_at() }} as checked_at,
     case
-        when quarantine_reason is not null then to_json(struct_pack(
-            {%- for column in columns %}
-            {{ column.name }} := raw__{{ column.name }}{{ "," if not loop.last }}
-            {%- endfor %}
-        ))
+        {%- set raw_values = [] -%}
+        {%- for column in columns -%}{%- do raw_values.append([column.name, 'raw__' ~ column.name]) -%}{%- endfor %}
+        when quarantine_reason is not null then {{ ltv_json_object(raw_values) }}
     end as raw_row_json
 from all_rows
 
@@ -279,7 +286,7 @@ from all_rows
     {%- elif raw_type in never_blank_types or raw_type.startswith('DECIMAL') -%}
         raw__{{ column.name }} is null
     {%- else -%}
-        (raw__{{ column.name }} is null or trim(cast(raw__{{ column.name }} as varchar)) = '')
+        (raw__{{ column.name }} is null or trim(cast(raw__{{ column.name }} as string)) = '')
     {%- endif -%}
 {%- endmacro %}
 
@@ -292,18 +299,18 @@ from all_rows
         {{ utc_timestamp(raw_column, raw_type) }}
     {%- elif column.type == 'number' -%}
         {#- NaN and ±Infinity are not amounts: invalid_number. #}
-        case when isfinite(try_cast({{ raw_column }} as double)) then try_cast({{ raw_column }} as double) end
+        case when {{ ltv_is_finite('try_cast(' ~ raw_column ~ ' as double)') }} then try_cast({{ raw_column }} as double) end
     {%- elif column.type in ('integer', 'rating') -%}
         {#- '4.0' is a valid 4; '4.5', 'five', NaN or a number too large for an integer are not. -#}
         case
-            when isfinite(try_cast({{ raw_column }} as double))
+            when {{ ltv_is_finite('try_cast(' ~ raw_column ~ ' as double)') }}
                 and try_cast({{ raw_column }} as double) = round(try_cast({{ raw_column }} as double))
                 then try_cast(try_cast({{ raw_column }} as double) as integer)
         end
     {%- elif column.allowed is defined -%}
-        lower(trim(cast({{ raw_column }} as varchar)))
+        lower(trim(cast({{ raw_column }} as string)))
     {%- else -%}
-        nullif(trim(cast({{ raw_column }} as varchar)), '')
+        nullif(trim(cast({{ raw_column }} as string)), '')
     {%- endif -%}
 {%- endmacro %}
 
@@ -316,21 +323,22 @@ from all_rows
         or milliseconds from 10^11, microseconds from 10^14, nanoseconds from 10^17 (so any date
         after 1973 reads right in any of the four units); from 10^20 on: invalid_timestamp. -#}
 {% macro utc_timestamp(raw_column, raw_type) -%}
-    {%- set numeric_types = ['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT',
+    {#- DuckDB's names, and Spark's INT. -#}
+    {%- set numeric_types = ['TINYINT', 'SMALLINT', 'INTEGER', 'INT', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT',
                              'UINTEGER', 'UBIGINT', 'UHUGEINT', 'FLOAT', 'DOUBLE', 'REAL'] -%}
     {%- if raw_type == 'TIMESTAMP WITH TIME ZONE' -%}
-        timezone('UTC', {{ raw_column }})
+        {{ ltv_offset_text_as_utc(raw_column) }}
     {%- elif raw_type.startswith('TIMESTAMP') or raw_type == 'DATE' -%}
         {{ naive_as_utc('cast(' ~ raw_column ~ ' as timestamp)') }}
     {%- elif raw_type in numeric_types or raw_type.startswith('DECIMAL') -%}
         {{ epoch_as_timestamp('cast(' ~ raw_column ~ ' as double)') }}
     {%- else -%}
-        {%- set text = 'trim(cast(' ~ raw_column ~ ' as varchar))' -%}
+        {%- set text = 'trim(cast(' ~ raw_column ~ ' as string))' -%}
         case
-            when regexp_full_match({{ text }}, '-?[0-9]+(\.[0-9]+)?')
+            when {{ ltv_regexp_full_match(text, '-?[0-9]+(\\.[0-9]+)?') }}
                 then {{ epoch_as_timestamp('try_cast(' ~ text ~ ' as double)') }}
-            when regexp_matches({{ text }}, '[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$')
-                then timezone('UTC', try_cast({{ text }} as timestamptz))
+            when {{ ltv_regexp_matches(text, '[0-9]:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?\\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$') }}
+                then {{ ltv_offset_text_as_utc(text) }}
             else {{ naive_as_utc('try_cast(' ~ text ~ ' as timestamp)') }}
         end
     {%- endif -%}
@@ -341,16 +349,16 @@ from all_rows
     {%- if zone == 'UTC' -%}
         {{ timestamp_sql }}
     {%- else -%}
-        timezone('UTC', timezone('{{ zone }}', {{ timestamp_sql }}))
+        {{ ltv_local_as_utc(timestamp_sql, zone) }}
     {%- endif -%}
 {%- endmacro %}
 
 {% macro epoch_as_timestamp(number_sql) -%}
     case
-        when abs({{ number_sql }}) < 1e11 then make_timestamp(cast({{ number_sql }} * 1e6 as bigint))
-        when abs({{ number_sql }}) < 1e14 then make_timestamp(cast({{ number_sql }} * 1e3 as bigint))
-        when abs({{ number_sql }}) < 1e17 then make_timestamp(cast({{ number_sql }} as bigint))
-        when abs({{ number_sql }}) < 1e20 then make_timestamp(cast({{ number_sql }} / 1e3 as bigint))
+        when abs({{ number_sql }}) < 1e11 then {{ ltv_timestamp_from_micros('cast(' ~ number_sql ~ ' * 1e6 as bigint)') }}
+        when abs({{ number_sql }}) < 1e14 then {{ ltv_timestamp_from_micros('cast(' ~ number_sql ~ ' * 1e3 as bigint)') }}
+        when abs({{ number_sql }}) < 1e17 then {{ ltv_timestamp_from_micros('cast(' ~ number_sql ~ ' as bigint)') }}
+        when abs({{ number_sql }}) < 1e20 then {{ ltv_timestamp_from_micros('cast(' ~ number_sql ~ ' / 1e3 as bigint)') }}
     end
 {%- endmacro %}
 

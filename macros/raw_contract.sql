@@ -76,7 +76,7 @@
 {% macro empty_raw_table_sql(table_name) -%}
     select
         {%- for column in raw_contract()[table_name]['columns'] %}
-        cast(null as varchar) as {{ adapter.quote(column.name) }}{{ "," if not loop.last }}
+        cast(null as string) as {{ adapter.quote(column.name) }}{{ "," if not loop.last }}
         {%- endfor %}
     where false
 {%- endmacro %}

@@ -46,6 +46,10 @@
 {#- Asked of the database, not dbt's relation cache: base_shop__raw_tables creates these views
     during the run, after the cache was filled. -#}
 {% macro raw_relation_exists(relation) -%}
+    {{ return(adapter.dispatch('raw_relation_exists')(relation)) }}
+{%- endmacro %}
+
+{% macro default__raw_relation_exists(relation) -%}
     {%- set found = run_query("select count(*) from information_schema.tables where table_catalog = '" ~ relation.database
                               ~ "' and table_schema = '" ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'") -%}
     {{ return(found.rows[0][0] > 0) }}
@@ -168,7 +172,11 @@
     has its file views in the raw schema, where `dbt seed` refuses to replace a view. Only views that
     read a file are dropped (ltv made those; a shop's own views are left alone), through the adapter
     so that dbt's relation cache, filled before this hook, forgets them too. -#}
-{% macro drop_file_views_in_the_seed_schema() %}
+{% macro drop_file_views_in_the_seed_schema() -%}
+    {{ return(adapter.dispatch('drop_file_views_in_the_seed_schema')()) }}
+{%- endmacro %}
+
+{% macro default__drop_file_views_in_the_seed_schema() %}
     {%- if not execute or raw_data_mode() != 'demo' -%}{{ return('select 1') }}{%- endif -%}
     {%- set found = run_query("select view_name from duckdb_views() where database_name = current_database() and schema_name = 'raw' "
                               ~ "and (sql ilike '%read_parquet(%' or sql ilike '%read_csv(%')") -%}

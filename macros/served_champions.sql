@@ -11,7 +11,7 @@
     the user's predicted_spend most, each with its signed contribution. -#}
 {% macro user_value_driver_columns() -%}
     {%- for slot in [1, 2, 3] -%}
-    cast(driver_{{ slot }} as varchar) as driver_{{ slot }},
+    cast(driver_{{ slot }} as string) as driver_{{ slot }},
         cast(driver_{{ slot }}_contribution as double) as driver_{{ slot }}_contribution{{ "," if not loop.last }}
         {% endfor -%}
 {%- endmacro %}
@@ -23,7 +23,7 @@
     {%- set versions_relation = versions_relation or ref('fct_user_value_versions') -%}
     {%- for version in versions %}
     select
-        cast(user_id as varchar) as user_id,
+        cast(user_id as string) as user_id,
         cast(model_version as integer) as model_version,
         cast(predicted_spend as double) as predicted_spend,
         cast(value_decile as integer) as value_decile,

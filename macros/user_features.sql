@@ -88,7 +88,7 @@ purchase_day_summary as (
         max(ordered_on) as last_purchase_on,
         -- Gamma-Gamma's monetary value: mean spend of the repeat purchase days (first day excluded).
         case
-            when count(*) > 1 then ({{ exact_sum('day_spend') }} - arg_min(day_spend, ordered_on)) / (count(*) - 1)
+            when count(*) > 1 then ({{ exact_sum('day_spend') }} - min_by(day_spend, ordered_on)) / (count(*) - 1)
             else 0
         end as average_repeat_order_value
     from purchase_days
@@ -158,19 +158,19 @@ joined as (
     select
         users.user_id,
         users.as_of_date,
-        date_diff('day', users.signed_up_on, users.as_of_date) as days_since_signup,
-        date_diff('day', greatest(users.signed_up_on, coalesce(activity_summary.last_activity_on, users.signed_up_on)), users.as_of_date)
+        {{ ltv_days_between('users.signed_up_on', 'users.as_of_date') }} as days_since_signup,
+        {{ ltv_days_between('greatest(users.signed_up_on, coalesce(activity_summary.last_activity_on, users.signed_up_on))', 'users.as_of_date') }}
             as days_since_last_activity,
         purchase_day_summary.first_purchase_on is not null as has_purchase,
-        coalesce(date_diff('day', purchase_day_summary.first_purchase_on, users.as_of_date), 0) as days_since_first_purchase,
-        coalesce(date_diff('day', purchase_day_summary.last_purchase_on, users.as_of_date), 0) as days_since_last_purchase,
+        coalesce({{ ltv_days_between('purchase_day_summary.first_purchase_on', 'users.as_of_date') }}, 0) as days_since_first_purchase,
+        coalesce({{ ltv_days_between('purchase_day_summary.last_purchase_on', 'users.as_of_date') }}, 0) as days_since_last_purchase,
         coalesce(order_counts.completed_orders, 0) as completed_orders,
         coalesce(order_counts.returned_orders, 0) as returned_orders,
         coalesce(order_counts.cancelled_orders, 0) as cancelled_orders,
         coalesce(purchase_day_summary.distinct_purchase_days, 0) as distinct_purchase_days,
         coalesce(cast(order_counts.net_spend as double), 0) as net_spend,
         coalesce(cast(purchase_day_summary.average_repeat_order_value as double), 0) as average_repeat_order_value,
-        coalesce(date_diff('day', purchase_day_summary.first_purchase_on, purchase_day_summary.last_purchase_on), 0) as purchase_span_days,
+        coalesce({{ ltv_days_between('purchase_day_summary.first_purchase_on', 'purchase_day_summary.last_purchase_on') }}, 0) as purchase_span_days,
         coalesce(activity_summary.events_last_90_days, 0) as events_last_90_days,
         coalesce(activity_summary.views_last_90_days, 0) as views_last_90_days,
         coalesce(activity_summary.add_to_cart_last_90_days, 0) as add_to_cart_last_90_days,
@@ -195,12 +195,14 @@ joined as (
 
 )
 
+{#- Divisions are of doubles: Spark reads 1.0 as a DECIMAL and keeps a decimal quotient (12 digits),
+    where DuckDB divides in DOUBLE. #}
 select
     user_id,
     as_of_date,
     days_since_signup,
     days_since_last_activity,
-    1.0 / (days_since_last_activity + 1) as activity,
+    cast(1 as double) / (days_since_last_activity + 1) as activity,
     has_purchase,
     days_since_first_purchase,
     days_since_last_purchase,
@@ -211,8 +213,8 @@ select
     greatest(distinct_purchase_days - 1, 0) as repeat_purchase_days,
     purchase_span_days,
     days_since_first_purchase as customer_age_days,
-    case when has_purchase then completed_orders / (days_since_first_purchase + 1.0) else 0.0 end as frequency,
-    case when has_purchase then net_spend / (days_since_first_purchase + 1.0) else 0.0 end as amount,
+    case when has_purchase then completed_orders / cast(days_since_first_purchase + 1 as double) else 0.0 end as frequency,
+    case when has_purchase then net_spend / cast(days_since_first_purchase + 1 as double) else 0.0 end as amount,
     net_spend,
     case when completed_orders > 0 then net_spend / completed_orders else 0.0 end as average_order_value,
     average_repeat_order_value,

@@ -120,6 +120,10 @@
 {#- In a changed_keys_table model: true for a base table's rows checked since this table was last
     built, and for every row when there is no such build (first build, or a full one now). -#}
 {% macro checked_since_last_build(table_alias=none) -%}
+{{ return(adapter.dispatch('checked_since_last_build')(table_alias)) }}
+{%- endmacro %}
+
+{% macro default__checked_since_last_build(table_alias) -%}
 {{ table_alias ~ '.' if table_alias }}checked_at > coalesce((select checked_through from registry.changed_keys_state where relation_name = '{{ this.schema }}.{{ this.identifier }}'), '-infinity'::timestamp)
 {%- endmacro %}
 

@@ -96,10 +96,10 @@ ratings as (
     select
         reviews.user_id,
         reviews.item_id,
-        arg_max(reviews.rating, reviews.created_at) as rating_latest,
-        arg_max(reviews.rating, reviews.created_at)
+        max_by(reviews.rating, reviews.created_at) as rating_latest,
+        max_by(reviews.rating, reviews.created_at)
             filter (where cast(reviews.created_at as date) <= settings.cutoff_date) as rating_before_cutoff,
-        arg_max(reviews.rating, reviews.created_at)
+        max_by(reviews.rating, reviews.created_at)
             filter (where cast(reviews.created_at as date) <= settings.validation_cutoff_date)
             as rating_before_validation_cutoff
     from {{ ref('stg_shop__reviews') }} as reviews

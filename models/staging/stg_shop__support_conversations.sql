@@ -5,7 +5,7 @@ select
     user_id,
     opened_at,
     first_response_at,
-    date_diff('second', opened_at, first_response_at) / 3600.0 as response_hours,
+    {{ dbt.datediff('opened_at', 'first_response_at', 'second') }} / cast(3600 as double) as response_hours,
     message,
     satisfaction_rating
 from {{ ref('base_shop__support_conversations') }}

@@ -14,10 +14,10 @@ with buyers as (
 )
 
 select
-    cast(items.item_id as varchar) as item_id,
-    cast(items.title as varchar) as title,
-    cast(items.category as varchar) as category,
-    cast(items.brand as varchar) as brand,
+    cast(items.item_id as string) as item_id,
+    cast(items.title as string) as title,
+    cast(items.category as string) as category,
+    cast(items.brand as string) as brand,
     cast(items.price as double) as price,
     cast(coalesce(buyers.buyers, 0) as integer) as buyers
 from {{ ref('stg_shop__items') }} as items

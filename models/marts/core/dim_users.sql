@@ -117,9 +117,9 @@ segmented as (
 )
 
 select
-    cast(user_id as varchar) as user_id,
+    cast(user_id as string) as user_id,
     cast(signed_up_at as timestamp) as signed_up_at,
-    cast(country as varchar) as country,
+    cast(country as string) as country,
     cast(days_since_signup as integer) as days_since_signup,
     cast(days_since_last_activity as integer) as days_since_last_activity,
     cast(completed_orders as integer) as completed_orders,
@@ -133,10 +133,10 @@ select
     cast(average_sentiment as double) as average_sentiment,
     cast(negative_text_share as double) as negative_text_share,
     cast(last_negative_interaction_on as date) as last_negative_interaction_on,
-    cast(recommended_item_1 as varchar) as recommended_item_1,
-    cast(recommended_item_2 as varchar) as recommended_item_2,
-    cast(recommended_item_3 as varchar) as recommended_item_3,
+    cast(recommended_item_1 as string) as recommended_item_1,
+    cast(recommended_item_2 as string) as recommended_item_2,
+    cast(recommended_item_3 as string) as recommended_item_3,
     cast(recommendations_are_fallback as boolean) as recommendations_are_fallback,
-    cast(segment as varchar) as segment,
-    cast({{ suggested_action('segment') }} as varchar) as suggested_action
+    cast(segment as string) as segment,
+    cast({{ suggested_action('segment') }} as string) as suggested_action
 from segmented

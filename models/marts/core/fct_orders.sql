@@ -1,10 +1,10 @@
 -- One row per accepted order with its value; a returned order's net amount is 0 (paid, refunded).
 select
-    cast(order_id as varchar) as order_id,
-    cast(user_id as varchar) as user_id,
+    cast(order_id as string) as order_id,
+    cast(user_id as string) as user_id,
     cast(ordered_at as timestamp) as ordered_at,
     cast(ordered_on as date) as ordered_on,
-    cast(status as varchar) as status,
+    cast(status as string) as status,
     cast(line_count as integer) as line_count,
     cast(units as integer) as units,
     cast(order_amount as double) as order_amount,

@@ -13,8 +13,8 @@ with per_segment as (
 )
 
 select
-    cast(segment as varchar) as segment,
-    cast({{ suggested_action('segment') }} as varchar) as suggested_action,
+    cast(segment as string) as segment,
+    cast({{ suggested_action('segment') }} as string) as suggested_action,
     cast(users as integer) as users,
     cast(users / sum(users) over () as double) as share_of_users,
     cast(total_predicted_spend as double) as total_predicted_spend,

@@ -27,7 +27,7 @@ text_summary as (
         user_id,
         count(*) as scored_texts,
         {{ exact_avg('polarity') }} as average_sentiment,
-        avg(case when polarity < 0 then 1.0 else 0.0 end) as negative_text_share,
+        {{ exact_avg('case when polarity < 0 then 1 else 0 end') }} as negative_text_share,
         max(case when polarity < 0 then written_at end) as last_negative_text_at
     from latest_sentiment
     group by user_id
@@ -56,7 +56,7 @@ users_with_either as (
 )
 
 select
-    cast(users_with_either.user_id as varchar) as user_id,
+    cast(users_with_either.user_id as string) as user_id,
     cast(coalesce(text_summary.scored_texts, 0) as integer) as scored_texts,
     cast(text_summary.average_sentiment as double) as average_sentiment,
     cast(text_summary.negative_text_share as double) as negative_text_share,

@@ -1,6 +1,6 @@
 -- Per-user features as of the latest order date, the inputs the user-value models score from.
 select
-    cast(user_id as varchar) as user_id,
+    cast(user_id as string) as user_id,
     cast(as_of_date as date) as features_as_of_date,
     cast(days_since_signup as integer) as days_since_signup,
     cast(days_since_last_activity as integer) as days_since_last_activity,

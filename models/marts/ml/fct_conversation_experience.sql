@@ -13,8 +13,8 @@ with scored as (
 )
 
 select
-    cast(conversation_id as varchar) as conversation_id,
-    cast(user_id as varchar) as user_id,
+    cast(conversation_id as string) as conversation_id,
+    cast(user_id as string) as user_id,
     cast(model_version as integer) as model_version,
     cast(response_hours as double) as response_hours,
     cast(normalized_response_time as double) as normalized_response_time,

@@ -24,9 +24,9 @@ both_sources as (
 )
 
 select
-    cast(item_id as varchar) as item_id,
-    cast(similar_item_id as varchar) as similar_item_id,
+    cast(item_id as string) as item_id,
+    cast(similar_item_id as string) as similar_item_id,
     cast(similarity as double) as similarity,
     cast(rank as integer) as rank,
-    cast(source as varchar) as source
+    cast(source as string) as source
 from both_sources

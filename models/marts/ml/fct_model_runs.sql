@@ -29,7 +29,7 @@ with runs as (
 
 champion as (
 
-    select cast(model_version as varchar) as model_version, champion_reason
+    select cast(model_version as string) as model_version, champion_reason
     from {{ ref('fct_user_value_versions') }}
     where is_champion
 

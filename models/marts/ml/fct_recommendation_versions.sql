@@ -54,13 +54,13 @@ chosen as (
 
 select
     cast(evaluation.model_version as integer) as model_version,
-    cast(evaluation.method as varchar) as method,
+    cast(evaluation.method as string) as method,
     cast(evaluation.users_evaluated as bigint) as users_evaluated,
     cast(evaluation.test_users as bigint) as test_users,
     cast(evaluation.ndcg_at_10 as double) as ndcg_at_10,
     cast(evaluation.ndcg_at_10_standard_error as double) as ndcg_at_10_standard_error,
     cast(evaluation.baseline_ndcg_at_10 as double) as baseline_ndcg_at_10,
-    cast(evaluation.metric_status as varchar) as metric_status,
+    cast(evaluation.metric_status as string) as metric_status,
     cast(evaluation.beats_baseline as boolean) as beats_baseline,
     cast(evaluation.model_version = chosen.champion_version as boolean) as is_champion,
     cast(case
@@ -68,6 +68,6 @@ select
         when chosen.chosen_on_evaluation then 'highest offline NDCG@10 among the versions that beat popularity'
         when chosen.evaluated then 'no version beat popularity on NDCG@10: the highest offline NDCG@10 is served'
         else 'last resort: no version was evaluated on 50+ users; v1 (plain cosine) is served'
-    end as varchar) as champion_reason
+    end as string) as champion_reason
 from evaluation
 cross join chosen

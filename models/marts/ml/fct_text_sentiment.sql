@@ -34,23 +34,23 @@ versions as (
 )
 
 select
-    cast(texts.text_source as varchar) as text_source,
-    cast(texts.source_id as varchar) as source_id,
-    cast(texts.user_id as varchar) as user_id,
+    cast(texts.text_source as string) as text_source,
+    cast(texts.source_id as string) as source_id,
+    cast(texts.user_id as string) as user_id,
     cast(versions.model_version as integer) as model_version,
     cast(texts.written_at as timestamp) as written_at,
     cast(texts.rating as integer) as rating,
-    cast(texts.masked_text as varchar) as masked_text,
-    cast(texts.text_hash as varchar) as text_hash,
+    cast(texts.masked_text as string) as masked_text,
+    cast(texts.text_hash as string) as text_hash,
     cast(texts.is_truncated as boolean) as is_truncated,
     cast(scores.polarity as double) as polarity,
     cast(scores.subjectivity as double) as subjectivity,
-    cast(languages.language as varchar) as language,
+    cast(languages.language as string) as language,
     cast(case
         when texts.masked_text is null then 'empty_text'
         when scores.text_hash is null then 'not_scored'
         else scores.not_scored_reason
-    end as varchar) as not_scored_reason
+    end as string) as not_scored_reason
 from texts
 cross join versions
 left join scores

@@ -4,7 +4,7 @@
 -- in a BI tool against what really happened. Training users' predictions are in-sample: compare
 -- versions on in_holdout rows. A view: it only types the stacked version outputs.
 select
-    cast(versions.user_id as varchar) as user_id,
+    cast(versions.user_id as string) as user_id,
     cast(versions.model_version as integer) as model_version,
     cast(settings.cutoff_date as date) as cutoff_date,
     cast(versions.cutoff_predicted_spend as double) as predicted_spend_at_cutoff,

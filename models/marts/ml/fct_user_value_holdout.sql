@@ -10,7 +10,7 @@ with holdout_rows as (
 )
 
 select
-    cast(user_id as varchar) as user_id,
+    cast(user_id as string) as user_id,
     cast(model_version as integer) as model_version,
     cast(holdout_predicted_spend as double) as predicted_spend,
     cast(holdout_actual_spend as double) as actual_spend

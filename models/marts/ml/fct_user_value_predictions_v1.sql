@@ -1,7 +1,7 @@
 -- Contracted public face of ml_user_value v1: one row per user, expected net spend over the next
 -- horizon from the latest features, and the three features that move it most (user_value_driver_columns).
 select
-    cast(user_id as varchar) as user_id,
+    cast(user_id as string) as user_id,
     cast(model_version as integer) as model_version,
     cast(predicted_spend as double) as predicted_spend,
     cast(value_decile as integer) as value_decile,

@@ -142,6 +142,6 @@ select
         when chosen.chosen_on_holdout then
             'best holdout {{ metric }} among the versions that beat the training mean ({{ "lowest" if metric == "rmse" else "highest" }} wins; var ltv_champion_metric)'
         else 'last resort: no version was measured on 50+ holdout users and beat the training mean; the lowest version that scored users is served'
-    end as varchar) as champion_reason
+    end as string) as champion_reason
 from qualified
 cross join chosen

@@ -1,0 +1,72 @@
+{#- SQL that DuckDB and Spark spell differently, written once here and dispatched on the target's
+    adapter (default__: DuckDB, spark__: macros/spark/spark_sql.sql). Where both engines accept the
+    same words (`string` as a type, `||`, try_cast, `is not distinct from`), models use those. -#}
+
+{#- Neither NaN nor ±Infinity (null stays null). -#}
+{% macro ltv_is_finite(number_sql) -%}
+    {{ return(adapter.dispatch('ltv_is_finite')(number_sql)) }}
+{%- endmacro %}
+{% macro default__ltv_is_finite(number_sql) -%}
+    isfinite({{ number_sql }})
+{%- endmacro %}
+
+{#- Whether the whole text matches a regular expression (pattern given as plain regex text). -#}
+{% macro ltv_regexp_full_match(text_sql, pattern) -%}
+    {{ return(adapter.dispatch('ltv_regexp_full_match')(text_sql, pattern)) }}
+{%- endmacro %}
+{% macro default__ltv_regexp_full_match(text_sql, pattern) -%}
+    regexp_full_match({{ text_sql }}, '{{ pattern }}')
+{%- endmacro %}
+
+{#- Whether some part of the text matches. -#}
+{% macro ltv_regexp_matches(text_sql, pattern) -%}
+    {{ return(adapter.dispatch('ltv_regexp_matches')(text_sql, pattern)) }}
+{%- endmacro %}
+{% macro default__ltv_regexp_matches(text_sql, pattern) -%}
+    regexp_matches({{ text_sql }}, '{{ pattern }}')
+{%- endmacro %}
+
+{#- A JSON object text of named values, nulls kept as null: pairs is a list of [name, sql]. -#}
+{% macro ltv_json_object(pairs) -%}
+    {{ return(adapter.dispatch('ltv_json_object')(pairs)) }}
+{%- endmacro %}
+{% macro default__ltv_json_object(pairs) -%}
+    to_json(struct_pack(
+        {%- for name, value_sql in pairs %}
+        {{ name }} := {{ value_sql }}{{ "," if not loop.last }}
+        {%- endfor %}
+    ))
+{%- endmacro %}
+
+{#- A timestamp from whole microseconds since 1970-01-01 UTC. -#}
+{% macro ltv_timestamp_from_micros(micros_sql) -%}
+    {{ return(adapter.dispatch('ltv_timestamp_from_micros')(micros_sql)) }}
+{%- endmacro %}
+{% macro default__ltv_timestamp_from_micros(micros_sql) -%}
+    make_timestamp({{ micros_sql }})
+{%- endmacro %}
+
+{#- A timestamp text with an offset (Z, +08:00), read as the UTC timestamp it names. -#}
+{% macro ltv_offset_text_as_utc(text_sql) -%}
+    {{ return(adapter.dispatch('ltv_offset_text_as_utc')(text_sql)) }}
+{%- endmacro %}
+{% macro default__ltv_offset_text_as_utc(text_sql) -%}
+    timezone('UTC', try_cast({{ text_sql }} as timestamptz))
+{%- endmacro %}
+
+{#- A naive timestamp that is a local time of an IANA zone, as UTC. -#}
+{% macro ltv_local_as_utc(timestamp_sql, zone) -%}
+    {{ return(adapter.dispatch('ltv_local_as_utc')(timestamp_sql, zone)) }}
+{%- endmacro %}
+{% macro default__ltv_local_as_utc(timestamp_sql, zone) -%}
+    timezone('UTC', timezone('{{ zone }}', {{ timestamp_sql }}))
+{%- endmacro %}
+
+{#- Whole days from one date to another (dbt.datediff asserts non-null dates on Spark, and these
+    dates may be null). -#}
+{% macro ltv_days_between(start_sql, end_sql) -%}
+    {{ return(adapter.dispatch('ltv_days_between')(start_sql, end_sql)) }}
+{%- endmacro %}
+{% macro default__ltv_days_between(start_sql, end_sql) -%}
+    date_diff('day', {{ start_sql }}, {{ end_sql }})
+{%- endmacro %}

@@ -1,0 +1,22 @@
+"""ltv's dbt plugin: dbt imports every installed top-level `dbt_*` module when a command starts
+(dbt.plugins.manager) and creates the plugins it lists. This one only registers the `session`
+submission method for Python models on Spark (ltv.engines.spark_session_submission); it does nothing
+when dbt is not running on dbt-spark. Delete this package once dbt-spark ships a session method."""
+
+import sys
+
+from dbt.plugins.manager import dbtPlugin
+
+
+class SparkSessionPythonModels(dbtPlugin):
+    def initialize(self) -> None:
+        # dbt loaded the profile's adapter before the plugins: dbt-spark is imported only on a spark
+        # target, and a DuckDB build pays nothing for this plugin.
+        spark_adapter = sys.modules.get("dbt.adapters.spark.impl")
+        if spark_adapter is not None:
+            from ltv.engines.spark_session_submission import register
+
+            register(spark_adapter.SparkAdapter)
+
+
+plugins = [SparkSessionPythonModels]
