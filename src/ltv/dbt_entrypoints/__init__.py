@@ -8,17 +8,8 @@ per model family: value_models, recommendation_models (and recommendation_offlin
 that measure recommenders), text_models; common holds what they share.
 """
 
-import os
-
-# Waiting OpenMP threads sleep instead of spinning. Read once, when the OpenMP runtime loads (the first
-# scikit-learn import, below this line in every dbt Python model), so it is set before any import.
-# On a 2-core machine running two models side by side, spinning threads took the core the other
-# model needed: HistGradientBoosting with two spinning threads was slower than with one; with
-# sleeping ones it is 1.8x faster (ltv.user_value.constants.BOOSTING_THREADS). Not numbers: how
-# threads wait changes no result. An OMP_WAIT_POLICY set by the caller is kept.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from threadpoolctl import threadpool_limits  # noqa: E402 - after the OpenMP setting above
+# OMP_WAIT_POLICY is set by the package ltv itself (ltv/__init__.py), imported before this module.
+from threadpoolctl import threadpool_limits
 
 from ltv.dbt_entrypoints.common import model_settings, reuse_allowed
 from ltv.dbt_entrypoints.recommendation_models import (
