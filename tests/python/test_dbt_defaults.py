@@ -92,3 +92,16 @@ def _tables(warehouse_path) -> set[str]:
         return {row[0] for row in connection.execute("select table_name from duckdb_tables()").fetchall()}
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize("limit, shown", [("lots", None), ("16gb", "14.9 GiB"), (" 512MB ", "488.2 MiB")])
+def test_duckdb_memory_limit_is_applied_or_refused_by_name(tmp_path, limit, shown):
+    environment = {**plain_environment(tmp_path), "LTV_DUCKDB_MEMORY_LIMIT": limit}
+    command = [dbt_executable(), "show", "--inline", "select current_setting('memory_limit') as m",
+               "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+    result = subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True)
+    if shown is None:
+        assert result.returncode != 0 and "Traceback" not in result.stdout + result.stderr
+        assert "LTV_DUCKDB_MEMORY_LIMIT must be a size such as 3GB or 16GB, not lots" in result.stdout
+    else:
+        assert result.returncode == 0 and f"| {shown} |" in result.stdout, result.stdout
