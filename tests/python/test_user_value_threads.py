@@ -1,4 +1,4 @@
-"""Boosting fits run on BOOSTING_THREADS OpenMP threads: the trees and their predictions must be the
+"""Boosting fits of at least BOOSTING_PARALLEL_MIN_ROWS rows run on BOOSTING_THREADS OpenMP threads: the trees and their predictions must be the
 same to the last bit as with one thread, and the dbt process must make waiting threads sleep before
 OpenMP is loaded (ltv.dbt_entrypoints)."""
 
@@ -16,7 +16,12 @@ from ltv.user_value import forest
 from ltv.user_value.baseline import fit_baseline, predict_baseline
 from ltv.user_value.boosting import _fit_v3, _predict_v3
 from ltv.user_value.choice import V3_POINT
-from ltv.user_value.constants import BASELINE_FEATURES, BOOSTING_THREADS, V3_BASE_FEATURES
+from ltv.user_value.constants import (
+    BASELINE_FEATURES,
+    BOOSTING_PARALLEL_MIN_ROWS,
+    BOOSTING_THREADS,
+    V3_BASE_FEATURES,
+)
 from ltv.user_value.tuning import fit_trees
 
 USERS = 12_000  # above 10,000: the baseline's default early stopping holds out users
@@ -34,7 +39,23 @@ def users() -> pd.DataFrame:
 
 def _with_threads(monkeypatch, threads: int, fit):
     monkeypatch.setattr(forest, "BOOSTING_THREADS", threads)
+    monkeypatch.setattr(forest, "BOOSTING_PARALLEL_MIN_ROWS", 0)  # these fits are below it
     return fit()
+
+
+def _openmp_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return min(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp")
+
+
+def test_fits_below_the_parallel_size_run_on_one_thread_and_above_on_two():
+    import sklearn.ensemble  # noqa: F401  (loads OpenMP, so that threadpoolctl sees it)
+
+    with forest.boosting_threads(BOOSTING_PARALLEL_MIN_ROWS - 1):
+        assert _openmp_threads() == 1
+    with forest.boosting_threads(BOOSTING_PARALLEL_MIN_ROWS):
+        assert _openmp_threads() == BOOSTING_THREADS == 2
 
 
 def _same_trees(one, two) -> None:

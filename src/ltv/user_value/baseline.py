@@ -27,13 +27,13 @@ def fit_baseline(train: pd.DataFrame) -> dict:
     # Defaults, except a fixed random_state: the default early stopping (on above 10,000 users)
     # holds out a random 10%, which must be the same on every build.
     model = HistGradientBoostingRegressor(random_state=0)
-    with boosting_threads():
+    with boosting_threads(len(features)):
         model.fit(features[:, kept], _numeric(train, LABEL_COLUMN))
     return {"model": model, "kept_columns": kept}
 
 
 def predict_baseline(state: dict, frame: pd.DataFrame) -> np.ndarray:
-    with boosting_threads():
+    with boosting_threads(len(frame)):
         return state["model"].predict(_baseline_matrix(frame)[:, state["kept_columns"]])
 
 

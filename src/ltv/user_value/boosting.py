@@ -64,7 +64,7 @@ def _fit_v3(train: pd.DataFrame, horizon_days: int, v2_state: dict | None = None
     if not kept.any():
         raise ValueError("every feature is empty or constant over the training users; there is nothing to learn from")
     model = HistGradientBoostingRegressor(**V3_HYPERPARAMETERS)
-    with boosting_threads():
+    with boosting_threads(len(features)):
         model.fit(features[:, kept], label)
     return {"v2_state": v2_state, "v2_failure": v2_failure, "model": model, "kept_columns": kept}
 

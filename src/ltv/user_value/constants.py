@@ -99,6 +99,11 @@ V3_HYPERPARAMETERS = {
 # (OMP_WAIT_POLICY=PASSIVE, set by ltv.dbt_entrypoints before scikit-learn loads OpenMP): spinning
 # threads made HistGB many times slower on a shared 2-core machine, the reason it ran on one.
 BOOSTING_THREADS = 2
+# ... but only from this many rows (users) up. Each split of each tree starts a parallel region, and
+# waking a sleeping thread costs more than a small fit's split: measured (100 trees, 31 leaves, 20
+# features, 2 cores) one thread was faster up to 100,000 rows (2,000 rows: 0.65 s against 1.43 s; the
+# demo's v4, 19 fits: 5.3 s against 14.7 s) and two faster from about 300,000.
+BOOSTING_PARALLEL_MIN_ROWS = 200_000
 
 # v3's prediction = this weight × the trees + the rest × v2's expected spend (when v2 could be fitted).
 V3_TREE_WEIGHT = 0.5

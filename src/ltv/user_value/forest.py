@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ltv.user_value.constants import BOOSTING_THREADS
+from ltv.user_value.constants import BOOSTING_PARALLEL_MIN_ROWS, BOOSTING_THREADS
 
 
-def boosting_threads():
-    """The OpenMP thread limit of a boosting fit or predict (BOOSTING_THREADS), as a context. OpenMP
-    only: BLAS stays at the one thread the dbt process sets for every model (ltv.dbt_entrypoints),
-    which a limit on every library would change for the models running beside this one."""
+def boosting_threads(rows: int):
+    """The OpenMP thread limit of a boosting fit or predict on `rows` rows, as a context:
+    BOOSTING_THREADS from BOOSTING_PARALLEL_MIN_ROWS rows up, one below (the same trees either way).
+    OpenMP only: BLAS stays at the one thread the dbt process sets for every model
+    (ltv.dbt_entrypoints), which a limit on every library would change for the models running
+    beside this one."""
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=BOOSTING_THREADS, user_api="openmp")
+    threads = BOOSTING_THREADS if rows >= BOOSTING_PARALLEL_MIN_ROWS else 1
+    return threadpool_limits(limits=threads, user_api="openmp")
 
 
 class BinnedForest:
@@ -113,6 +116,6 @@ def predict_floored(model, features: np.ndarray) -> np.ndarray:
     try:
         forest = BinnedForest(model)
     except AttributeError:  # a scikit-learn whose trees are kept elsewhere: its own predict
-        with boosting_threads():
+        with boosting_threads(len(features)):
             return np.maximum(model.predict(features), 0.0)
     return forest.predict(features)

@@ -191,7 +191,7 @@ def fit_trees(point: dict, features: np.ndarray, label: np.ndarray, feature_name
     if eval_features is None:
         hyperparameters.update(early_stopping=False, max_iter=int(max_iter or hyperparameters["max_iter"]))
     model = HistGradientBoostingRegressor(**hyperparameters)
-    with boosting_threads():
+    with boosting_threads(len(features)):
         if eval_features is None:
             model.fit(features, np.maximum(label, 0.0))
         else:
