@@ -70,14 +70,31 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_readers_see_old_or_new_data_never_an_error_or_a_mix(small_shop, tmp_path):
+@pytest.fixture(scope="module")
+def published_small_shop(small_shop, tmp_path_factory) -> tuple[Path, Path]:
+    """One real `ltv publish` of the small shop, with exports: (served file, export folder). The tests
+    that publish again over a served warehouse each start from a copy of it (copy_of_published)."""
+    work = tmp_path_factory.mktemp("published")
+    served, exports = work / "served" / "ltv.duckdb", work / "exports"
+    first = publish(served, small_shop, work / "first", extra=["--export-dir", str(exports)])
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    return served, exports
+
+
+def copy_of_published(published: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """The published folder (served file, private state, lock) and the exports, copied into tmp_path."""
+    served, exports = published
+    shutil.copytree(served.parent, tmp_path / "served")
+    shutil.copytree(exports, tmp_path / "exports")
+    return tmp_path / "served" / served.name, tmp_path / "exports"
+
+
+def test_readers_see_old_or_new_data_never_an_error_or_a_mix(published_small_shop, tmp_path):
     from ltv.generate import generate_shop
 
     other_shop = tmp_path / "other_shop"
     generate_shop(300, other_shop, seed=99, file_format="parquet", n_items=100)
-    served = tmp_path / "served" / "ltv.duckdb"
-    first = publish(served, small_shop, tmp_path / "first")
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    served, _ = copy_of_published(published_small_shop, tmp_path)
 
     stop_file, reads_file = tmp_path / "stop", tmp_path / "reads.jsonl"
     reader = subprocess.Popen([sys.executable, "-c", READER, str(served), str(stop_file), str(reads_file)])
@@ -102,11 +119,8 @@ def test_readers_see_old_or_new_data_never_an_error_or_a_mix(small_shop, tmp_pat
     assert all(fingerprint == new for fingerprint in seen[switch:]), "never back to the old data"
 
 
-def test_a_failed_build_leaves_the_served_file_unchanged(small_shop, tmp_path):
-    served = tmp_path / "served" / "ltv.duckdb"
-    exports = tmp_path / "exports"
-    first = publish(served, small_shop, tmp_path / "first", extra=["--export-dir", str(exports)])
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+def test_a_failed_build_leaves_the_served_file_unchanged(small_shop, published_small_shop, tmp_path):
+    served, exports = copy_of_published(published_small_shop, tmp_path)
     connection = duckdb.connect(str(served), read_only=True)
     try:
         for mart in ["dim_users", "fct_segment_summary", "fct_model_runs", "fct_user_recommendations"]:
@@ -219,11 +233,10 @@ def test_the_served_file_holds_only_the_public_relations_and_masked_quarantine_r
         state.close()
 
 
-def test_the_registry_history_carries_over_through_the_state_file(small_shop, tmp_path):
-    served = tmp_path / "served" / "ltv.duckdb"
-    for attempt in ("first", "second"):
-        result = publish(served, small_shop, tmp_path / attempt)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def test_the_registry_history_carries_over_through_the_state_file(small_shop, published_small_shop, tmp_path):
+    served, _ = copy_of_published(published_small_shop, tmp_path)  # the first publish
+    result = publish(served, small_shop, tmp_path / "second")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"building from a copy of {state_path_for(served.resolve())}" in result.stdout
     connection = duckdb.connect(str(served), read_only=True)
     try:
