@@ -48,6 +48,8 @@ def _assert_same_matrix(mine, theirs):
     assert np.array_equal(mine.indptr, theirs.indptr)
     assert np.array_equal(mine.indices, theirs.indices)
     assert np.array_equal(mine.data, theirs.data)
+    assert (mine.data.dtype, mine.indices.dtype, mine.indptr.dtype) == (
+        theirs.data.dtype, theirs.indices.dtype, theirs.indptr.dtype)
 
 
 def _random_texts(count: int, seed: int) -> list[str]:
@@ -121,6 +123,21 @@ def test_counts_of_one_very_long_text_and_of_nothing():
     counter = FeatureCounter(trained_v2.HASHED_FEATURES)
     _assert_same_matrix(counter.counts([long_text]), _vectorizer().transform([long_text]))
     assert counter.counts([]).shape == (0, trained_v2.HASHED_FEATURES)
+
+
+@pytest.mark.parametrize("row_count, n_features", [(0, 8), (5, 8), (300, 2**20), (7, 3)])
+def test_the_count_matrix_is_scipys_coo_to_csr_sorted_and_summed(row_count, n_features):
+    """The one-sort construction of the counts equals scipy's conversion, empty rows and repeated
+    (row, column) pairs included."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(row_count)
+    entries = row_count * 6
+    rows, columns = rng.integers(0, max(row_count, 1), entries), rng.integers(0, n_features, entries)
+    expected = sp.coo_matrix((np.ones(entries), (rows, columns)), shape=(row_count, n_features)).tocsr()
+    expected.sum_duplicates()
+    expected.sort_indices()
+    _assert_same_matrix(hashed_counts._count_matrix(rows, columns, row_count, n_features), expected)
 
 
 def test_the_rare_hash_of_minus_two_to_the_31_maps_as_scikit_learn_maps_it(monkeypatch):
