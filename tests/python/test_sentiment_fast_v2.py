@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 
 import numpy as np
 import pandas as pd
@@ -198,6 +199,18 @@ def test_worker_path_equals_in_process_path(model, spy_on_workers, caplog):
     assert spy_on_workers == [(sum(text is not None for text in texts), 2)]
     assert not caplog.records
     pd.testing.assert_series_equal(parallel, single)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_children_keep_their_freed_memory_on_linux(monkeypatch):
+    """A child sets glibc's trim threshold (and freezes the inherited objects) before its task: the
+    kernel's page faults were 30% of a scoring worker's time without it."""
+    calls = []
+    monkeypatch.setattr(workers, "_MALLOPT", lambda option, value: calls.append((option, value)) or 1)
+    assert workers._glibc_mallopt() is not None
+    parts = workers._run_in_children(lambda start, end, heartbeat: str(calls).encode(), 2, 2)
+    assert parts == [str([(workers._M_TRIM_THRESHOLD, workers._CHILD_TRIM_THRESHOLD)]).encode()] * 2
+    assert calls == []  # only the children called it
 
 
 def test_v2_workers_fork_from_a_parent_with_busy_duckdb_and_fitting_threads(model, spy_on_workers, caplog):
