@@ -180,6 +180,15 @@ def test_training_matrix_equals_the_pipelines_fit_transform():
     assert np.array_equal(vectorizer.named_steps["tfidf"].idf_, reference.named_steps["tfidf"].idf_)
 
 
+def test_training_matrix_counted_in_chunks_is_the_same(monkeypatch):
+    documents = np.array(_random_texts(700, seed=4) + VARIED + [" ".join(VARIED) * 50], dtype=object)
+    _, whole = trained_v2._vectorize(documents)
+    monkeypatch.setattr(trained_v2, "SCORING_CHUNK", 64)
+    _, chunked = trained_v2._vectorize(documents)
+    _assert_same_matrix(chunked, whole)
+    assert chunked.has_sorted_indices and chunked.format == "csr"
+
+
 def test_a_model_with_another_hashing_step_is_scored_by_its_own_pipeline():
     from sklearn.linear_model import Ridge
 

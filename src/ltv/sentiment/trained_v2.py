@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -239,9 +240,16 @@ def _uses_text_features(hashing) -> bool:
 
 
 def _hashed_counts(hashing, documents: list[str]):
-    if _uses_text_features(hashing):
-        return FeatureCounter(HASHED_FEATURES).counts(documents)
-    return hashing.transform(documents)
+    """The hashing step's matrix of the training documents, counted SCORING_CHUNK at a time: one
+    count of 100,000 documents made arrays of ~100 MB, which glibc maps fresh and unmaps on each
+    use, and the kernel's page faults then cost as much CPU as the counting (1.3 s of 3)."""
+    if not _uses_text_features(hashing):
+        return hashing.transform(documents)
+    counter = FeatureCounter(HASHED_FEATURES)
+    if len(documents) <= SCORING_CHUNK:
+        return counter.counts(documents)
+    return sp.vstack([counter.counts(documents[first : first + SCORING_CHUNK])
+                      for first in range(0, len(documents), SCORING_CHUNK)], format="csr")
 
 
 def _scoring_task(model: Pipeline, documents: list[str]) -> workers.Task:
