@@ -355,3 +355,38 @@ def test_the_support_model_trains_on_a_bounded_sample_too(model, monkeypatch):
     _, decision = choose_support_model(model, texts, satisfaction, [float(rng.randint(0, 48)) for _ in texts])
     assert decision["support_model"]["training_rows"] == 200
     assert decision["review_model"]["rows"] == 200
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_arrow_texts_read_back_every_slice_of_a_chunked_sliced_column(large):
+    import pyarrow as pa
+
+    from ltv.sentiment.arrow_texts import arrow_texts
+
+    kind = pa.large_string() if large else pa.string()
+    texts = [*VARIED, " ".join(VARIED) * 50]
+    column = pa.chunked_array([pa.array(["skipped", *texts[:7]], kind), pa.array([], kind),
+                               pa.array(texts[7:], kind)]).slice(1)
+    reader = arrow_texts(column)
+    assert len(reader) == len(texts) and reader[0 : len(texts)] == texts
+    for start in range(0, len(texts) + 1, 3):
+        for stop in range(start, len(texts) + 2, 4):
+            assert reader[start:stop] == texts[start:stop]
+    assert arrow_texts(pa.array(["a", None], kind)) is None  # nulls: the caller converts instead
+
+
+def test_arrow_input_scores_as_the_pipelines_own_predict_in_workers_too(model, spy_on_workers, caplog):
+    """Scoring an Arrow column (what the dbt model passes: read by the workers in place) gives the
+    pipeline's predictions to the last bit, with nulls (converted the old way) as NaN."""
+    import pyarrow as pa
+
+    texts = [text for text in _varied_scoring_texts() if text is not None]
+    expected = np.clip(model.predict(texts), -1.0, 1.0)
+    column = pa.chunked_array([pa.array(texts[:900]), pa.array(texts[900:])])
+    with caplog.at_level(logging.WARNING, logger="ltv.sentiment"):
+        parallel = score_sentiment_model(model, column, workers_count=2, parallel_threshold=100).to_numpy()
+    assert spy_on_workers == [(len(texts), 2)] and not caplog.records
+    assert np.array_equal(parallel, expected)
+    assert np.array_equal(score_sentiment_model(model, column, workers_count=1).to_numpy(), expected)
+    with_nulls = score_sentiment_model(model, pa.array([None, *texts[:50], None]), workers_count=1).to_numpy()
+    assert np.isnan(with_nulls[[0, 51]]).all() and np.array_equal(with_nulls[1:51], expected[:50])

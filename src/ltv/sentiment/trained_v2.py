@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import Ridge
@@ -29,6 +30,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from ltv.sentiment import workers
+from ltv.sentiment.arrow_texts import arrow_texts
 from ltv.sentiment.evaluation import sentiment_evaluation
 from ltv.sentiment.features import text_features
 from ltv.sentiment.hashed_counts import FeatureCounter
@@ -252,7 +254,7 @@ def _hashed_counts(hashing, documents: list[str]):
                       for first in range(0, len(documents), SCORING_CHUNK)], format="csr")
 
 
-def _scoring_task(model: Pipeline, documents: list[str]) -> workers.Task:
+def _scoring_task(model: Pipeline, documents: Sequence[str]) -> workers.Task:
     """A workers.Task: the pipeline's predictions for documents[start:end] as float64 bytes.
 
     The hashing step's counts come from one FeatureCounter (it remembers the tokens it hashed from
@@ -275,6 +277,17 @@ def _scoring_task(model: Pipeline, documents: list[str]) -> workers.Task:
     return task
 
 
+def _documents(texts) -> tuple[int, np.ndarray, Sequence[str]]:
+    """(how many texts, the positions of those present, those texts as a sliceable sequence)."""
+    is_arrow = isinstance(texts, pa.Array | pa.ChunkedArray)
+    reader = arrow_texts(texts) if is_arrow else None
+    if reader is not None:
+        return len(reader), np.arange(len(reader)), reader
+    series = pd.Series(texts.to_pylist() if is_arrow else list(texts), dtype="object")
+    present = np.flatnonzero(series.notna().to_numpy())
+    return len(series), present, series.to_numpy(dtype=object)[present].tolist()
+
+
 def score_sentiment_model(model: Pipeline, texts: Sequence[str | None], workers_count: int | None = None,
                           parallel_threshold: int = PARALLEL_THRESHOLD) -> pd.Series:
     """v2 scores in [-1, 1] for `texts` (None gives NaN), index 0..n-1: model.predict, clipped.
@@ -282,15 +295,14 @@ def score_sentiment_model(model: Pipeline, texts: Sequence[str | None], workers_
     With at least `parallel_threshold` texts, in forked workers (`workers_count`, default: the
     cores this process may use), falling back to this process if that fails (ltv.sentiment.workers).
     The hashed features need no shared vocabulary, so any slice of the texts scores on its own.
+    `texts` may be a pyarrow string column: the workers then read it in place (ltv.sentiment.arrow_texts).
     """
-    series = pd.Series(list(texts), dtype="object")
-    present = np.flatnonzero(series.notna().to_numpy())
-    documents = series.to_numpy(dtype=object)[present].tolist()
+    count, present, documents = _documents(texts)
     task = _scoring_task(model, documents)
     task(0, min(1, len(documents)), lambda: None)  # warm-up: no lazy import may run in a forked child
     parts = workers.run_sliced(task, len(documents), workers_count or workers.available_cores(),
                                parallel_threshold, "v2 sentiment scoring")
-    scores = np.full(len(series), np.nan)
+    scores = np.full(count, np.nan)
     scores[present] = np.clip(np.frombuffer(b"".join(parts), dtype=np.float64), -1.0, 1.0)
     return pd.Series(scores, name="polarity")
 
