@@ -10,7 +10,17 @@ hashed_counts.FeatureCounter (the vectorizer's matrix, ~20 µs a text instead of
 pipeline's own TF-IDF and ridge steps on it, in forked workers (ltv.sentiment.workers); training
 loads only its bounded sample and fits the ridge on the filled columns (ridge_fit), the
 cross-validation folds side by side. At 1.2 million texts on the shared 2-core machine: scoring
-71 s -> 24 s, training 62 s -> 37 s, with every score bit-identical.
+71 s -> 24 s, training 62 s -> 37 s, with every score bit-identical. Then (issue 18) the workers read
+the Arrow text column in place (arrow_texts) and keep their freed memory, training counts in
+batches, and the count matrix is built by one sort: ~10 CPU-s less at 1.2 million texts, the
+kernel's page faults most of it.
+
+Not done, and why: scoring in DuckDB as a join of per-term weights (the model is linear). The
+weights are easy, the terms are not: text_features lower-cases and splits by Python's Unicode rules
+(final sigma; word characters of every script) where DuckDB's RE2 knows ASCII ones only; a term's
+column is murmurhash3 of its UTF-8, which DuckDB has no function for, and the L2 norm and the dot
+product would be summed in no fixed order. Counting the terms in Python is ~90% of scoring time
+(the TF-IDF and ridge steps ~2 µs a text), so a join of counts made in Python would save little.
 """
 
 from __future__ import annotations
