@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,8 @@ def _assert_same_matrix(mine, theirs):
     assert np.array_equal(mine.indptr, theirs.indptr)
     assert np.array_equal(mine.indices, theirs.indices)
     assert np.array_equal(mine.data, theirs.data)
+    assert (mine.data.dtype, mine.indices.dtype, mine.indptr.dtype) == (
+        theirs.data.dtype, theirs.indices.dtype, theirs.indptr.dtype)
 
 
 def _random_texts(count: int, seed: int) -> list[str]:
@@ -123,6 +126,21 @@ def test_counts_of_one_very_long_text_and_of_nothing():
     assert counter.counts([]).shape == (0, trained_v2.HASHED_FEATURES)
 
 
+@pytest.mark.parametrize("row_count, n_features", [(0, 8), (5, 8), (300, 2**20), (7, 3)])
+def test_the_count_matrix_is_scipys_coo_to_csr_sorted_and_summed(row_count, n_features):
+    """The one-sort construction of the counts equals scipy's conversion, empty rows and repeated
+    (row, column) pairs included."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(row_count)
+    entries = row_count * 6
+    rows, columns = rng.integers(0, max(row_count, 1), entries), rng.integers(0, n_features, entries)
+    expected = sp.coo_matrix((np.ones(entries), (rows, columns)), shape=(row_count, n_features)).tocsr()
+    expected.sum_duplicates()
+    expected.sort_indices()
+    _assert_same_matrix(hashed_counts._count_matrix(rows, columns, row_count, n_features), expected)
+
+
 def test_the_rare_hash_of_minus_two_to_the_31_maps_as_scikit_learn_maps_it(monkeypatch):
     """sklearn's _hashing_fast: abs(-2**31) is undefined, so it uses (2**31 - 1 - (n - 1)) % n."""
     monkeypatch.setattr(hashed_counts, "murmurhash3_32", lambda feature, seed: -(2**31))
@@ -162,6 +180,15 @@ def test_training_matrix_equals_the_pipelines_fit_transform():
     assert np.array_equal(vectorizer.named_steps["tfidf"].idf_, reference.named_steps["tfidf"].idf_)
 
 
+def test_training_matrix_counted_in_chunks_is_the_same(monkeypatch):
+    documents = np.array(_random_texts(700, seed=4) + VARIED + [" ".join(VARIED) * 50], dtype=object)
+    _, whole = trained_v2._vectorize(documents)
+    monkeypatch.setattr(trained_v2, "SCORING_CHUNK", 64)
+    _, chunked = trained_v2._vectorize(documents)
+    _assert_same_matrix(chunked, whole)
+    assert chunked.has_sorted_indices and chunked.format == "csr"
+
+
 def test_a_model_with_another_hashing_step_is_scored_by_its_own_pipeline():
     from sklearn.linear_model import Ridge
 
@@ -181,6 +208,18 @@ def test_worker_path_equals_in_process_path(model, spy_on_workers, caplog):
     assert spy_on_workers == [(sum(text is not None for text in texts), 2)]
     assert not caplog.records
     pd.testing.assert_series_equal(parallel, single)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_children_keep_their_freed_memory_on_linux(monkeypatch):
+    """A child sets glibc's trim threshold (and freezes the inherited objects) before its task: the
+    kernel's page faults were 30% of a scoring worker's time without it."""
+    calls = []
+    monkeypatch.setattr(workers, "_MALLOPT", lambda option, value: calls.append((option, value)) or 1)
+    assert workers._glibc_mallopt() is not None
+    parts = workers._run_in_children(lambda start, end, heartbeat: str(calls).encode(), 2, 2)
+    assert parts == [str([(workers._M_TRIM_THRESHOLD, workers._CHILD_TRIM_THRESHOLD)]).encode()] * 2
+    assert calls == []  # only the children called it
 
 
 def test_v2_workers_fork_from_a_parent_with_busy_duckdb_and_fitting_threads(model, spy_on_workers, caplog):
@@ -316,3 +355,38 @@ def test_the_support_model_trains_on_a_bounded_sample_too(model, monkeypatch):
     _, decision = choose_support_model(model, texts, satisfaction, [float(rng.randint(0, 48)) for _ in texts])
     assert decision["support_model"]["training_rows"] == 200
     assert decision["review_model"]["rows"] == 200
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_arrow_texts_read_back_every_slice_of_a_chunked_sliced_column(large):
+    import pyarrow as pa
+
+    from ltv.sentiment.arrow_texts import arrow_texts
+
+    kind = pa.large_string() if large else pa.string()
+    texts = [*VARIED, " ".join(VARIED) * 50]
+    column = pa.chunked_array([pa.array(["skipped", *texts[:7]], kind), pa.array([], kind),
+                               pa.array(texts[7:], kind)]).slice(1)
+    reader = arrow_texts(column)
+    assert len(reader) == len(texts) and reader[0 : len(texts)] == texts
+    for start in range(0, len(texts) + 1, 3):
+        for stop in range(start, len(texts) + 2, 4):
+            assert reader[start:stop] == texts[start:stop]
+    assert arrow_texts(pa.array(["a", None], kind)) is None  # nulls: the caller converts instead
+
+
+def test_arrow_input_scores_as_the_pipelines_own_predict_in_workers_too(model, spy_on_workers, caplog):
+    """Scoring an Arrow column (what the dbt model passes: read by the workers in place) gives the
+    pipeline's predictions to the last bit, with nulls (converted the old way) as NaN."""
+    import pyarrow as pa
+
+    texts = [text for text in _varied_scoring_texts() if text is not None]
+    expected = np.clip(model.predict(texts), -1.0, 1.0)
+    column = pa.chunked_array([pa.array(texts[:900]), pa.array(texts[900:])])
+    with caplog.at_level(logging.WARNING, logger="ltv.sentiment"):
+        parallel = score_sentiment_model(model, column, workers_count=2, parallel_threshold=100).to_numpy()
+    assert spy_on_workers == [(len(texts), 2)] and not caplog.records
+    assert np.array_equal(parallel, expected)
+    assert np.array_equal(score_sentiment_model(model, column, workers_count=1).to_numpy(), expected)
+    with_nulls = score_sentiment_model(model, pa.array([None, *texts[:50], None]), workers_count=1).to_numpy()
+    assert np.isnan(with_nulls[[0, 51]]).all() and np.array_equal(with_nulls[1:51], expected[:50])

@@ -291,7 +291,7 @@ def _v2_scores(to_score, models: dict, version: int):
     for source, (model, fingerprint) in models.items():
         source_rows = np.flatnonzero(pc.equal(to_score["text_source"], source).to_numpy(zero_copy_only=False))
         part = to_score.slice(int(source_rows[0]), len(source_rows)) if len(source_rows) else to_score.slice(0, 0)
-        polarity = score_sentiment_model(model, part["text"].to_pylist()).to_numpy()
+        polarity = score_sentiment_model(model, part["text"]).to_numpy()
         parts.append(_sentiment_table(part, version, polarity, np.full(part.num_rows, np.nan),
                                       pa.nulls(part.num_rows, pa.string()), None, fingerprint))
     return pa.concat_tables(parts) if parts else _sentiment_schema().empty_table()

@@ -16,7 +16,7 @@ counts, sorted CSR like the vectorizer's) while touching each token occurrence o
 * Each distinct token, word pair and CJK run is hashed once (murmurhash3, as the vectorizer) and
   remembered for the chunks that follow; occurrences are numbered with a dict and handled as
   numpy arrays.
-* (text, column) pairs are counted by scipy's COO-to-CSR conversion.
+* (text, column) pairs are counted by one numpy sort of the pairs packed in an int64.
 
 The matrix then goes through the model's own TF-IDF and ridge steps, so a score is the pipeline's
 to the last bit (tests/python/test_sentiment_fast_v2.py checks it on varied texts).
@@ -178,8 +178,25 @@ class FeatureCounter:
             flat = np.arange(counts.sum()) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
             rows.append(np.repeat(row[cjk], counts))
             columns.append(np.asarray(self._cjk_columns, dtype=np.int64)[flat])
-        rows_all, columns_all = np.concatenate(rows), np.concatenate(columns)
-        matrix = sp.coo_matrix((np.ones(len(rows_all)), (rows_all, columns_all)),
-                               shape=(len(texts), self.n_features)).tocsr()
-        matrix.sum_duplicates()  # already summed and sorted by tocsr; this states the contract
+        return _count_matrix(np.concatenate(rows), np.concatenate(columns), len(texts), self.n_features)
+
+
+def _count_matrix(rows: np.ndarray, columns: np.ndarray, row_count: int, n_features: int) -> sp.csr_matrix:
+    """CSR of how often each (row, column) pair occurs: indices sorted, duplicates summed, int32
+    indices, as scipy's COO-to-CSR conversion, sum_duplicates and sort_indices make it. One sort
+    of (row, column) packed in an int64 does all three at a third of their time: scipy sorts each
+    row's columns one row at a time, which was a fifth of the counting."""
+    shift = max(1, (n_features - 1).bit_length())
+    if (row_count << shift) >= 2**62:  # a key would not fit: let scipy do it
+        matrix = sp.coo_matrix((np.ones(len(rows)), (rows, columns)), shape=(row_count, n_features)).tocsr()
+        matrix.sum_duplicates()
         return matrix
+    keys = (rows.astype(np.int64) << shift) | columns
+    keys.sort()
+    first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else keys
+    counts = np.diff(np.append(first, len(keys))).astype(np.float64)
+    distinct = keys[first]
+    index_type = np.int32 if len(distinct) < 2**31 else np.int64
+    indptr = np.searchsorted(distinct >> shift, np.arange(row_count + 1)).astype(index_type)
+    indices = (distinct & ((1 << shift) - 1)).astype(index_type)
+    return sp.csr_matrix((counts, indices, indptr), shape=(row_count, n_features))

@@ -10,7 +10,18 @@ hashed_counts.FeatureCounter (the vectorizer's matrix, ~20 µs a text instead of
 pipeline's own TF-IDF and ridge steps on it, in forked workers (ltv.sentiment.workers); training
 loads only its bounded sample and fits the ridge on the filled columns (ridge_fit), the
 cross-validation folds side by side. At 1.2 million texts on the shared 2-core machine: scoring
-71 s -> 24 s, training 62 s -> 37 s, with every score bit-identical.
+71 s -> 24 s, training 62 s -> 37 s, with every score bit-identical. Then (issue 18) the workers read
+the Arrow text column in place (arrow_texts) and keep their freed memory, training counts in
+batches, and the count matrix is built by one sort. At 1.2 million texts (CPU-s of the model in
+one process, under load): training and scoring 65 -> 47, scoring with stored models 41 -> 35, peak
+memory 2.7 -> 2.5 GB, most of it the kernel's page faults; every score still bit-identical.
+
+Not done, and why: scoring in DuckDB as a join of per-term weights (the model is linear). The
+weights are easy, the terms are not: text_features lower-cases and splits by Python's Unicode rules
+(final sigma; word characters of every script) where DuckDB's RE2 knows ASCII ones only; a term's
+column is murmurhash3 of its UTF-8, which DuckDB has no function for, and the L2 norm and the dot
+product would be summed in no fixed order. Counting the terms in Python is ~90% of scoring time
+(the TF-IDF and ridge steps ~2 µs a text), so a join of counts made in Python would save little.
 """
 
 from __future__ import annotations
@@ -22,12 +33,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from ltv.sentiment import workers
+from ltv.sentiment.arrow_texts import arrow_texts
 from ltv.sentiment.evaluation import sentiment_evaluation
 from ltv.sentiment.features import text_features
 from ltv.sentiment.hashed_counts import FeatureCounter
@@ -239,12 +253,19 @@ def _uses_text_features(hashing) -> bool:
 
 
 def _hashed_counts(hashing, documents: list[str]):
-    if _uses_text_features(hashing):
-        return FeatureCounter(HASHED_FEATURES).counts(documents)
-    return hashing.transform(documents)
+    """The hashing step's matrix of the training documents, counted SCORING_CHUNK at a time: one
+    count of 100,000 documents made arrays of ~100 MB, which glibc maps fresh and unmaps on each
+    use, and the kernel's page faults then cost as much CPU as the counting (1.3 s of 3)."""
+    if not _uses_text_features(hashing):
+        return hashing.transform(documents)
+    counter = FeatureCounter(HASHED_FEATURES)
+    if len(documents) <= SCORING_CHUNK:
+        return counter.counts(documents)
+    return sp.vstack([counter.counts(documents[first : first + SCORING_CHUNK])
+                      for first in range(0, len(documents), SCORING_CHUNK)], format="csr")
 
 
-def _scoring_task(model: Pipeline, documents: list[str]) -> workers.Task:
+def _scoring_task(model: Pipeline, documents: Sequence[str]) -> workers.Task:
     """A workers.Task: the pipeline's predictions for documents[start:end] as float64 bytes.
 
     The hashing step's counts come from one FeatureCounter (it remembers the tokens it hashed from
@@ -267,6 +288,17 @@ def _scoring_task(model: Pipeline, documents: list[str]) -> workers.Task:
     return task
 
 
+def _documents(texts) -> tuple[int, np.ndarray, Sequence[str]]:
+    """(how many texts, the positions of those present, those texts as a sliceable sequence)."""
+    is_arrow = isinstance(texts, pa.Array | pa.ChunkedArray)
+    reader = arrow_texts(texts) if is_arrow else None
+    if reader is not None:
+        return len(reader), np.arange(len(reader)), reader
+    series = pd.Series(texts.to_pylist() if is_arrow else list(texts), dtype="object")
+    present = np.flatnonzero(series.notna().to_numpy())
+    return len(series), present, series.to_numpy(dtype=object)[present].tolist()
+
+
 def score_sentiment_model(model: Pipeline, texts: Sequence[str | None], workers_count: int | None = None,
                           parallel_threshold: int = PARALLEL_THRESHOLD) -> pd.Series:
     """v2 scores in [-1, 1] for `texts` (None gives NaN), index 0..n-1: model.predict, clipped.
@@ -274,15 +306,14 @@ def score_sentiment_model(model: Pipeline, texts: Sequence[str | None], workers_
     With at least `parallel_threshold` texts, in forked workers (`workers_count`, default: the
     cores this process may use), falling back to this process if that fails (ltv.sentiment.workers).
     The hashed features need no shared vocabulary, so any slice of the texts scores on its own.
+    `texts` may be a pyarrow string column: the workers then read it in place (ltv.sentiment.arrow_texts).
     """
-    series = pd.Series(list(texts), dtype="object")
-    present = np.flatnonzero(series.notna().to_numpy())
-    documents = series.to_numpy(dtype=object)[present].tolist()
+    count, present, documents = _documents(texts)
     task = _scoring_task(model, documents)
     task(0, min(1, len(documents)), lambda: None)  # warm-up: no lazy import may run in a forked child
     parts = workers.run_sliced(task, len(documents), workers_count or workers.available_cores(),
                                parallel_threshold, "v2 sentiment scoring")
-    scores = np.full(len(series), np.nan)
+    scores = np.full(count, np.nan)
     scores[present] = np.clip(np.frombuffer(b"".join(parts), dtype=np.float64), -1.0, 1.0)
     return pd.Series(scores, name="polarity")
 
