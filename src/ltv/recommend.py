@@ -3,9 +3,10 @@
 For a user u with interaction strengths r(u, i) and the similarity lists as a sparse items x items
 matrix S (row i holds i's top-K neighbours j with sim(i, j)):
 
-    score(u, j) = sum over i of r(u, i) * sim(i, j)        (the sparse product R @ S)
+    score(u, j) = sum over i of r(u, i) * sim(i, j)        (a row of the sparse product R @ S)
 
-computed for chunks of users at a time, so memory depends on the chunk, not on the user count.
+computed user by user in compiled code (recommend_scoring.py) that keeps only each user's top n,
+so memory depends on the output, not on the product's size.
 Scores are rounded to SCORE_DECIMALS decimals for the same reason similarities are: equal scores
 summed in a different order must compare equal so the item-id tie-break decides between them.
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -28,9 +28,6 @@ from ltv.similarity import (
     BLOCK_THREADS,
     item_similarities,
     positions_in,
-    product_row_bounds,
-    row_blocks,
-    top_k_per_row,
     user_item_matrix,
 )
 
@@ -38,12 +35,6 @@ RECOMMENDATION_COLUMNS = ["user_id", "rank", "item_id", "score", "because_item_i
 SCORE_DECIMALS = 12
 INTERACTION_TRANSFORMS = ("binary", "log1p")
 
-# Upper bound on the candidate (user, item) scores one chunk of users may produce. Each costs
-# ~12 bytes in the product and ~30 more during the top-n selection, so 12M keeps a chunk near
-# 0.5 GB even when it holds the heaviest users (measured peak at 1M users: ~2.1 GB in all).
-MAX_CANDIDATES_PER_CHUNK = 12_000_000
-# Similarity look-ups per batch of because items (see _because_batches).
-BECAUSE_LOOKUPS_PER_BATCH = 4_000_000
 
 
 def interaction_strengths(user_items: sparse.csr_matrix, interaction_transform: str) -> sparse.csr_matrix:
@@ -116,38 +107,6 @@ def _owned_matrix(
     return matrix
 
 
-def _because_items(
-    strengths_chunk: sparse.csr_matrix,
-    similarity: sparse.csr_array,
-    pair_users: np.ndarray,
-    pair_items: np.ndarray,
-) -> np.ndarray:
-    """For each recommended (user, item j): the user's item i with the largest r(u, i) * sim(i, j).
-
-    Each pair is expanded to one row per item of its user (users have few items and pairs are only
-    the final top-n, so this stays small), sim(i, j) is looked up by binary search in the sorted
-    similarity rows, and the first maximum per pair wins: users' items are in ascending code order,
-    so ties go to the smaller item id.
-    """
-    items_per_pair = np.diff(strengths_chunk.indptr)[pair_users]
-    pair_of_entry = np.repeat(np.arange(pair_users.size), items_per_pair)
-    offset_in_pair = np.arange(pair_of_entry.size) - np.repeat(
-        np.cumsum(items_per_pair) - items_per_pair, items_per_pair
-    )
-    entry_positions = np.repeat(strengths_chunk.indptr[pair_users], items_per_pair) + offset_in_pair
-    source_items = strengths_chunk.indices[entry_positions].astype(np.int64)
-    if pair_users.size == 0:
-        return np.zeros(0, np.int64)
-    contribution = strengths_chunk.data[entry_positions] * _lookup(
-        similarity, source_items, np.repeat(pair_items, items_per_pair)
-    )
-    pair_starts = np.cumsum(items_per_pair) - items_per_pair
-    best = np.maximum.reduceat(contribution, pair_starts)
-    at_best = np.flatnonzero(contribution == np.repeat(best, items_per_pair))
-    first_at_best = at_best[np.concatenate(([True], np.diff(pair_of_entry[at_best]) != 0))]
-    return source_items[first_at_best]
-
-
 def _similarity_recommendations(
     strengths: sparse.csr_matrix,
     similarity: sparse.csr_array,
@@ -156,64 +115,10 @@ def _similarity_recommendations(
     chunk_users: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(user codes, item codes, scores, because codes) of the top_n by score, per user in code order."""
-    similarity_csr = sparse.csr_matrix(similarity)
-    owned_counts = np.diff(owned.indptr).astype(np.int64)
-    bounds = product_row_bounds(strengths, similarity_csr)
+    # Imported here: numba's import and the compiled functions are only needed when scoring.
+    from ltv.recommend_scoring import top_n_per_user
 
-    def recommend_block(block: tuple[int, int]):
-        start, end = block
-        scores = strengths[start:end] @ similarity_csr
-        score = np.round(scores.data, SCORE_DECIMALS)
-        # Owned items are removed after selection rather than masked out of the whole product:
-        # a user owning o items has the top_n non-owned items within the top top_n + o of all.
-        chosen, users = top_k_per_row(scores.indptr, scores.indices, score, top_n + owned_counts[start:end])
-        items = scores.indices[chosen].astype(np.int64)
-        score = score[chosen]
-        owned_flag = _lookup(owned, users + start, items)
-        keep = (score > 0) & (owned_flag == 0)
-        users, items, score = users[keep], items[keep], score[keep]
-        per_user = np.bincount(users, minlength=end - start)
-        rank_in_user = np.arange(users.size) - np.repeat(np.cumsum(per_user) - per_user, per_user)
-        keep = rank_in_user < top_n
-        return users[keep] + start, items[keep], score[keep]
-
-    blocks = list(row_blocks(bounds, chunk_users, MAX_CANDIDATES_PER_CHUNK))
-    # Blocks are independent and scipy's sparse products and numpy's sorts release the GIL, so two
-    # threads use both cores; map keeps block order, so the result does not depend on timing.
-    with ThreadPoolExecutor(max_workers=BLOCK_THREADS) as pool:
-        parts = list(pool.map(recommend_block, blocks))
-        if not parts:
-            empty_int = np.zeros(0, np.int64)
-            return empty_int, empty_int, np.zeros(0), empty_int
-        users, items, scores = (np.concatenate(column) for column in zip(*parts, strict=True))
-        batches = _because_batches(np.diff(strengths.indptr)[users], similarity.nnz)
-        because = list(pool.map(lambda batch: _because_items(strengths, similarity, users[batch[0]:batch[1]],
-                                                             items[batch[0]:batch[1]]), batches))
-    return users, items, scores, np.concatenate(because) if because else np.zeros(0, np.int64)
-
-
-def _because_batches(lookups_per_pair: np.ndarray, similarity_entries: int) -> list[tuple[int, int]]:
-    """Consecutive (start, end) ranges of the recommended pairs, each needing about
-    BECAUSE_LOOKUPS_PER_BATCH similarity look-ups (at least one pair per range).
-
-    Not one range per scoring block: scipy looks a batch of n entries up by binary search only when
-    n exceeds a tenth of the matrix's entries, and scans each row from its start otherwise; v3's
-    blocks (200 neighbours per item) asked for fewer, which made the because items cost 2.7 times
-    as much. A batch also stays far below the memory of a scoring block (~50 bytes a look-up).
-    """
-    per_batch = max(BECAUSE_LOOKUPS_PER_BATCH, similarity_entries // 8)
-    cumulative = np.cumsum(lookups_per_pair, dtype=np.int64)
-    total = int(cumulative[-1]) if cumulative.size else 0
-    batches, start, done = [], 0, 0
-    while start < lookups_per_pair.size:
-        # The range ends at the pair that reaches per_batch look-ups; the rest joins it when that
-        # is under half a batch.
-        end = int(np.searchsorted(cumulative, done + per_batch)) + 1
-        if end >= lookups_per_pair.size or total - int(cumulative[end - 1]) < per_batch // 2:
-            end = lookups_per_pair.size
-        batches.append((start, end))
-        start, done = end, int(cumulative[end - 1])
-    return batches
+    return top_n_per_user(strengths, similarity, owned, top_n, chunk_users, SCORE_DECIMALS, BLOCK_THREADS)
 
 
 def _popularity_scores(
@@ -288,8 +193,8 @@ def recommend_items(
         Only items with a positive score are ever used as fallback.
     all_user_ids: further users to recommend for (e.g. every customer); users are the union of these
         and the interacting users.
-    chunk_users: the most users per chunk (chunks are also cut to stay under
-        MAX_CANDIDATES_PER_CHUNK candidate scores); changes memory and speed, never the result.
+    chunk_users: the most users per block of the scoring pass (blocks are also cut to stay under
+        recommend_scoring.MAX_SLOTS_PER_BLOCK output slots); changes speed, never the result.
 
     Per user, rows ranked 1..N with score non-increasing, ties by smaller item_id:
       * similarity rows (is_fallback False) for every item j with score(u, j) > 0 that u does not
@@ -312,43 +217,60 @@ def recommend_items(
         extra_item_ids=(similarities["item_id"], similarities["similar_item_id"], popularity_items),
         extra_user_ids=(extra_users,),
     )
-    strengths = interaction_strengths(user_items, interaction_transform)
-    similarity = similarity_matrix(similarities, item_index)
-    owned_matrix = _owned_matrix(owned, user_items, user_index, item_index)
-
-    users, items, scores, because = _similarity_recommendations(
-        strengths, similarity, owned_matrix, top_n, chunk_users
-    )
-    served = np.zeros(len(user_index), dtype=bool)
-    served[users] = True
-    fallback_users = np.flatnonzero(~served)
     popularity_scores = _popularity_scores(popularity, user_items, item_index)
-    fallback_user_codes, fallback_items, fallback_scores = _popularity_recommendations(
-        fallback_users, popularity_scores, owned_matrix, top_n
+    owned_matrix = _owned_matrix(owned, user_items, user_index, item_index)
+    strengths = interaction_strengths(user_items, interaction_transform)
+    del user_items  # each matrix goes as soon as it is used: the output is assembled on top of the rest
+    scored = _similarity_recommendations(
+        strengths, similarity_matrix(similarities, item_index), owned_matrix, top_n, chunk_users
     )
-
-    user_codes = np.concatenate((users, fallback_user_codes))
-    # Both parts are already in user order, each user in only one: a stable sort is one merge.
-    order = np.argsort(user_codes, kind="stable")
-    user_codes = user_codes[order]
-    item_codes = np.concatenate((items, fallback_items))[order]
-    because_codes = np.concatenate((because, np.full(fallback_items.size, -1, np.int64)))[order]
-    is_fallback = np.concatenate((np.zeros(items.size, bool), np.ones(fallback_items.size, bool)))[order]
-    per_user = (
-        np.bincount(user_codes, minlength=len(user_index)) if user_codes.size else np.zeros(0, np.int64)
+    del strengths
+    served = np.zeros(len(user_index), dtype=bool)
+    served[scored[0]] = True
+    fallback = _popularity_recommendations(np.flatnonzero(~served), popularity_scores, owned_matrix, top_n)
+    del owned_matrix
+    user_codes, rank, item_codes, scores, because_codes, is_fallback = _merged_by_user(
+        len(user_index), scored, fallback
     )
-    rank = np.arange(user_codes.size) - np.repeat(np.cumsum(per_user) - per_user, per_user) + 1
+    del scored, fallback
     return pd.DataFrame(
         {
             "user_id": user_index.take(user_codes),
-            "rank": rank.astype(np.int64),
+            "rank": rank,
             "item_id": item_index.take(item_codes),
-            "score": np.concatenate((scores, fallback_scores))[order].astype(np.float64),
+            "score": scores,
             "because_item_id": _take_ids(item_index, because_codes),
             "is_fallback": is_fallback,
         },
         copy=False,  # the arrays are ours: no second copy of ten million rows
     )
+
+
+def _merged_by_user(n_users: int, scored: tuple, fallback: tuple) -> tuple[np.ndarray, ...]:
+    """(user codes, rank, item codes, scores, because codes, is_fallback) of the similarity rows
+    (users, items, scores, because) and the fallback rows (users, items, scores), in user order,
+    ranked from 1 per user.
+
+    Each part is in user order and each user is in one part only, so a row's place is where its
+    user starts plus its place within its user: written straight there, nothing is sorted or
+    gathered (a stable argsort and six gathers of ten million rows held ~0.5 GB more at the peak).
+    """
+    users, fallback_users = scored[0], fallback[0]
+    counts = np.bincount(users, minlength=n_users) + np.bincount(fallback_users, minlength=n_users)
+    user_start = np.cumsum(counts) - counts
+    size = users.size + fallback_users.size
+    merged = (np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64),
+              np.empty(size, np.float64), np.empty(size, np.int64), np.empty(size, bool))
+    no_because = np.full(fallback_users.size, -1, np.int64)
+    for part_users, items, scores, because, is_fallback in ((*scored, False), (*fallback, no_because, True)):
+        # Within a part a user's rows are consecutive: the first is at the user's first row there.
+        part_counts = np.bincount(part_users, minlength=n_users)
+        within_user = np.arange(part_users.size) - (np.cumsum(part_counts) - part_counts)[part_users]
+        places = user_start[part_users] + within_user
+        for column, values in zip(merged, (part_users, within_user + 1, items, scores, because, is_fallback),
+                                  strict=True):
+            column[places] = values
+    return merged
 
 
 # ---------------------------------------------------------------------------------------------

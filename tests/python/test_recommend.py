@@ -107,45 +107,18 @@ def test_matches_brute_force(seed, method, transform, top_k, top_n, chunk_users)
     assert not any((row.user_id, row.item_id) in interacted for row in actual.itertuples())
 
 
-def test_candidate_budget_chunks_do_not_change_result(monkeypatch):
-    interactions = random_interactions(5)
-    similarities = item_similarities(interactions, top_k=5)
-    expected = recommend_items(interactions, similarities, top_n=5)
-    monkeypatch.setattr(recommend_module, "MAX_CANDIDATES_PER_CHUNK", 3)
-    assert_same_recommendations(recommend_items(interactions, similarities, top_n=5), expected)
+def test_scoring_blocks_do_not_change_result(monkeypatch):
+    """One user per block, or blocks cut by the output slots, give the brute force's answer."""
+    import ltv.recommend_scoring as scoring
 
-
-@pytest.mark.parametrize("lookups_per_batch", [1, 7, 10**9])
-def test_because_batches_do_not_change_result(monkeypatch, lookups_per_batch):
-    """The because items are looked up in batches of pairs cut apart from the scoring blocks: one
-    pair per batch, a few, or all at once give the brute force's answer."""
     interactions = random_interactions(6, n_users=40)
     similarities = item_similarities(interactions, method="bm25", top_k=6)
     expected = brute_force(interactions, similarities, 4, "log1p", all_user_ids=["new"])
-    monkeypatch.setattr(recommend_module, "BECAUSE_LOOKUPS_PER_BATCH", lookups_per_batch)
-    monkeypatch.setattr(recommend_module, "MAX_CANDIDATES_PER_CHUNK", 40)
-    actual = recommend_items(interactions, similarities, top_n=4, all_user_ids=["new"],
-                             interaction_transform="log1p")
-    assert_same_recommendations(actual, expected)
-
-
-def test_because_batches_cover_every_pair_once():
-    from ltv.recommend import _because_batches
-
-    lookups = np.array([3, 0, 5, 1, 1, 9, 2, 2, 0, 4])
-    for per_batch in (1, 4, 6, 100):
-        recommend_module.BECAUSE_LOOKUPS_PER_BATCH, saved = per_batch, recommend_module.BECAUSE_LOOKUPS_PER_BATCH
-        try:
-            batches = _because_batches(lookups, 0)
-        finally:
-            recommend_module.BECAUSE_LOOKUPS_PER_BATCH = saved
-        assert batches[0][0] == 0 and batches[-1][1] == lookups.size
-        assert all(end > start for start, end in batches)
-        assert all(previous[1] == current[0] for previous, current in zip(batches, batches[1:], strict=False))
-        # Every batch but the last reaches per_batch look-ups; the last holds at least half of one.
-        assert all(lookups[start:end].sum() >= per_batch for start, end in batches[:-1])
-        assert len(batches) == 1 or lookups[batches[-1][0]:].sum() >= per_batch // 2
-    assert _because_batches(np.zeros(0, np.int64), 0) == []
+    for chunk_users, slots in ((1, 10**6), (50_000, 9)):
+        monkeypatch.setattr(scoring, "MAX_SLOTS_PER_BLOCK", slots)
+        actual = recommend_items(interactions, similarities, top_n=4, all_user_ids=["new"],
+                                 chunk_users=chunk_users, interaction_transform="log1p")
+        assert_same_recommendations(actual, expected)
 
 
 def test_explicit_owned_items_and_ties():

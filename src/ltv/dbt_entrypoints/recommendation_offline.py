@@ -73,7 +73,7 @@ def recommendation_tuning(connection, interactions, settings_frame: pd.DataFrame
     """ml_recommendation_tuning: v3's configuration chosen on the validation split (train up to
     validation_cutoff_date, validate on first purchases up to cutoff_date); one row per grid point.
     The choice is reused while the rows it reads are unchanged."""
-    from ltv import build_cache, item_weights, ranking_metrics, recommend, similarity
+    from ltv import build_cache, item_weights, ranking_metrics, recommend, recommend_scoring, similarity
     from ltv import recommendation_tuning as tuning
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
@@ -81,8 +81,8 @@ def recommendation_tuning(connection, interactions, settings_frame: pd.DataFrame
     fingerprint = build_cache.combine(
         "recommendation_tuning", settings.get("validation_cutoff_date"), settings.get("cutoff_date"),
         settings.get("random_seed"), build_cache.relation_fingerprint(interactions),
-        build_cache.code_fingerprint(item_weights, tuning, ranking_metrics, recommend, similarity,
-                                     recommendation_models, sys.modules[__name__]))
+        build_cache.code_fingerprint(item_weights, tuning, ranking_metrics, recommend, recommend_scoring,
+                                     similarity, recommendation_models, sys.modules[__name__]))
     previous = _reused_or_remembered(connection, this, settings, fingerprint)
     if previous is not None:
         return previous
@@ -189,6 +189,7 @@ def _evaluation_fingerprint(settings: dict, interactions, items, content_similar
         item_weights,
         ranking_metrics,
         recommend,
+        recommend_scoring,
         similarity,
     )
     from ltv import metrics as metric_definitions
@@ -200,9 +201,9 @@ def _evaluation_fingerprint(settings: dict, interactions, items, content_similar
         build_cache.relation_fingerprint(items),
         None if content_similarities is None else build_cache.relation_fingerprint(content_similarities),
         None if tuning is None else build_cache.relation_fingerprint(tuning),
-        build_cache.code_fingerprint(metric_definitions, ranking_metrics, recommend, similarity, item_weights,
-                                     v3_tuning, content_similarity, content_top_k, recommendation_models,
-                                     sys.modules[__name__]))
+        build_cache.code_fingerprint(metric_definitions, ranking_metrics, recommend, recommend_scoring, similarity,
+                                     item_weights, v3_tuning, content_similarity, content_top_k,
+                                     recommendation_models, sys.modules[__name__]))
 
 
 def recommendation_evaluation(connection, interactions, items, settings_frame: pd.DataFrame,
