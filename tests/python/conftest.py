@@ -30,8 +30,8 @@ MODEL_SCHEMAS_SQL = "(" + ", ".join(f"'{schema}'" for schema in MODEL_SCHEMAS) +
 LONGEST_FILES_FIRST = [
     "test_publish.py", "test_real_shop_input.py", "test_publish_anywhere.py", "test_shapes_build.py",
     "test_determinism_and_incremental.py", "test_append_only_rebuild.py", "test_bench.py", "test_bad_input.py",
-    "test_user_value_targets.py", "test_dirty_data.py", "test_sentiment_upgrade.py", "test_report.py",
-    "test_recommendations_v3_build.py", "test_multilingual_sentiment.py", "test_model_comparison.py",
+    "test_user_value_targets.py", "test_dirty_data.py", "test_sentiment_upgrade.py",
+    "test_user_value_v4_serves_v3.py", "test_report.py", "test_recommendations_v3_build.py", "test_multilingual_sentiment.py", "test_model_comparison.py",
     "test_readable_tables.py", "test_user_value_tuning.py", "test_dbt_defaults.py", "test_user_value_choice.py",
     "test_raw_source_switch.py", "test_demo_build.py", "test_sentiment.py",
 ]
