@@ -7,7 +7,7 @@ def model(dbt, session):
     return text_sentiment(
         session,
         texts=dbt.ref("int_texts_masked"),
-        settings_frame=dbt.ref("int_model_settings").df(),
+        settings_frame=dbt.ref("int_model_settings"),
         version=1,
         previous_relation=str(dbt.this) if dbt.is_incremental else None,
     )

@@ -7,9 +7,8 @@ def model(dbt, session):
     return text_sentiment(
         session,
         texts=dbt.ref("int_texts_masked"),
-        settings_frame=dbt.ref("int_model_settings").df(),
+        settings_frame=dbt.ref("int_model_settings"),
         version=2,
         previous_relation=str(dbt.this) if dbt.is_incremental else None,
-        conversations=dbt.ref("stg_shop__support_conversations").project(
-            "conversation_id, satisfaction_rating, response_hours"),
+        conversations=dbt.ref("stg_shop__support_conversations"),
     )
