@@ -19,6 +19,18 @@
   {{ return(materialization_table_spark()) }}
 {% endmaterialization %}
 
+{#- dbt's incremental models on Spark: a full table too. ltv's (ml_text_sentiment) replace rows with
+    delete+insert, which Parquet tables cannot do (dbt-spark offers merge only on Delta, Iceberg or
+    Hudi), and their Spark entry points score every text anyway (ltv.engines.spark_text). -#}
+{% materialization incremental, adapter='spark', supported_languages=['sql', 'python'] %}
+  {{ return(materialization_table_spark()) }}
+{% endmaterialization %}
+
+{#- No staging table is left behind by the table above (the DuckDB version drops dbt-duckdb's). -#}
+{% macro spark__drop_incremental_staging_tables() %}
+    select 1
+{% endmacro %}
+
 {#- Rebuilt in full every time, so every base row counts as checked since the last build. -#}
 {% macro spark__checked_since_last_build(table_alias) -%}
   true
