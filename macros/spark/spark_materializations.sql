@@ -19,14 +19,8 @@
   {{ return(materialization_table_spark()) }}
 {% endmaterialization %}
 
-{#- dbt's incremental models on Spark: a full table too. ltv's (ml_text_sentiment) replace rows with
-    delete+insert, which Parquet tables cannot do (dbt-spark offers merge only on Delta, Iceberg or
-    Hudi), and their Spark entry points score every text anyway (ltv.engines.spark_text). -#}
-{% materialization incremental, adapter='spark', supported_languages=['sql', 'python'] %}
-  {{ return(materialization_table_spark()) }}
-{% endmaterialization %}
-
-{#- No staging table is left behind by the table above (the DuckDB version drops dbt-duckdb's). -#}
+{#- ml_text_sentiment is a table on Spark (its config in models/marts/ml/_ml__models.yml): no staging
+    table is left behind to drop. -#}
 {% macro spark__drop_incremental_staging_tables() %}
     select 1
 {% endmacro %}

@@ -46,7 +46,11 @@ def sentiment_evaluation_runs(session, texts, scores_v1, settings_frame, convers
     """ml_sentiment_evaluation (text_models.sentiment_evaluation_runs)."""
     frames = frames_for(session)
     if frames.distributed:
-        raise _not_on_spark_yet("ml_sentiment_evaluation")
+        from ltv.engines import spark_text
+
+        return spark_text.sentiment_evaluation_runs(
+            frames, texts, scores_v1, frames.settings_frame(settings_frame),
+            None if conversations is None else frames.columns(conversations, "conversation_id, satisfaction_rating"))
     return text_models.sentiment_evaluation_runs(
         session, frames.columns(texts, "text_source, source_id, text_hash, rating"),
         frames.columns(scores_v1, "text_source, text_hash, polarity, not_scored_reason"),

@@ -55,6 +55,24 @@ class SparkFrames:
     def columns(self, frame, names: str):
         return frame.select(*(name.strip() for name in names.split(",")))
 
+    def record_run(self, run: dict, cutoff_date=None, horizon_days: int | None = None) -> str:
+        """ltv.registry.record_run on Spark: the same row, into the registry table the on-run-start
+        hook made (macros/spark/spark_hooks.sql). Values travel as query parameters, the timestamp as
+        text read in the session's zone (UTC), so no Python-side time zone applies."""
+        from ltv import registry
+
+        invocations = self.session.sql(
+            f"select invocation_id from {registry.INVOCATIONS_TABLE} order by started_at desc limit 1").collect()
+        row = registry.run_row(run, invocations[0][0] if invocations else None, cutoff_date, horizon_days)
+        types = dict(zip(registry.RUN_LOG_COLUMNS, ["string"] * 7 + ["timestamp", "date", "int", "bigint", "bigint",
+                                                                    "string", "string"], strict=True))
+        values = {name: None if value is None else str(value) for name, value in zip(registry.RUN_LOG_COLUMNS, row,
+                                                                                     strict=True)}
+        self.session.sql(f"insert into {registry.RUN_LOG_TABLE} select "
+                         + ", ".join(f"cast(:{name} as {types[name]})" for name in registry.RUN_LOG_COLUMNS),
+                         args=values)
+        return row[0]
+
     def map_batches(self, frame, function, schema: str, arrow: bool = False):
         """`function` over the rows of `frame`, batch by batch, in the executors' Python workers:
         an iterator of pandas frames (or, with arrow, of pyarrow record batches) in, the same out,

@@ -124,3 +124,96 @@ def text_sentiment_v1(frames, texts):
     to_score = (texts.where("text_hash is not null and text_source in ('review', 'support_message')")
                 .groupBy("text_source", "text_hash").agg(F.any_value("masked_text").alias("text")))
     return frames.map_batches(to_score, partial(_v1_batches, fingerprint=fingerprint), SENTIMENT_SCHEMA, arrow=True)
+
+
+def _average_ranks(frame, column: str, weight: str = "rows"):
+    """[column, rank]: the 1-based rank of each distinct value of `column` over the rows of `frame`,
+    ties sharing their average rank (scipy's rankdata 'average'). The window runs over the distinct
+    values only, not the rows."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    counted = frame.groupBy(column).agg(F.count("*").alias(weight))
+    through = F.sum(weight).over(Window.orderBy(column).rowsBetween(Window.unboundedPreceding, 0))
+    return counted.select(column, weight, (through - (F.col(weight) - 1) / 2.0).alias(f"{column}_rank"))
+
+
+def _auc(polar) -> float | None:
+    """ROC AUC of score for rating >= 4 against rating <= 2: the Mann-Whitney U of the positives'
+    average ranks, which is roc_auc_score's value with ties counted half."""
+    from pyspark.sql import functions as F
+
+    ranked = _average_ranks(polar, "score").join(
+        polar.groupBy("score").agg(F.sum((F.col("rating") >= 4).cast("long")).alias("positives")), "score")
+    positives, rows, positive_rank_sum = ranked.agg(
+        F.sum("positives"), F.sum("rows"), F.sum(F.col("positives") * F.col("score_rank"))).first()
+    if not rows or not positives or positives == rows:
+        return None
+    negatives = rows - positives
+    return float((positive_rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives))
+
+
+def _spearman(rated, rows: int) -> float | None:
+    """Pearson correlation of the average ranks of score and rating (scipy's spearmanr), from the
+    counts of each (score, rating) pair; ranks are centred on their known mean (rows + 1) / 2."""
+    from pyspark.sql import functions as F
+
+    pairs = rated.groupBy("score", "rating").agg(F.count("*").alias("pairs"))
+    pairs = (pairs.join(F.broadcast(_average_ranks(rated, "rating").drop("rows")), "rating")
+             .join(_average_ranks(rated, "score").drop("rows"), "score"))
+    middle = (rows + 1) / 2.0
+    x, y = F.col("score_rank") - middle, F.col("rating_rank") - middle
+    covariance, x_spread, y_spread = pairs.agg(
+        F.sum(F.col("pairs") * x * y), F.sum(F.col("pairs") * x * x), F.sum(F.col("pairs") * y * y)).first()
+    if not x_spread or not y_spread:  # constant scores or ratings
+        return None
+    return float(covariance / np.sqrt(x_spread * y_spread))
+
+
+def rating_agreement(rated) -> dict:
+    """ltv.sentiment.sentiment_evaluation on a Spark DataFrame [score, rating], without collecting it."""
+    rated = rated.where("score is not null and rating is not null and not isnan(score)")
+    rows = rated.count()
+    return {"auc_positive_vs_negative": _auc(rated.where("rating != 3")),
+            "spearman_with_rating": _spearman(rated, rows) if rows >= 2 else None, "rows": rows}
+
+
+def sentiment_evaluation_runs(frames, texts, scores_v1, settings_frame: pd.DataFrame, conversations=None):
+    """ml_sentiment_evaluation on Spark: text_models.sentiment_evaluation_runs's rows and registry runs,
+    each metric an aggregate over the texts in Spark (rating_agreement)."""
+    from pyspark.sql import functions as F
+
+    from ltv.dbt_entrypoints.common import _as_date, _metric_value, model_settings
+
+    settings = model_settings(settings_frame) if len(settings_frame) else {}
+    joined = texts.alias("texts").join(
+        scores_v1.alias("scores"), ["text_source", "text_hash"], "inner")
+    rating = F.col("texts.rating")
+    if conversations is not None:
+        joined = joined.join(conversations.alias("conversations"), (F.col("text_source") == "support_message")
+                             & (F.col("texts.source_id") == F.col("conversations.conversation_id")), "left")
+        rating = F.coalesce(rating, F.col("conversations.satisfaction_rating"))
+    joined = joined.select("text_source", F.col("scores.polarity").alias("score"),
+                           F.col("scores.not_scored_reason").alias("not_scored_reason"), rating.alias("rating"))
+    rows = []
+    for source, model_name in (("review", "text_sentiment"), ("support_message", "support_sentiment")):
+        part = joined.where(F.col("text_source") == source)
+        texts_count, english, rated = part.agg(
+            F.count("*"), F.sum(F.col("not_scored_reason").isNull().cast("long")),
+            F.sum(F.col("rating").isNotNull().cast("long"))).first()
+        metrics = rating_agreement(part)
+        metrics.update({"english_text_share": english / texts_count if texts_count else None, "texts": texts_count,
+                        "metric_status": "ok" if metrics["rows"] else "not_english" if rated else "no_rated_texts"})
+        if source == "support_message" and not texts_count:
+            continue
+        run = {"model_name": model_name, "model_version": 1, "method": "textblob", "status": "fitted",
+               "message": f"not fitted: evaluated against the {'stars' if source == 'review' else 'satisfaction'} "
+                          f"of every rated {source.replace('_', ' ')} TextBlob could read (English)",
+               "train_rows": 0, "holdout_rows": metrics["rows"],
+               "parameters": {"analyzer": text_models.TEXTBLOB_FINGERPRINT}, "metrics": metrics}
+        if len(settings_frame):
+            frames.record_run(run, cutoff_date=_as_date(settings.get("cutoff_date")),
+                              horizon_days=settings.get("horizon_days"))
+        rows.append({"text_source": source, "model_version": 1, "metric_status": metrics.pop("metric_status"),
+                     **{key: _metric_value(value) for key, value in metrics.items()}})
+    return pd.DataFrame(rows)
