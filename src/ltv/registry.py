@@ -51,8 +51,8 @@ def record_run(connection, run: dict, cutoff_date=None, horizon_days: int | None
     holdout_rows, parameters (dict), metrics (dict). A run without a method is refused: the
     registry's readers compare runs of a family by method, and a NULL one cannot be told apart.
     """
-    invocation_id = current_invocation_id(connection)
-    row = run_row(run, invocation_id, cutoff_date, horizon_days)
+    _require_method(run)
+    row = run_row(run, current_invocation_id(connection), cutoff_date, horizon_days)
     connection.execute(
         f"""
         insert into {RUN_LOG_TABLE} ({", ".join(RUN_LOG_COLUMNS)}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -64,8 +64,7 @@ def record_run(connection, run: dict, cutoff_date=None, horizon_days: int | None
 
 def run_row(run: dict, invocation_id: str | None, cutoff_date=None, horizon_days: int | None = None) -> list:
     """The registry row of one run, in RUN_LOG_COLUMNS order (each engine inserts it its own way)."""
-    if not run.get("method"):
-        raise ValueError(f"run of {run.get('model_name')} version {run.get('model_version')} has no method")
+    _require_method(run)
     trained_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     # Versions are recorded as dbt numbers them ("2", not "v2"); baselines keep their name.
     model_version = str(run["model_version"]).removeprefix("v")
@@ -89,6 +88,11 @@ def run_row(run: dict, invocation_id: str | None, cutoff_date=None, horizon_days
         to_json(run.get("parameters", {})),
         to_json(run.get("metrics", {})),
     ]
+
+
+def _require_method(run: dict) -> None:
+    if not run.get("method"):
+        raise ValueError(f"run of {run.get('model_name')} version {run.get('model_version')} has no method")
 
 
 def _optional_int(value) -> int | None:
