@@ -82,8 +82,9 @@ class SparkFrames:
 
 def frames_for(session) -> DuckDBFrames | SparkFrames:
     """The engine a dbt Python model's `session` belongs to."""
-    pyspark_sql = sys.modules.get("pyspark.sql")
-    if pyspark_sql is not None and isinstance(session, pyspark_sql.SparkSession):
+    # By name: a Spark Connect session (pyspark.sql.connect) is no subclass of the classic one.
+    session_type = type(session)
+    if session_type.__name__ == "SparkSession" and session_type.__module__.startswith("pyspark."):
         return SparkFrames(session)
     return DuckDBFrames(session)
 
