@@ -3,6 +3,10 @@
     more table in the served warehouse. That table is created without a schema, so it lands in the
     connection's default schema (main), not in the model's own (ml): both are searched. -#}
 {% macro drop_incremental_staging_tables() %}
+    {{- return(adapter.dispatch('drop_incremental_staging_tables')()) -}}
+{% endmacro %}
+
+{% macro default__drop_incremental_staging_tables() %}
     {%- set leftovers = [] -%}
     {%- if execute -%}
         {%- set found = run_query(

@@ -19,6 +19,12 @@
   {{ return(materialization_table_spark()) }}
 {% endmaterialization %}
 
+{#- ml_text_sentiment is a table on Spark (its config in models/marts/ml/_ml__models.yml): no staging
+    table is left behind to drop. -#}
+{% macro spark__drop_incremental_staging_tables() %}
+    select 1
+{% endmacro %}
+
 {#- Rebuilt in full every time, so every base row counts as checked since the last build. -#}
 {% macro spark__checked_since_last_build(table_alias) -%}
   true

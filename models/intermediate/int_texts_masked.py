@@ -7,6 +7,6 @@ def model(dbt, session):
         session,
         reviews=dbt.ref("stg_shop__reviews"),
         conversations=dbt.ref("stg_shop__support_conversations"),
-        settings_frame=dbt.ref("int_model_settings").df(),
+        settings_frame=dbt.ref("int_model_settings"),
         this=f"{dbt.this.schema}.{dbt.this.identifier}",
     )

@@ -1,7 +1,9 @@
 """ltv's dbt plugin: dbt imports every installed top-level `dbt_*` module when a command starts
-(dbt.plugins.manager) and creates the plugins it lists. This one only registers the `session`
-submission method for Python models on Spark (ltv.engines.spark_session_submission); it does nothing
-when dbt is not running on dbt-spark. Delete this package once dbt-spark ships a session method."""
+(dbt.plugins.manager) and creates the plugins it lists. This one registers the `session`
+submission method for Python models on Spark (ltv.engines.spark_session_submission) and has Spark's
+Python workers run dbt's own interpreter (ltv.engines.frames); it does nothing when dbt is not
+running on dbt-spark. Delete this package once dbt-spark ships a session method (then set
+PYSPARK_PYTHON to a Python with ltv installed)."""
 
 import sys
 
@@ -14,9 +16,11 @@ class SparkSessionPythonModels(dbtPlugin):
         # target, and a DuckDB build pays nothing for this plugin.
         spark_adapter = sys.modules.get("dbt.adapters.spark.impl")
         if spark_adapter is not None:
+            from ltv.engines.frames import use_this_python_for_spark_workers
             from ltv.engines.spark_session_submission import register
 
             register(spark_adapter.SparkAdapter)
+            use_this_python_for_spark_workers()
 
 
 plugins = [SparkSessionPythonModels]

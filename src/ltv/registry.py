@@ -15,6 +15,8 @@ from typing import Any
 
 RUN_LOG_TABLE = "registry.model_run_log"
 INVOCATIONS_TABLE = "registry.dbt_invocations"
+RUN_LOG_COLUMNS = ("run_id", "model_name", "model_version", "method", "status", "message", "invocation_id", "trained_at",
+                   "cutoff_date", "horizon_days", "train_rows", "holdout_rows", "parameters_json", "metrics_json")
 
 
 def _json_safe(value: Any) -> Any:
@@ -49,9 +51,20 @@ def record_run(connection, run: dict, cutoff_date=None, horizon_days: int | None
     holdout_rows, parameters (dict), metrics (dict). A run without a method is refused: the
     registry's readers compare runs of a family by method, and a NULL one cannot be told apart.
     """
-    if not run.get("method"):
-        raise ValueError(f"run of {run.get('model_name')} version {run.get('model_version')} has no method")
-    invocation_id = current_invocation_id(connection)
+    _require_method(run)
+    row = run_row(run, current_invocation_id(connection), cutoff_date, horizon_days)
+    connection.execute(
+        f"""
+        insert into {RUN_LOG_TABLE} ({", ".join(RUN_LOG_COLUMNS)}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        row,
+    ).fetchall()
+    return row[0]
+
+
+def run_row(run: dict, invocation_id: str | None, cutoff_date=None, horizon_days: int | None = None) -> list:
+    """The registry row of one run, in RUN_LOG_COLUMNS order (each engine inserts it its own way)."""
+    _require_method(run)
     trained_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     # Versions are recorded as dbt numbers them ("2", not "v2"); baselines keep their name.
     model_version = str(run["model_version"]).removeprefix("v")
@@ -59,31 +72,27 @@ def record_run(connection, run: dict, cutoff_date=None, horizon_days: int | None
     run_id = hashlib.sha256(
         f"{invocation_id}|{run['model_name']}|{model_version}|{method}|{trained_at.isoformat()}".encode()
     ).hexdigest()[:32]
-    connection.execute(
-        f"""
-        insert into {RUN_LOG_TABLE} (
-            run_id, model_name, model_version, method, status, message, invocation_id, trained_at,
-            cutoff_date, horizon_days, train_rows, holdout_rows, parameters_json, metrics_json
-        ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """,
-        [
-            run_id,
-            run["model_name"],
-            model_version,
-            method,
-            run.get("status", "fitted"),
-            run.get("message"),
-            invocation_id,
-            trained_at,
-            cutoff_date,
-            None if horizon_days is None else int(horizon_days),
-            _optional_int(run.get("train_rows")),
-            _optional_int(run.get("holdout_rows")),
-            to_json(run.get("parameters", {})),
-            to_json(run.get("metrics", {})),
-        ],
-    ).fetchall()
-    return run_id
+    return [
+        run_id,
+        run["model_name"],
+        model_version,
+        method,
+        run.get("status", "fitted"),
+        run.get("message"),
+        invocation_id,
+        trained_at,
+        cutoff_date,
+        None if horizon_days is None else int(horizon_days),
+        _optional_int(run.get("train_rows")),
+        _optional_int(run.get("holdout_rows")),
+        to_json(run.get("parameters", {})),
+        to_json(run.get("metrics", {})),
+    ]
+
+
+def _require_method(run: dict) -> None:
+    if not run.get("method"):
+        raise ValueError(f"run of {run.get('model_name')} version {run.get('model_version')} has no method")
 
 
 def _optional_int(value) -> int | None:

@@ -5,10 +5,9 @@ def model(dbt, session):
     dbt.config(materialized="table")
     return conversation_experience(
         session,
-        conversations=dbt.ref("stg_shop__support_conversations").project(
-            "conversation_id, user_id, response_hours, satisfaction_rating"),
-        texts=dbt.ref("int_texts_masked").project("text_source, source_id, text_hash"),
-        sentiment_scores=dbt.ref("ml_text_sentiment", v=2).project("text_source, text_hash, polarity"),
-        settings_frame=dbt.ref("int_model_settings").df(),
+        conversations=dbt.ref("stg_shop__support_conversations"),
+        texts=dbt.ref("int_texts_masked"),
+        sentiment_scores=dbt.ref("ml_text_sentiment", v=2),
+        settings_frame=dbt.ref("int_model_settings"),
         version=2,
     )

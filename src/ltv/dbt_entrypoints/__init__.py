@@ -5,7 +5,8 @@ one-row int_model_settings frame, calls the plain functions that hold the logic,
 the run registry and returns the table dbt writes. Keeping this glue here, and not in the model
 files, is what lets the model files stay three lines long and the logic be unit-tested. One module
 per model family: value_models, recommendation_models (and recommendation_offline, the models
-that measure recommenders), text_models; common holds what they share.
+that measure recommenders), text_models; common holds what they share. text_engines runs the text
+models on DuckDB (text_models) or Spark (ltv.engines.spark_text), by the model's session.
 """
 
 # OMP_WAIT_POLICY is set by the package ltv itself (ltv/__init__.py), imported before this module.
@@ -19,7 +20,7 @@ from ltv.dbt_entrypoints.recommendation_models import (
     user_recommendations,
 )
 from ltv.dbt_entrypoints.recommendation_offline import recommendation_evaluation, recommendation_tuning
-from ltv.dbt_entrypoints.text_models import (
+from ltv.dbt_entrypoints.text_engines import (
     conversation_experience,
     sentiment_evaluation_runs,
     text_sentiment,
