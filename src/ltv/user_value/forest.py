@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ltv.user_value.constants import BOOSTING_PARALLEL_MIN_ROWS, BOOSTING_THREADS
+from ltv.user_value.tree_kernels import pack_trees, raw_scores
 
 
 def boosting_threads(rows: int):
@@ -45,6 +46,7 @@ class BinnedForest:
         self.baseline = float(np.ravel(model._baseline_prediction)[0])
         self.inverse_link = model._loss.link.inverse
         self._leaf_finders = None
+        self._packed = None
 
     def bin(self, features: np.ndarray) -> np.ndarray:
         """The features as the trees see them: users × columns of uint8 bins, row-major (so that a
@@ -88,12 +90,17 @@ class BinnedForest:
             outputs[:, tree] = self.output(binned, tree)
         return outputs
 
+    @property
+    def packed(self) -> dict[str, np.ndarray]:
+        """The trees as tree_kernels walks them, packed once."""
+        if self._packed is None:
+            self._packed = pack_trees(self.trees)
+        return self._packed
+
     def raw(self, binned: np.ndarray) -> np.ndarray:
-        """The summed raw score without keeping each tree's output."""
-        raw = np.full(len(binned), self.baseline)
-        for tree in range(len(self.trees)):
-            raw += self.output(binned, tree)
-        return raw
+        """The summed raw score without keeping each tree's output (tree_kernels: the same sums as
+        adding predict_binned's outputs tree by tree, in one compiled pass)."""
+        return raw_scores(self.packed, binned, self.missing_bin, self.baseline)
 
     def predict_raw(self, outputs: np.ndarray) -> np.ndarray:
         # Summed tree by tree from the baseline, as scikit-learn does, so the result is the model's own.
