@@ -29,7 +29,7 @@ import pandas as pd
 from ltv.user_value.boosting import _tree_features, _v3_combine, _v3_from_parts
 from ltv.user_value.constants import REQUIRED_COLUMNS, V2_OUTPUT_COLUMNS, V3_BASE_FEATURES
 from ltv.user_value.forest import BinnedForest
-from ltv.user_value.probabilistic import _predict_v2
+from ltv.user_value.probabilistic import _predict_v2, v2_history, v2_outputs, v2_parts
 from ltv.user_value.tree_kernels import occluded_raw, own_leaves, path_tables
 from ltv.user_value.tuned import _v4_combine, _v4_from_parts
 
@@ -57,10 +57,14 @@ class ForestOcclusion:
         self.position = np.where(kept, np.cumsum(kept) - 1, -1)
         self.own = None  # the unoccluded batch: v2's outputs, bins, each tree's leaf, raw sum, prediction
 
-    def _v2_outputs(self, batch: np.ndarray) -> pd.DataFrame | None:
+    def _v2_outputs(self, batch: np.ndarray, known: tuple[dict, dict] | None = None):
+        """(v2's outputs, its history, its parts) for the batch, or Nones without a v2 fit. known: the
+        own pass's history and parts, whose parts an occluded input does not touch are kept."""
         if self.state["v2_state"] is None:
-            return None
-        return _predict_v2(self.state["v2_state"], v2_frame(batch, V3_BASE_FEATURES), self.horizon_days)
+            return None, None, None
+        history = v2_history(lambda name: batch[:, V3_BASE_FEATURES.index(name)])
+        parts = v2_parts(self.state["v2_state"], history, self.horizon_days, known)
+        return v2_outputs(history, parts), history, parts
 
     def __call__(self, batch: np.ndarray, occluded: int | None) -> np.ndarray:
         if occluded is None:
@@ -70,7 +74,7 @@ class ForestOcclusion:
         if column >= 0:  # one bin for every user: the baseline's
             changed[column] = self.forest.bin_column(batch[:1, occluded], column)
         if v2_outputs is not None and V3_BASE_FEATURES[occluded] in V2_INPUTS:
-            v2_outputs = self._v2_outputs(batch)
+            v2_outputs = self._v2_outputs(batch, (self.own["v2_history"], self.own["v2_parts"]))[0]
             changed.update(self._v2_bins(v2_outputs))
         if not changed and v2_outputs is self.own["v2_outputs"]:
             return self.own["prediction"]  # nothing the model reads has changed
@@ -78,13 +82,13 @@ class ForestOcclusion:
 
     def _own_pass(self, batch: np.ndarray) -> np.ndarray:
         """The users as they are: each tree's leaf is kept for the occluded passes."""
-        v2_outputs = self._v2_outputs(batch)
+        v2_outputs, history, parts = self._v2_outputs(batch)
         binned = self.forest.bin(_tree_features(self.state, batch, v2_outputs))
         # Summed tree by tree from the baseline, as scikit-learn does, so the result is the model's own.
         leaves, raw = own_leaves(self.forest.packed, binned, self.forest.missing_bin, self.forest.baseline)
         prediction = self.combine(self.state, self.forest.to_prediction(raw), v2_outputs)
-        self.own = {"v2_outputs": v2_outputs, "binned": binned, "leaves": leaves, "raw": raw,
-                    "prediction": prediction}
+        self.own = {"v2_outputs": v2_outputs, "v2_history": history, "v2_parts": parts, "binned": binned,
+                    "leaves": leaves, "raw": raw, "prediction": prediction}
         return prediction
 
     def _v2_bins(self, v2_outputs: pd.DataFrame) -> dict[int, np.ndarray]:
