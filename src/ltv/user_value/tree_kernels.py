@@ -131,7 +131,7 @@ def own_leaves(packed: dict, binned: np.ndarray, missing_bin: int, baseline: flo
 
 
 @_compiled
-def _occluded_raw(binned, leaves, own_raw, nodes, value, missing_bin, candidates, leaf_moves, pairs, stays, slot,
+def _occluded_raw(binned, leaves, own_raw, nodes, value, missing_bin, candidates, leaf_moves, pairs, stay_bits, slot,
                   bins, per_user, columns, raw):
     # User by user: the user's bins and leaves stay in cache while their trees are walked again.
     active = np.empty(per_user.size, dtype=np.intp)
@@ -154,7 +154,9 @@ def _occluded_raw(binned, leaves, own_raw, nodes, value, missing_bin, candidates
                     break
                 index = active[a]
                 pair = pairs[position, index]
-                moved = pair >= 0 and not stays[pair, leaf, bins[per_user[index], user]]
+                if pair >= 0:
+                    bin_value = bins[per_user[index], user]
+                    moved = (stay_bits[pair, leaf, bin_value >> 6] >> np.uint64(bin_value & 63)) & np.uint64(1) == 0
             if moved:
                 new = _leaf_replaced(binned, user, nodes, tree, missing_bin, slot, bins)
                 total += value[tree, new] - value[tree, leaf]
@@ -188,7 +190,8 @@ def occluded_raw(packed: dict, tables: dict, binned: np.ndarray, leaves: np.ndar
     pairs = np.ascontiguousarray(pair_index[candidates][:, [columns[k] for k in per_user]])
     raw = np.empty(len(binned))
     _occluded_raw(np.ascontiguousarray(binned, dtype=np.uint8), leaves, np.asarray(own_raw, dtype=np.float64),
-                  packed["nodes"], packed["value"], missing_bin, candidates.astype(np.intp), leaf_moves, pairs, stays,
+                  packed["nodes"], packed["value"], missing_bin, candidates.astype(np.intp), leaf_moves, pairs,
+                  tables["stay_bits"],
                   slot, bins, np.array(per_user, dtype=np.intp), np.array(columns, dtype=np.intp), raw)
     return raw
 
@@ -218,7 +221,8 @@ def path_tables(trees, missing_bin: int, columns: int) -> dict[str, np.ndarray]:
 
     * pair_index (trees × columns): the pair's row in stays, -1 where the tree does not split on it;
     * stays (pairs × node × bin): whether a user in leaf `node` whose bin of the column became `bin`
-      would still take the branch of every node on the leaf's path that splits on the column."""
+      would still take the branch of every node on the leaf's path that splits on the column;
+    * stay_bits: stays packed in bits, pairs × node × 4 words of 64 bins."""
     pair_index = np.full((len(trees), max(columns, 1)), -1, dtype=np.intp)
     width = max((len(tree.nodes) for tree in trees), default=1)
     rows = []
@@ -231,4 +235,7 @@ def path_tables(trees, missing_bin: int, columns: int) -> dict[str, np.ndarray]:
             pair_index[index, column] = len(rows)
             rows.append(stays)
     stays = np.stack(rows) if rows else np.ones((1, width, 256), dtype=bool)
-    return {"pair_index": pair_index, "stays": stays}
+    # The same as bits (bin b: bit b % 64 of word b // 64), eight times smaller: the look-ups of a
+    # user's trees then stay in the processor's cache.
+    stay_bits = np.packbits(stays, axis=-1, bitorder="little").view(np.uint64)
+    return {"pair_index": pair_index, "stays": stays, "stay_bits": stay_bits}
