@@ -257,16 +257,22 @@ def bgnbd_conditional_expected_purchases(params: BGNBDParameters, t: float, x, t
     The expectation if alive depends on (x, T) alone, which repeat a lot among users measured in
     whole days, so it is computed once per distinct (x, T): by the closed form where that is
     trustworthy, by numerical integration elsewhere (_expected_if_alive_checked)."""
+    return bgnbd_expected_purchases_and_alive(params, t, x, t_x, T)[0]
+
+
+def bgnbd_expected_purchases_and_alive(params: BGNBDParameters, t: float, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
+    """(bgnbd_conditional_expected_purchases, bgnbd_probability_alive) of the same histories, P(alive)
+    computed once for both."""
     x, t_x, T = (_as_vector(values, name) for values, name in ((x, "x"), (t_x, "t_x"), (T, "T")))
     if t < 0:
         raise ValueError("the horizon t must be >= 0")
+    probability_alive = special.expit(-_log_dropout_odds(params, x, t_x, T))
     if t == 0:
-        return np.zeros_like(x)
+        return np.zeros_like(x), probability_alive
     (distinct_x, distinct_T), inverse, _ = distinct_rows(x, T)
     expected_if_alive = _expected_if_alive_checked(params.r, params.alpha, params.a, params.b, t, distinct_x,
                                                    distinct_T)[inverse]
-    probability_alive = special.expit(-_log_dropout_odds(params, x, t_x, T))
-    return np.maximum(expected_if_alive * probability_alive, 0.0)
+    return np.maximum(expected_if_alive * probability_alive, 0.0), probability_alive
 
 
 def simulate_bgnbd(params: BGNBDParameters, n_users: int, T, seed: int) -> pd.DataFrame:

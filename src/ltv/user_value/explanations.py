@@ -42,8 +42,8 @@ import pandas as pd
 
 from ltv.user_value.constants import EXPLANATION_COLUMNS, TOP_DRIVERS, V1_FEATURES, V3_BASE_FEATURES
 from ltv.user_value.inputs import _numeric
-from ltv.user_value.probabilistic import _predict_v2
-from ltv.user_value.tree_occlusion import V2_INPUTS, stacked_predictor, v2_frame
+from ltv.user_value.probabilistic import v2_history, v2_outputs, v2_parts
+from ltv.user_value.tree_occlusion import V2_INPUTS, stacked_predictor
 
 # The inputs each version is explained by: the columns it reads from the feature tables.
 EXPLAINED_FEATURES = {1: V1_FEATURES, 2: V2_INPUTS, 3: V3_BASE_FEATURES, 4: V3_BASE_FEATURES}
@@ -124,9 +124,23 @@ def top_drivers(names, contributions: np.ndarray, count: int = TOP_DRIVERS) -> p
 def _predictor(version: int, state: dict, horizon_days: int) -> Predictor:
     """The version's prediction as a function of its explained features (EXPLAINED_FEATURES order)."""
     if version == 2:
-        return lambda batch, occluded: _predict_v2(state, v2_frame(batch, V2_INPUTS), horizon_days)[
-            "predicted_spend"].to_numpy(dtype=float)
+        return _v2_predictor(state, horizon_days)
     return stacked_predictor(version, state, horizon_days)
+
+
+def _v2_predictor(state: dict, horizon_days: int) -> Predictor:
+    """v2's predicted_spend; an occluded pass keeps the parts of the own pass its input does not feed
+    (probabilistic.v2_parts: Gamma-Gamma's when a BG/NBD input is occluded, and so on)."""
+    own = {}
+
+    def predict(batch: np.ndarray, occluded: int | None) -> np.ndarray:
+        history = v2_history(lambda name: batch[:, V2_INPUTS.index(name)])
+        parts = v2_parts(state, history, horizon_days, None if occluded is None else own["known"])
+        if occluded is None:
+            own["known"] = (history, parts)
+        return v2_outputs(history, parts)["predicted_spend"].to_numpy(dtype=float)
+
+    return predict
 
 
 def feature_contributions(version: int, state: dict, frame: pd.DataFrame, horizon_days: int) -> np.ndarray:

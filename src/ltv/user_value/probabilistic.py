@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 from ltv.user_value.btyd import (
-    bgnbd_conditional_expected_purchases,
-    bgnbd_probability_alive,
+    bgnbd_expected_purchases_and_alive,
     fit_bgnbd,
     fit_gamma_gamma,
     gamma_gamma_expected_spend,
@@ -16,19 +17,23 @@ from ltv.user_value.constants import DAYS_PER_WEEK, MIN_GAMMA_GAMMA_USERS
 from ltv.user_value.inputs import _numeric
 
 
-def _purchase_history_in_weeks(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """BG/NBD inputs in weeks plus the buyer mask. Guards keep slightly inconsistent SQL (t_x beyond T,
+def v2_history(column: Callable[[str], np.ndarray]) -> dict[str, np.ndarray]:
+    """BG/NBD and Gamma-Gamma inputs in weeks plus the buyer mask, from column(name), which gives a
+    feature column as float (NaN for missing). Guards keep slightly inconsistent SQL (t_x beyond T,
     a span without repeat days) inside the model's domain instead of failing the whole run."""
-    has_purchase = np.nan_to_num(_numeric(frame, "has_purchase"), nan=0.0) > 0
-    repeat_days = np.maximum(np.nan_to_num(_numeric(frame, "repeat_purchase_days"), nan=0.0), 0.0)
-    observation = (
-        np.maximum(np.nan_to_num(_numeric(frame, "customer_age_days"), nan=0.0), 0.0) / DAYS_PER_WEEK
-    )
-    last_repeat = (
-        np.maximum(np.nan_to_num(_numeric(frame, "purchase_span_days"), nan=0.0), 0.0) / DAYS_PER_WEEK
-    )
+    has_purchase = np.nan_to_num(column("has_purchase"), nan=0.0) > 0
+    repeat_days = np.maximum(np.nan_to_num(column("repeat_purchase_days"), nan=0.0), 0.0)
+    observation = np.maximum(np.nan_to_num(column("customer_age_days"), nan=0.0), 0.0) / DAYS_PER_WEEK
+    last_repeat = np.maximum(np.nan_to_num(column("purchase_span_days"), nan=0.0), 0.0) / DAYS_PER_WEEK
     last_repeat = np.where(repeat_days > 0, np.minimum(last_repeat, observation), 0.0)
-    return has_purchase, repeat_days, last_repeat, observation
+    monetary = np.nan_to_num(column("average_repeat_order_value"), nan=0.0)
+    return {"has_purchase": has_purchase, "repeat_days": repeat_days, "last_repeat": last_repeat,
+            "observation": observation, "monetary": monetary}
+
+
+def _purchase_history_in_weeks(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    history = v2_history(lambda name: _numeric(frame, name))
+    return history["has_purchase"], history["repeat_days"], history["last_repeat"], history["observation"]
 
 
 def _fit_v2(train: pd.DataFrame) -> dict:
@@ -57,22 +62,44 @@ def _predict_v2(state: dict, frame: pd.DataFrame, horizon_days: int) -> pd.DataF
     """Users who have never bought are outside BG/NBD, which starts at a customer's first purchase:
     they get 0 predicted purchases and spend, a null probability_alive, and the population mean as
     predicted_average_order_value. Buyers without repeat spend also get the population mean."""
-    has_purchase, repeat_days, last_repeat, observation = _purchase_history_in_weeks(frame)
+    history = v2_history(lambda name: _numeric(frame, name))
+    return v2_outputs(history, v2_parts(state, history, horizon_days), frame.index)
+
+
+# What each part of v2's prediction reads of v2_history (has_purchase only masks the parts).
+_BGNBD_INPUTS = ("repeat_days", "last_repeat", "observation")
+_SPEND_INPUTS = ("repeat_days", "monetary")
+
+
+def v2_parts(state: dict, history: dict[str, np.ndarray], horizon_days: int,
+             known: tuple[dict, dict] | None = None) -> dict[str, np.ndarray]:
+    """BG/NBD's expected purchases and P(alive) and Gamma-Gamma's expected order value, unmasked.
+    known: (an earlier history of the same users, its parts): a part whose inputs are all equal to
+    the earlier ones is taken from there rather than computed again (each is computed user by user,
+    so it would come out the same): the explanations occlude one input at a time."""
+    def unchanged(inputs) -> bool:
+        return known is not None and all(np.array_equal(history[name], known[0][name]) for name in inputs)
+
     purchase_model, spend_model = state["purchase_model"], state["spend_model"]
-    monetary = np.nan_to_num(_numeric(frame, "average_repeat_order_value"), nan=0.0)
-    expected_purchases = bgnbd_conditional_expected_purchases(
-        purchase_model, horizon_days / DAYS_PER_WEEK, repeat_days, last_repeat, observation
-    )
-    alive = bgnbd_probability_alive(purchase_model, repeat_days, last_repeat, observation)
-    order_value = gamma_gamma_expected_spend(spend_model, repeat_days, monetary)
-    predicted = pd.DataFrame(index=frame.index)
-    predicted["predicted_purchases"] = np.where(has_purchase, expected_purchases, 0.0)
-    predicted["probability_alive"] = np.where(has_purchase, alive, np.nan)
-    predicted["predicted_average_order_value"] = order_value
-    predicted.insert(
-        0, "predicted_spend", predicted["predicted_purchases"] * predicted["predicted_average_order_value"]
-    )
-    return predicted
+    if unchanged(_BGNBD_INPUTS):
+        expected, alive = known[1]["expected_purchases"], known[1]["alive"]
+    else:
+        expected, alive = bgnbd_expected_purchases_and_alive(
+            purchase_model, horizon_days / DAYS_PER_WEEK, history["repeat_days"], history["last_repeat"],
+            history["observation"])
+    order_value = (known[1]["order_value"] if unchanged(_SPEND_INPUTS)
+                   else gamma_gamma_expected_spend(spend_model, history["repeat_days"], history["monetary"]))
+    return {"expected_purchases": expected, "alive": alive, "order_value": order_value}
+
+
+def v2_outputs(history: dict[str, np.ndarray], parts: dict[str, np.ndarray], index=None) -> pd.DataFrame:
+    """v2's output columns from its parts: BG/NBD's only for users who have bought."""
+    has_purchase = history["has_purchase"]
+    purchases = np.where(has_purchase, parts["expected_purchases"], 0.0)
+    order_value = parts["order_value"]
+    return pd.DataFrame({"predicted_spend": purchases * order_value, "predicted_purchases": purchases,
+                         "probability_alive": np.where(has_purchase, parts["alive"], np.nan),
+                         "predicted_average_order_value": order_value}, index=index)
 
 
 def _parameters_v2(state: dict) -> dict:
