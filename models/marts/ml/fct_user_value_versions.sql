@@ -31,7 +31,7 @@ scored as (
 training_mean as (
 
     -- Every version splits the same labelled users with the same seed; any version's train rows do.
-    select avg(features.future_net_spend) as mean_spend
+    select {{ exact_avg('features.future_net_spend') }} as mean_spend
     from (select distinct user_id from versions_unioned where split = 'train') as train
     inner join {{ ref('int_user_features_at_cutoff') }} as features
         on train.user_id = features.user_id
@@ -53,7 +53,9 @@ ranked as (
     select
         holdout.*,
         count(*) over (partition by model_version) as holdout_users,
-        sum(actual) over (partition by model_version) as actual_total,
+        -- Exact (ordered) sums: a double sum over a partition or group adds in whatever order DuckDB's
+        -- threads combine their parts, which moved the last bits between two builds of the same data.
+        cast(sum(cast(actual as decimal(38, 10))) over (partition by model_version) as double) as actual_total,
         sum(actual) over (partition by model_version order by predicted desc, user_id
                           rows between unbounded preceding and current row) as cumulative_by_prediction,
         sum(actual) over (partition by model_version order by actual desc, user_id
@@ -68,15 +70,17 @@ measured as (
     select
         model_version,
         any_value(holdout_users) as holdout_users,
-        sqrt(avg(power(predicted - actual, 2))) as rmse,
-        sqrt(avg(power((select mean_spend from training_mean) - actual, 2))) as baseline_rmse,
+        -- Squared errors are no money: averaged in user order (the same bits every run) rather than as DECIMAL.
+        sqrt(avg(power(predicted - actual, 2) order by user_id)) as rmse,
+        sqrt(avg(power((select mean_spend from training_mean) - actual, 2) order by user_id)) as baseline_rmse,
         -- Normalized Gini: (Σ cumulative share − (n+1)/2) / n by prediction, over the same by actual.
-        case when any_value(actual_total) <> 0 and sum(cumulative_by_actual) / any_value(actual_total) <> (count(*) + 1) / 2.0
-            then (sum(cumulative_by_prediction) / any_value(actual_total) - (count(*) + 1) / 2.0)
-                 / (sum(cumulative_by_actual) / any_value(actual_total) - (count(*) + 1) / 2.0)
+        case when any_value(actual_total) <> 0 and {{ exact_sum('cumulative_by_actual') }} / any_value(actual_total) <> (count(*) + 1) / 2.0
+            then ({{ exact_sum('cumulative_by_prediction') }} / any_value(actual_total) - (count(*) + 1) / 2.0)
+                 / ({{ exact_sum('cumulative_by_actual') }} / any_value(actual_total) - (count(*) + 1) / 2.0)
         end as normalized_gini,
         case when any_value(actual_total) <> 0
-            then sum(actual) filter (where prediction_rank <= ceil(round(0.2 * holdout_users, 9))) / any_value(actual_total)
+            then cast(sum(cast(actual as decimal(38, 10))) filter (where prediction_rank <= ceil(round(0.2 * holdout_users, 9))) as double)
+                 / any_value(actual_total)
         end as top20_capture,
         max(actual) = min(actual) as labels_are_constant,
         count(*) filter (where actual > 0) as holdout_spenders
