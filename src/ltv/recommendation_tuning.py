@@ -229,9 +229,14 @@ def config_recommendations(interactions: pd.DataFrame, config: dict, top_n: int,
         if not listed.all():  # no copy of ten million rows when every list counts
             similarities = similarities.loc[listed]
     popularity = popularity_of(interactions)
+    owned = had_pairs(scoring)
+    # The rows and lists go before the scoring, where the memory peaks (a caller that passes them
+    # inline, as ml_user_recommendations_v3 does, holds no other reference).
+    del interactions, scoring
     weights = blended_weights(similarities, weighted["item_id"], popularity, float(config.get("popularity_weight", 0.0)))
+    del similarities
     return recommend_items(
-        weighted, weights, top_n=top_n, owned=had_pairs(scoring), popularity=popularity,
+        weighted, weights, top_n=top_n, owned=owned, popularity=popularity,
         all_user_ids=users, interaction_transform="log1p")
 
 
