@@ -234,14 +234,17 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
         inner join {prefix}_item_codes as item_codes on items.item_id = item_codes.id order by 1""").df()
     sampled_users = pd.unique(test_purchases["user_id"])
     before_cutoff = v3_tuning.period_interactions(rows, "cutoff")
+    train = _weighted_interactions(rows, "interaction_weight_before_cutoff")
+    del rows  # each frame goes once what is built from it exists: the fits and scoring peak later
     extra_runs = {}
     if tuning is not None:
         config = chosen_config(tuning.df())
         extra_runs["tuned"] = (3, config, v3_tuning.config_recommendations(
             before_cutoff, config, EVALUATION_LIST_LENGTH, users=sampled_users, item_ids=catalogue["item_id"]))
     excluded = v3_tuning.excluded_pairs(before_cutoff.loc[before_cutoff["user_id"].isin(sampled_users)])
+    del before_cutoff
     runs = ranking_metrics.offline_evaluation(
-        _weighted_interactions(rows, "interaction_weight_before_cutoff"),
+        train,
         test_purchases,
         catalogue,
         top_k=top_k,
