@@ -3,8 +3,11 @@
 similarity.top_k_column_cosines and item_weights.blocked_top_k_products used to compute blocks of
 the items x items product with scipy, write every entry out (77M at 1M users, 50k items), round,
 mask and bucket them, and sort the candidates. Here each row of the product lives only in a dense
-per-thread accumulator over the columns and goes straight into a top-k list (the offline
-evaluation's three fits at 1M users: 29 -> about 4 CPU-s), as recommend_scoring does for users.
+per-thread accumulator over the columns and goes straight into a top-k list, as recommend_scoring
+does for users (the offline evaluation's three fits at 1M users, each with its user-item matrix
+and weighting: 29 -> 17 CPU-s on the loaded 2-core machine). What is left waits on memory: each
+of the 5.2M (item, user) entries fetches that user's row from a random place (a packed row layout
+and a heap for the top-k lists measured no faster).
 
 The result is the one the blocked scipy product gave, to the bit: each entry sums
 left[i, u] * right[u, j] in scipy's order (row i's entries in stored order, each right row in
