@@ -25,19 +25,14 @@ similar item ascending (ties go to the smaller code), at most top_k per item, we
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sparse
 
 from ltv.similarity import (
     BLOCK_THREADS,
-    MAX_PAIRS_PER_BLOCK,
     SIMILARITY_DECIMALS,
     bm25_weight,
-    product_row_bounds,
-    row_blocks,
     top_k_per_row,
 )
 
@@ -80,22 +75,15 @@ def _top_k_of_block(block: sparse.csr_matrix, start: int, values: np.ndarray, to
     return rows + start, columns[chosen], values[chosen]
 
 
-def blocked_top_k_products(left: sparse.csr_matrix, right: sparse.csr_matrix, top_k: int, reweight) -> Triplets:
-    """Top-k per row of reweight(start, left[block] @ right), computed block by block so the
-    items x items product is never held whole. reweight(start, block) returns the block's values."""
+def _product_top_k(left: sparse.csr_matrix, right: sparse.csr_matrix, top_k: int, **reweighting) -> Triplets:
+    """Top-k per row of left @ right, reweighted (product_top_k.py: one compiled pass, rows never
+    held whole)."""
+    # Imported here: numba's import and the compiled functions are only needed when fitting.
+    from ltv.product_top_k import product_top_k
+
     if top_k <= 0 or left.nnz == 0 or right.nnz == 0:
         return _empty()
-    blocks = row_blocks(product_row_bounds(left, right), 2048, MAX_PAIRS_PER_BLOCK)
-
-    def one_block(bounds: tuple[int, int]) -> Triplets:
-        start, end = bounds
-        block = (left[start:end] @ right).tocsr()
-        block.sort_indices()
-        return _top_k_of_block(block, start, reweight(start, block), top_k)
-
-    # Independent blocks; scipy and numpy release the GIL, and map keeps the order.
-    with ThreadPoolExecutor(max_workers=BLOCK_THREADS) as pool:
-        return _concatenate(list(pool.map(one_block, blocks)))
+    return product_top_k(left, right, top_k, SIMILARITY_DECIMALS, BLOCK_THREADS, **reweighting)
 
 
 def knn_weights(strengths: sparse.csr_matrix, top_k: int, bm25_k1: float, bm25_b: float, shrink: float) -> Triplets:
@@ -104,14 +92,8 @@ def knn_weights(strengths: sparse.csr_matrix, top_k: int, bm25_k1: float, bm25_b
     vectors.data = np.maximum(vectors.data, 0.0)  # an item bought by every user has idf < 0: no signal
     vectors.eliminate_zeros()
     norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
-    right = vectors.T.tocsr()
-
-    def shrunk_cosine(start: int, block: sparse.csr_matrix) -> np.ndarray:
-        entry_item = np.repeat(np.arange(start, start + block.shape[0]), np.diff(block.indptr))
-        denominator = norms[entry_item] * norms[block.indices] + shrink
-        return np.divide(block.data, denominator, out=np.zeros_like(block.data), where=denominator > 0)
-
-    return blocked_top_k_products(vectors, right, top_k, shrunk_cosine)
+    return _product_top_k(vectors, vectors.T.tocsr(), top_k, mode="shrunk_cosine", row_factors=norms,
+                          column_factors=norms, shrink=shrink)
 
 
 def rp3beta_weights(strengths: sparse.csr_matrix, top_k: int, alpha: float, beta: float) -> Triplets:
@@ -131,9 +113,7 @@ def rp3beta_weights(strengths: sparse.csr_matrix, top_k: int, alpha: float, beta
     item_to_user = row_stochastic(matrix.T.tocsr())  # P_iu
     degree = np.diff(matrix.tocsc().indptr).astype(np.float64)
     popularity_penalty = np.divide(1.0, degree**beta, out=np.zeros_like(degree), where=degree > 0)
-    return blocked_top_k_products(
-        item_to_user, user_to_item, top_k, lambda start, block: block.data * popularity_penalty[block.indices]
-    )
+    return _product_top_k(item_to_user, user_to_item, top_k, mode="column_scaled", column_factors=popularity_penalty)
 
 
 def ease_matrix(strengths: sparse.csr_matrix, l2: float) -> np.ndarray:

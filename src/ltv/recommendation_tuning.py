@@ -175,6 +175,9 @@ def blended_weights(similarities: pd.DataFrame, items, popularity: pd.DataFrame,
         "similarity": np.tile(popularity_weight * share, len(sources)),
     })
     blend = blend.loc[blend["item_id"] != blend["similar_item_id"]]
+    summed = _summed_integer_pairs(weights, blend)
+    if summed is not None:
+        return summed
     combined = pd.concat([weights, blend], ignore_index=True)
     # Summed per pair in row order and sorted by the pair, as groupby(sort=True).sum() would, on one
     # integer per pair: the two-column groupby of ten million rows took seconds.
@@ -186,6 +189,28 @@ def blended_weights(similarities: pd.DataFrame, items, popularity: pd.DataFrame,
                          "similarity": np.round(summed, SIMILARITY_DECIMALS)}, copy=False)
 
 
+def _summed_integer_pairs(weights: pd.DataFrame, blend: pd.DataFrame) -> pd.DataFrame | None:
+    """blended_weights' sum per pair when the ids are small non-negative integers (the warehouse
+    models' codes): the pair key is computed from the ids themselves, with no index of the ids, no
+    hash look-ups and no concatenated frame (about 1 GB of temporaries for v3's ten million rows).
+    None for other ids."""
+    columns = [frame[name].to_numpy() for frame in (weights, blend) for name in ("item_id", "similar_item_id")]
+    if not all(column.dtype.kind in "iu" for column in columns):
+        return None
+    if any(column.size and column.min() < 0 for column in columns):
+        return None
+    size = max((int(column.max()) + 1 for column in columns if column.size), default=1)
+    if size > 3_000_000_000:  # a key of two ids must fit in 63 bits
+        return None
+    keys = np.concatenate([columns[0].astype(np.int64) * size + columns[1], columns[2].astype(np.int64) * size + columns[3]])
+    values = np.concatenate([weights["similarity"].to_numpy(np.float64), blend["similarity"].to_numpy(np.float64)])
+    pair_keys, pair = np.unique(keys, return_inverse=True)
+    del keys
+    summed = np.bincount(pair.reshape(-1), weights=values, minlength=pair_keys.size)
+    return pd.DataFrame({"item_id": pair_keys // size, "similar_item_id": pair_keys % size,
+                         "similarity": np.round(summed, SIMILARITY_DECIMALS)}, copy=False)
+
+
 def config_recommendations(interactions: pd.DataFrame, config: dict, top_n: int, users=None,
                            similarities: pd.DataFrame | None = None, item_ids=None,
                            ease_cache: dict | None = None) -> pd.DataFrame:
@@ -193,14 +218,25 @@ def config_recommendations(interactions: pd.DataFrame, config: dict, top_n: int,
     without a positive score get the most popular items (recommend.recommend_items)."""
     if similarities is None:
         similarities = config_similarities(interactions, config, item_ids, ease_cache)
-    scoring = interactions if users is None else interactions.loc[interactions["user_id"].isin(users)]
+    scoring = interactions
+    if users is not None:
+        scored = interactions["user_id"].isin(users).to_numpy()
+        if not scored.all():  # every user scored (ml_user_recommendations_v3): no copy of the rows
+            scoring = interactions.loc[scored]
     weighted = interaction_weights(scoring, config)
     if users is not None:  # only the scored users' items' lists can count (fewer rows to blend and code)
-        similarities = similarities.loc[similarities["item_id"].isin(pd.unique(weighted["item_id"]))]
+        listed = similarities["item_id"].isin(pd.unique(weighted["item_id"])).to_numpy()
+        if not listed.all():  # no copy of ten million rows when every list counts
+            similarities = similarities.loc[listed]
     popularity = popularity_of(interactions)
+    owned = had_pairs(scoring)
+    # The rows and lists go before the scoring, where the memory peaks (a caller that passes them
+    # inline, as ml_user_recommendations_v3 does, holds no other reference).
+    del interactions, scoring
     weights = blended_weights(similarities, weighted["item_id"], popularity, float(config.get("popularity_weight", 0.0)))
+    del similarities
     return recommend_items(
-        weighted, weights, top_n=top_n, owned=had_pairs(scoring), popularity=popularity,
+        weighted, weights, top_n=top_n, owned=owned, popularity=popularity,
         all_user_ids=users, interaction_transform="log1p")
 
 

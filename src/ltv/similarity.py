@@ -20,7 +20,6 @@ different floating-point order compare equal, so the id tie-break applies to the
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -50,6 +49,28 @@ def _remap(codes: np.ndarray, new_codes_of_uniques: np.ndarray) -> np.ndarray:
     return np.where(codes >= 0, new_codes_of_uniques[codes], -1).astype(np.int64, copy=False)
 
 
+# The largest id factorized() numbers through an array indexed by the id (one byte and one code a
+# slot) rather than by hashing: the codes the warehouse models pass are dense, 0..n-1.
+_DIRECT_CODES_MIN_SLOTS = 1 << 22
+
+
+def factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray | pd.Index]:
+    """pd.factorize(values) up to the order of the uniques: (codes, uniques), -1 for a null.
+
+    Non-negative integer ids no larger than a few times their count are numbered through an array
+    indexed by the id, in id order: hashing ten million integer codes took over a second, this a
+    tenth of that. Anything else is hashed by pd.factorize."""
+    array = values.to_numpy() if isinstance(values, pd.Series | pd.Index) else np.asarray(values)
+    if array.dtype.kind in "iu" and array.size:
+        low, high = int(array.min()), int(array.max())
+        if low >= 0 and high < max(4 * array.size, _DIRECT_CODES_MIN_SLOTS):
+            present = np.zeros(high + 1, dtype=bool)
+            present[array] = True
+            code_of_id = np.cumsum(present, dtype=np.int64) - 1
+            return code_of_id[array], np.flatnonzero(present).astype(array.dtype, copy=False)
+    return pd.factorize(pd.Series(values))
+
+
 def positions_in(index: pd.Index, values: pd.Series | np.ndarray) -> np.ndarray:
     """Position of each value in a sorted index (-1 where absent or null), as int64.
 
@@ -57,7 +78,7 @@ def positions_in(index: pd.Index, values: pd.Series | np.ndarray) -> np.ndarray:
     is a comparison of integers. Values are factorised first and only the distinct ones looked up:
     on ten million text ids that is about twice as fast as index.get_indexer on all of them.
     """
-    codes, uniques = pd.factorize(pd.Series(values))
+    codes, uniques = factorized(values)
     return _remap(codes, index.get_indexer(uniques))
 
 
@@ -74,9 +95,9 @@ def sorted_unique_index(*columns: Iterable | None) -> pd.Index:
 def encode_ids(values: pd.Series, *other_columns: Iterable | None) -> tuple[np.ndarray, pd.Index]:
     """Codes of `values` in the sorted index of the distinct ids of `values` and `other_columns`.
 
-    The big column is hashed once (pd.factorize); only its distinct values meet the other columns.
+    The big column is numbered once (factorized); only its distinct values meet the other columns.
     """
-    codes, uniques = pd.factorize(pd.Series(values))
+    codes, uniques = factorized(values)
     index = sorted_unique_index(uniques, *other_columns)
     return _remap(codes, index.get_indexer(uniques)), index
 
@@ -304,38 +325,19 @@ def top_k_column_cosines(
     """Each column's top_k most cosine-similar other columns of a sparse (rows x items) matrix.
 
     Returns (item_codes, similar_item_codes, similarities) ordered by item code then rank. Computed
-    in float64 (the results match a dense brute force to ~1e-15), block by block:
-    block = vectors.T[block] @ vectors, a sparse product whose row i holds i's cosine with every
-    item sharing at least one row with it.
+    in float64 (the results match a dense brute force to ~1e-15): row i of vectors.T @ vectors, on
+    unit columns, holds i's cosine with every item sharing at least one row with it; each row goes
+    straight into its top_k list (product_top_k.py), chunk_items rows per block of work.
     """
+    # Imported here: numba's import and the compiled functions are only needed when fitting.
+    from ltv.product_top_k import product_top_k
+
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
     if top_k <= 0 or vectors.nnz == 0:
         return empty
     normalised = _normalise_columns(vectors.tocsr())
-    normalised_t = normalised.T.tocsr()
-    # Blocks of items sized so one block's product stays under MAX_PAIRS_PER_BLOCK pairs.
-    blocks = row_blocks(product_row_bounds(normalised_t, normalised), chunk_items, MAX_PAIRS_PER_BLOCK)
-
-    def block_top_k(block_bounds: tuple[int, int]):
-        start, end = block_bounds
-        block = (normalised_t[start:end] @ normalised).tocsr()
-        entry_item = np.repeat(np.arange(start, end), np.diff(block.indptr))
-        similarity = np.round(block.data, SIMILARITY_DECIMALS)
-        keep = (block.indices != entry_item) & (similarity > 0)
-        kept_per_row = np.bincount(entry_item[keep] - start, minlength=end - start)
-        row_starts = np.concatenate(([0], np.cumsum(kept_per_row)))
-        columns, similarity = block.indices[keep].astype(np.int64), np.minimum(similarity[keep], 1.0)
-        chosen, chosen_rows = top_k_per_row(row_starts, columns, similarity, top_k)
-        return chosen_rows + start, columns[chosen], similarity[chosen]
-
-    # Blocks are independent and scipy's sparse products and numpy's sorts release the GIL, so
-    # threads use the cores; map keeps block order, so the result does not depend on timing.
-    with ThreadPoolExecutor(max_workers=BLOCK_THREADS) as pool:
-        parts = list(pool.map(block_top_k, blocks))
-    item_parts, similar_parts, similarity_parts = ([part[index] for part in parts] for index in range(3))
-    if not item_parts:
-        return empty
-    return np.concatenate(item_parts), np.concatenate(similar_parts), np.concatenate(similarity_parts)
+    return product_top_k(normalised.T.tocsr(), normalised, top_k, SIMILARITY_DECIMALS, BLOCK_THREADS,
+                         clip_at_one=True, max_rows=chunk_items)
 
 
 def _similarity_frame(

@@ -137,3 +137,35 @@ def test_a_rating_without_a_purchase_is_an_interaction_unless_ratings_are_ignore
     assert weights_of(rated_only, rating_mode="centered") == {("u", "a"): 2, ("u", "c"): 1}
     # Rated items are had: v3 never recommends them, whatever they weigh.
     assert set(map(tuple, tuning.had_pairs(rated_only).values.tolist())) == {("u", "a"), ("u", "b"), ("u", "c")}
+
+
+@pytest.mark.parametrize("popularity_weight", [0.05, 4.0])
+def test_blend_on_integer_codes_equals_the_blend_on_text_ids(popularity_weight):
+    """blended_weights sums the popularity blend into each pair by hand-made pair keys when the ids are
+    integer codes: the same rows, in the same order, with the same sums as on text ids whose order is
+    the codes' order (zero-padded), and by hand for one pair."""
+    rng = np.random.default_rng(5)
+    items, similar = np.nonzero(rng.random((40, 40)) < 0.3)
+    keep = items != similar
+    similarities = pd.DataFrame({"item_id": items[keep], "similar_item_id": similar[keep],
+                                 "similarity": np.round(rng.random(int(keep.sum())), 12)})
+    popularity = pd.DataFrame({"item_id": np.arange(40), "popularity_score": rng.integers(1, 30, 40)})
+    sources = np.array([3, 7, 7, 11, 39])
+    coded = tuning.blended_weights(similarities, sources, popularity, popularity_weight)
+
+    def text(ids):
+        return pd.Series(ids).map("i{:03d}".format)
+
+    texted = tuning.blended_weights(
+        similarities.assign(item_id=text(similarities["item_id"]), similar_item_id=text(similarities["similar_item_id"])),
+        text(sources), popularity.assign(item_id=text(popularity["item_id"])), popularity_weight)
+    assert coded["item_id"].map("i{:03d}".format).tolist() == texted["item_id"].tolist()
+    assert coded["similar_item_id"].map("i{:03d}".format).tolist() == texted["similar_item_id"].tolist()
+    assert coded["similarity"].tolist() == texted["similarity"].tolist()
+    top = popularity.sort_values(["popularity_score", "item_id"], ascending=[False, True], kind="stable").head(20)
+    best = top.iloc[0]
+    source = next(int(s) for s in sources if s != best["item_id"])
+    base = similarities.loc[(similarities["item_id"] == source) & (similarities["similar_item_id"] == best["item_id"]),
+                            "similarity"].sum()
+    row = coded.loc[(coded["item_id"] == source) & (coded["similar_item_id"] == best["item_id"])]
+    assert row["similarity"].item() == np.round(base + popularity_weight * 1.0, 12)

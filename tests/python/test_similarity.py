@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-import ltv.similarity as similarity_module
 from ltv.content_similarity import content_similarities, price_bands_within_category
 from ltv.similarity import (
     SIMILARITY_COLUMNS,
@@ -103,21 +102,22 @@ def test_cosine_matches_brute_force(seed, top_k, chunk_items):
     assert "i_zero" not in set(actual["item_id"]) | set(actual["similar_item_id"])
 
 
-def test_pair_budget_blocks_do_not_change_result(monkeypatch):
+def test_slot_budget_blocks_do_not_change_result(monkeypatch):
+    import ltv.product_top_k as product_top_k_module
+
     interactions = random_interactions(3)
     expected = item_similarities(interactions, top_k=6)
-    block_counts = []
-    original_row_blocks = similarity_module.row_blocks
+    block_starts = []
+    original = product_top_k_module._top_k_block
 
-    def counting_row_blocks(*arguments):
-        blocks = original_row_blocks(*arguments)
-        block_counts.append(len(blocks))
-        return blocks
+    def counting_block(start, *arguments):
+        block_starts.append(start)
+        return original(start, *arguments)
 
-    monkeypatch.setattr(similarity_module, "MAX_PAIRS_PER_BLOCK", 5)
-    monkeypatch.setattr(similarity_module, "row_blocks", counting_row_blocks)
+    monkeypatch.setattr(product_top_k_module, "MAX_SLOTS_PER_BLOCK", 12)
+    monkeypatch.setattr(product_top_k_module, "_top_k_block", counting_block)
     assert_same_lists(item_similarities(interactions, top_k=6), expected)
-    assert block_counts[0] > 10  # the budget, not chunk_items, cut the blocks
+    assert len(block_starts) > 10  # the slot budget (2 rows of 6), not chunk_items, cut the blocks
 
 
 @pytest.mark.parametrize(("k1", "b"), [(1.2, 0.75), (100.0, 0.8)])

@@ -148,32 +148,36 @@ def user_recommendations(connection, interactions, similarities, users, settings
         select item_id as id from {prefix}_interactions where {kept_rows}
         union all select item_id from {prefix}_similarities
         union all select similar_item_id from {prefix}_similarities""")
-    coded_interactions = _fetched_frame(connection.sql(f"""
+    coded_interactions = connection.sql(f"""
         select user_codes.code as user_id, item_codes.code as item_id,
                interactions.* exclude (user_id, item_id)
         from {prefix}_interactions as interactions
         inner join {prefix}_user_codes as user_codes on interactions.user_id = user_codes.id
         inner join {prefix}_item_codes as item_codes on interactions.item_id = item_codes.id
-        where {kept_rows}"""))
-    coded_similarities = _fetched_frame(connection.sql(f"""
+        where {kept_rows}""")
+    coded_similarities = connection.sql(f"""
         select items.code as item_id, similar_items.code as similar_item_id, similarities.similarity
         from {prefix}_similarities as similarities
         inner join {prefix}_item_codes as items on similarities.item_id = items.id
-        inner join {prefix}_item_codes as similar_items on similarities.similar_item_id = similar_items.id"""))
+        inner join {prefix}_item_codes as similar_items on similarities.similar_item_id = similar_items.id""")
+    # Each input goes as soon as what is built from it exists (v3 at 1M users peaked at 3.2 GB with
+    # the coded frames kept through the scoring): v3's are passed inline and config_recommendations
+    # drops them before it scores.
     if tuning is not None:
+        config = chosen_config(tuning.df())
         recommendations = recommendation_tuning.config_recommendations(
-            recommendation_tuning.period_interactions(coded_interactions, "all"), chosen_config(tuning.df()),
-            top_n, users=np.arange(user_count), similarities=coded_similarities)
+            recommendation_tuning.period_interactions(_fetched_frame(coded_interactions), "all"), config, top_n,
+            users=np.arange(user_count), similarities=_fetched_frame(coded_similarities))
     else:
+        coded_interactions, coded_similarities = _fetched_frame(coded_interactions), _fetched_frame(coded_similarities)
+        weighted = _weighted_interactions(coded_interactions, "interaction_weight")
+        owned = _never_recommended(coded_interactions)
+        popularity = _popularity(coded_interactions, "purchases_total")
+        del coded_interactions
         recommendations = recommend_items(
-            _weighted_interactions(coded_interactions, "interaction_weight"),
-            coded_similarities,
-            top_n=top_n,
-            owned=_never_recommended(coded_interactions),
-            popularity=_popularity(coded_interactions, "purchases_total"),
-            all_user_ids=np.arange(user_count),
-            interaction_transform=INTERACTION_TRANSFORMS[version],
-        )
+            weighted, coded_similarities, top_n=top_n, owned=owned, popularity=popularity,
+            all_user_ids=np.arange(user_count), interaction_transform=INTERACTION_TRANSFORMS[version])
+    del coded_similarities
     connection.register(f"{prefix}_coded_result", recommendations)
     return connection.sql(f"""
         select users.id as user_id, result.rank, items.id as item_id, result.score,

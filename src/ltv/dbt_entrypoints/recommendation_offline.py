@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 import pandas as pd
 
 from ltv.dbt_entrypoints import recommendation_models
@@ -21,6 +20,7 @@ from ltv.dbt_entrypoints.common import _as_date, _metric_value, _reused_or_remem
 from ltv.dbt_entrypoints.recommendation_models import (
     EVALUATION_LIST_LENGTH,
     _create_id_codes,
+    _fetched_frame,
     _weighted_interactions,
     chosen_config,
 )
@@ -29,44 +29,39 @@ from ltv.registry import record_run
 # The rows that train, test or exclude in the evaluation: a pair bought after the horizon changes nothing.
 EVALUATION_ROWS = ("interaction_weight_before_cutoff > 0 or purchases_after_cutoff > 0 or purchases_before_cutoff > 0 "
                    "or returned_before_cutoff > 0 or cancelled_before_cutoff > 0 or rating_before_cutoff is not null")
+# Of those, the rows the Python side reads: the training rows of v1/v2 (a positive weight) and of
+# v3 (period_interactions' "cutoff" rows). The test pairs are found in DuckDB.
+TRAINING_ROWS = ("interaction_weight_before_cutoff > 0 or coalesce(purchases_before_cutoff, 0) "
+                 "+ coalesce(returned_before_cutoff, 0) + coalesce(cancelled_before_cutoff, 0) > 0 "
+                 "or rating_before_cutoff is not null")
 TUNING_ROWS = ("purchases_before_cutoff > 0 or returned_before_cutoff > 0 or cancelled_before_cutoff > 0 "
                "or rating_before_cutoff is not null")
 
 
 def _coded_rows(connection, prefix: str, interactions, item_ids_sql: str | None = None,
-                drop_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The interaction rows with user_id and item_id replaced by their codes, sorted by them.
+                drop_columns: tuple[str, ...] = (), where: str | None = None) -> pd.DataFrame:
+    """The interaction rows (those matching the SQL condition `where`, default all) with user_id
+    and item_id replaced by their codes, sorted by them.
 
-    Creates the temp tables {prefix}_user_codes (the users of the rows) and {prefix}_item_codes
-    (the items of the rows and of item_ids_sql). Sorted because DuckDB hands rows over in no fixed
-    order and float sums follow the row order: two builds on the same data must agree to the bit."""
+    Creates the temp tables {prefix}_user_codes (the users of all the rows) and {prefix}_item_codes
+    (the items of all the rows and of item_ids_sql). Sorted because DuckDB hands rows over in no
+    fixed order and float sums follow the row order: two builds on the same data must agree to the
+    bit. DuckDB sorts the unique (user, item) codes as fast as numpy would, and Arrow hands the
+    columns over at half the cost of fetchnumpy."""
     connection.register(f"{prefix}_rows", interactions)
     _create_id_codes(connection, f"{prefix}_user_codes", f"select user_id as id from {prefix}_rows")
     items_sql = f"select item_id as id from {prefix}_rows"
     if item_ids_sql:
         items_sql += f" union all {item_ids_sql}"
     _create_id_codes(connection, f"{prefix}_item_codes", items_sql)
-    columns = connection.sql(f"""
+    return _fetched_frame(connection.sql(f"""
         select user_codes.code as user_id, item_codes.code as item_id,
                rows.* exclude ({", ".join(("user_id", "item_id", *drop_columns))})
         from {prefix}_rows as rows
         inner join {prefix}_user_codes as user_codes on rows.user_id = user_codes.id
-        inner join {prefix}_item_codes as item_codes on rows.item_id = item_codes.id""").fetchnumpy()
-    # Sorted here, on one integer per (user, item) pair (unique in the table): cheaper than DuckDB
-    # sorting every column, and than .df().
-    users, items = columns["user_id"], columns["item_id"]
-    order = np.argsort(users * (int(items.max(initial=0)) + 1) + items, kind="stable")
-    return pd.DataFrame({name: _unmasked(values)[order] for name, values in columns.items()}, copy=False)
-
-
-def _unmasked(values: np.ndarray) -> np.ndarray:
-    """A fetched column as a plain array: NULLs of a numeric column as NaN (an integer column with
-    NULLs becomes float), as DuckDB's .df() gives them."""
-    if not isinstance(values, np.ma.MaskedArray):
-        return values
-    if not values.mask.any():
-        return values.data
-    return values.astype(np.float64).filled(np.nan)
+        inner join {prefix}_item_codes as item_codes on rows.item_id = item_codes.id
+        {f"where {where}" if where else ""}
+        order by 1, 2"""))
 
 
 def recommendation_tuning(connection, interactions, settings_frame: pd.DataFrame, this: str | None = None):
@@ -231,7 +226,7 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
     prefix = "ltv_recommendation_evaluation"
     connection.register(f"{prefix}_items", items)
     rows = _coded_rows(connection, prefix, interactions, f"select item_id from {prefix}_items",
-                       drop_columns=("purchases_after_cutoff",))
+                       drop_columns=("purchases_after_cutoff",), where=TRAINING_ROWS)
     test_purchases, test_users = _sampled_test_purchases(
         connection, prefix, int(settings.get("random_seed") or 0), ranking_metrics.EVALUATION_SAMPLE_USERS)
     catalogue = connection.sql(f"""
@@ -239,14 +234,17 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
         inner join {prefix}_item_codes as item_codes on items.item_id = item_codes.id order by 1""").df()
     sampled_users = pd.unique(test_purchases["user_id"])
     before_cutoff = v3_tuning.period_interactions(rows, "cutoff")
+    train = _weighted_interactions(rows, "interaction_weight_before_cutoff")
+    del rows  # each frame goes once what is built from it exists: the fits and scoring peak later
     extra_runs = {}
     if tuning is not None:
         config = chosen_config(tuning.df())
         extra_runs["tuned"] = (3, config, v3_tuning.config_recommendations(
             before_cutoff, config, EVALUATION_LIST_LENGTH, users=sampled_users, item_ids=catalogue["item_id"]))
     excluded = v3_tuning.excluded_pairs(before_cutoff.loc[before_cutoff["user_id"].isin(sampled_users)])
+    del before_cutoff
     runs = ranking_metrics.offline_evaluation(
-        _weighted_interactions(rows, "interaction_weight_before_cutoff"),
+        train,
         test_purchases,
         catalogue,
         top_k=top_k,
