@@ -111,7 +111,10 @@ def run_dbt(arguments: list[str], environment: dict, check: bool = True) -> subp
     environment["LTV_DUCKDB_PATH"] = warehouse_path.name
     environment["DBT_PROJECT_DIR"] = str(PROJECT_DIR)
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    with reusing_a_saved_parse(environment["DBT_TARGET_PATH"], warehouse_path.name, raw_data_kind(environment)):
+    # --vars changes make dbt parse everything again: a parse is saved per set of vars too.
+    variables = arguments[arguments.index("--vars") + 1] if "--vars" in arguments else ""
+    parse_kind = raw_data_kind(environment) + (f"|vars={variables}" if variables else "")
+    with reusing_a_saved_parse(environment["DBT_TARGET_PATH"], warehouse_path.name, parse_kind):
         result = subprocess.run([dbt_executable(), *arguments], cwd=warehouse_path.parent, env=environment,
                                 capture_output=True, text=True)
     if check and result.returncode != 0:
@@ -128,24 +131,42 @@ def build_warehouse(work_dir: Path, raw_dir: Path | None = None, extra_arguments
     return warehouse_path, result
 
 
-@pytest.fixture(scope="session")
-def demo_warehouse(tmp_path_factory) -> Path:
-    """The bundled demo built once per test run into a fresh file with `dbt build` (models and data
-    tests). The xdist workers share it: the first to need it builds it while the others wait, since a
-    second identical build would only take a core from the tests. Tests read it or copy it."""
+def made_once_per_run(tmp_path_factory, name: str, make) -> Path:
+    """The folder `make(folder)` filled, made once per test run: the xdist workers share it (the first
+    to need it makes it while the others wait, since a second identical build would only take a core
+    from the tests). Tests read what is in it or copy it."""
     import fcntl
 
     if not os.environ.get("PYTEST_XDIST_TESTRUNUID"):
-        return build_warehouse(tmp_path_factory.mktemp("demo_build"))[0]
+        folder = tmp_path_factory.mktemp(name)
+        make(folder)
+        return folder
     shared = tmp_path_factory.getbasetemp().parent  # one folder per run, above each worker's own
-    with open(shared / "demo_build.lock", "w") as lock:
+    with open(shared / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        built = shared / "demo_build" / "built"
-        if not built.exists():  # (a worker whose build failed leaves no mark: the next one starts afresh)
-            shutil.rmtree(built.parent, ignore_errors=True)
-            build_warehouse(built.parent)
-            built.touch()
-    return built.parent / "warehouse.duckdb"
+        folder, made = shared / name, shared / f"{name}.made"
+        if not made.exists():  # (a worker that failed leaves no mark: the next one starts afresh)
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            made.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory) -> Path:
+    """The bundled demo built once per test run into a fresh file with `dbt build` (models and data
+    tests), shared by the xdist workers. Tests read it or copy it."""
+    return made_once_per_run(tmp_path_factory, "demo_build", build_warehouse) / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="session")
+def demo_published(demo_warehouse, tmp_path_factory) -> Path:
+    """The served file of the shared demo build, published once per run through `ltv publish`'s real
+    path (publish_built_warehouse), with its report beside it. Tests read it."""
+    made = made_once_per_run(tmp_path_factory, "demo_published",
+                             lambda folder: publish_built_warehouse(demo_warehouse, folder / "ltv.duckdb"))
+    return made / "ltv.duckdb"
 
 
 @pytest.fixture
@@ -157,12 +178,20 @@ def demo_connection(demo_warehouse):
 
 @pytest.fixture(scope="session")
 def small_shop(tmp_path_factory) -> Path:
-    """A small generated shop as Parquet files (different from the bundled demo)."""
+    """A small generated shop as Parquet files (different from the bundled demo), one folder per run
+    (read only: tests that change it change a copy), so that small_shop_warehouse serves every worker."""
     from ltv.generate import generate_shop
 
-    folder = tmp_path_factory.mktemp("small_shop")
-    generate_shop(400, folder, seed=11, file_format="parquet", n_items=120)
-    return folder
+    return made_once_per_run(tmp_path_factory, "small_shop",
+                             lambda folder: generate_shop(400, folder, seed=11, file_format="parquet", n_items=120))
+
+
+@pytest.fixture(scope="session")
+def small_shop_warehouse(small_shop, tmp_path_factory) -> Path:
+    """small_shop built once per run with `dbt build` (models and data tests), shared like the demo's:
+    tests read it, copy it or publish it (publish_built_warehouse)."""
+    made = made_once_per_run(tmp_path_factory, "small_shop_build", lambda folder: build_warehouse(folder, small_shop))
+    return made / "warehouse.duckdb"
 
 
 def table_checksums(warehouse_path: Path, exclude_tables=(), exclude_columns=()) -> dict:
@@ -191,7 +220,7 @@ def table_checksums(warehouse_path: Path, exclude_tables=(), exclude_columns=())
         connection.close()
 
 
-def publish_built_warehouse(build_path: Path, served_path: Path) -> Path:
+def publish_built_warehouse(build_path: Path, served_path: Path, export_dir: Path | None = None) -> Path:
     """Run `ltv publish`'s real path after a green build (swap, served file, report) on a copy of an
     already built warehouse, instead of building again: its manifest is in <build folder>/target."""
     import shutil
@@ -204,7 +233,7 @@ def publish_built_warehouse(build_path: Path, served_path: Path) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(publish_module, "_build", copy_the_build)
         patch.setenv("DBT_TARGET_PATH", str(build_path.parent / "target"))
-        return publish_module.publish(served_path, project_dir=PROJECT_DIR, generate_docs=False)
+        return publish_module.publish(served_path, project_dir=PROJECT_DIR, generate_docs=False, export_dir=export_dir)
 
 
 @pytest.fixture

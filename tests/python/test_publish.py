@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import PROJECT_DIR, dbt_environment, reusing_a_saved_parse
+from conftest import PROJECT_DIR, dbt_environment, publish_built_warehouse, reusing_a_saved_parse
 
 from ltv.publish import _start_build_file, lock_path_for, public_models, publish_lock, state_path_for
 
@@ -71,13 +71,13 @@ def file_digest(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def published_small_shop(small_shop, tmp_path_factory) -> tuple[Path, Path]:
-    """One real `ltv publish` of the small shop, with exports: (served file, export folder). The tests
-    that publish again over a served warehouse each start from a copy of it (copy_of_published)."""
+def published_small_shop(small_shop_warehouse, tmp_path_factory) -> tuple[Path, Path]:
+    """`ltv publish`'s real path (swap, state, served file, exports) over the suite's shared build of
+    the small shop: (served file, export folder). The tests that publish again over a served warehouse
+    each start from a copy of it (copy_of_published) and run real publishes."""
     work = tmp_path_factory.mktemp("published")
     served, exports = work / "served" / "ltv.duckdb", work / "exports"
-    first = publish(served, small_shop, work / "first", extra=["--export-dir", str(exports)])
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    publish_built_warehouse(small_shop_warehouse, served, export_dir=exports)
     return served, exports
 
 
@@ -371,19 +371,20 @@ def test_a_waiting_publish_then_killed_leaves_no_process_and_the_next_publish_su
     building = served.parent / ".building" / served.name
     command, environment = publish_command(served, None, tmp_path / "killed", extra=["--wait"])
     output = tmp_path / "killed.out"
-    with publish_lock(served), output.open("w") as output_file:
-        # Its own session, so that every process it leaves behind is found by its process group.
-        killed = subprocess.Popen(command, cwd=PROJECT_DIR, env=environment, stdout=output_file,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(lambda: "waiting for another ltv publish" in output.read_text(), 30, "the waiting line")
-        assert output.read_text().splitlines() == [
-            f"ltv publish: waiting for another ltv publish (pid {os.getpid()}) to finish with {served}"]
-        assert killed.poll() is None
-    try:
-        children, groups = processes_while_dbt_builds(killed, building)
-    finally:
-        killed.kill()
-        killed.wait(timeout=30)
+    with reusing_a_saved_parse(tmp_path / "killed" / "target", served.name, "demo"):
+        with publish_lock(served), output.open("w") as output_file:
+            # Its own session, so that every process it leaves behind is found by its process group.
+            killed = subprocess.Popen(command, cwd=PROJECT_DIR, env=environment, stdout=output_file,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+            wait_for(lambda: "waiting for another ltv publish" in output.read_text(), 30, "the waiting line")
+            assert output.read_text().splitlines() == [
+                f"ltv publish: waiting for another ltv publish (pid {os.getpid()}) to finish with {served}"]
+            assert killed.poll() is None
+        try:
+            children, groups = processes_while_dbt_builds(killed, building)
+        finally:
+            killed.kill()
+            killed.wait(timeout=30)
     assert_all_gone(children, groups)
 
     after = publish(served, None, tmp_path / "after")
@@ -396,14 +397,15 @@ def test_a_publish_stopped_by_sigterm_says_so_in_one_line_and_leaves_nothing_beh
     served = tmp_path / "served" / "ltv.duckdb"
     building = served.parent / ".building" / served.name
     command, environment = publish_command(served, None, tmp_path / "stopped")
-    stopped = subprocess.Popen(command, cwd=PROJECT_DIR, env=environment, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        children, groups = processes_while_dbt_builds(stopped, building)
-        stopped.send_signal(signal.SIGTERM)
-        _, stderr = stopped.communicate(timeout=30)
-    finally:
-        stopped.kill()
+    with reusing_a_saved_parse(tmp_path / "stopped" / "target", served.name, "demo"):
+        stopped = subprocess.Popen(command, cwd=PROJECT_DIR, env=environment, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            children, groups = processes_while_dbt_builds(stopped, building)
+            stopped.send_signal(signal.SIGTERM)
+            _, stderr = stopped.communicate(timeout=30)
+        finally:
+            stopped.kill()
     assert stopped.returncode == 128 + signal.SIGTERM
     assert "Traceback" not in stderr
     assert stderr.splitlines()[-1] == "ltv publish: stopped by SIGTERM"

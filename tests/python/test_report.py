@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import PROJECT_DIR, publish_built_warehouse
+from conftest import PROJECT_DIR
 
 from ltv.cli import main as ltv_main
 from ltv.report import curves
@@ -148,10 +148,9 @@ def test_a_shop_without_texts_holdout_or_quarantine_gets_notes_not_charts():
 # ---- the demo, published, and rendered in Chromium -----------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo_report(demo_warehouse, tmp_path_factory) -> Path:
+def demo_report(demo_published) -> Path:
     """The report `ltv publish` writes beside the demo's served file."""
-    served_path = publish_built_warehouse(demo_warehouse, tmp_path_factory.mktemp("report") / "ltv.duckdb")
-    return served_path.with_name("ltv_report.html")
+    return demo_published.with_name("ltv_report.html")
 
 
 def test_the_demo_report_is_self_contained_and_has_a_section_per_exposure(demo_report):

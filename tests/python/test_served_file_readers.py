@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
-from conftest import publish_built_warehouse
 
 from ltv.served_file import SERVED_STORAGE_VERSION
 
@@ -64,8 +63,8 @@ def summary_by(python: str | Path, served: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def served_file(demo_warehouse, tmp_path_factory) -> Path:
-    return publish_built_warehouse(demo_warehouse, tmp_path_factory.mktemp("served") / "ltv.duckdb")
+def served_file(demo_published) -> Path:
+    return demo_published
 
 
 @pytest.fixture(scope="module")
