@@ -21,6 +21,7 @@ import pytest
 from textblob import TextBlob
 
 from ltv.dbt_entrypoints import text_models
+from ltv.sentiment.arrow_texts import ArrowTexts, arrow_texts
 from ltv.sentiment import (
     NOT_ENGLISH,
     language,
@@ -158,12 +159,32 @@ def test_v1_scores_each_distinct_text_once(monkeypatch):
     scorer = textblob_v1.score_distinct_texts
 
     def spy(texts, *args, **kwargs):
-        seen.extend(texts)
+        seen.append(texts)
         return scorer(texts, *args, **kwargs)
 
     monkeypatch.setattr(textblob_v1, "score_distinct_texts", spy)
     text_models._v1_scores(_to_score(_ROWS), "fingerprint")
-    assert sorted(seen) == sorted({text for _, text in _ROWS})
+    # Handed over as the Arrow column read in place (ArrowTexts), not a list of Python strings.
+    assert len(seen) == 1 and isinstance(seen[0], ArrowTexts)
+    assert sorted(seen[0][0 : len(seen[0])]) == sorted({text for _, text in _ROWS})
+
+
+def test_v1_workers_reading_arrow_in_place_score_as_a_list_does(spy_on_workers):
+    """More texts than a worker's slice, non-ASCII among them, scored by two forked workers that
+    decode the parent's Arrow buffers: the same numbers as the plain list in one process."""
+    rng = random.Random(7)
+    texts = [f"{synthetic_review(rng, 60)} {'très bon, ça marche' if number % 7 == 0 else ''} #{number}"
+             for number in range(textblob_v1._TEXTS_PER_SLICE + 2_500)]
+    in_place = arrow_texts(pa.chunked_array([pa.array(texts[:4_000]), pa.array(texts[4_000:])]))
+    parallel = textblob_v1.score_distinct_texts(in_place, parallel_threshold=100, workers=2, english_only=True)
+    single = textblob_v1.score_distinct_texts(texts, workers=1, english_only=True)
+    assert spy_on_workers == [(len(texts), 2)]
+    for got, wanted in zip(parallel, single, strict=True):
+        np.testing.assert_array_equal(got, wanted)
+    scored = np.flatnonzero(~np.isnan(parallel[0]))
+    assert len(scored) > len(texts) // 2
+    for position in scored[::997]:  # and TextBlob's own numbers, across both workers' slices
+        assert (parallel[0][position], parallel[1][position]) == TextBlob(texts[position]).sentiment
 
 
 def test_nan_scores_are_written_as_null_not_nan():

@@ -266,11 +266,15 @@ def _v1_scores(to_score, fingerprint: str):
     """v1 (TextBlob, English texts only) for each row of `to_score`, each distinct text scored once."""
     import pyarrow as pa
 
+    from ltv.sentiment.arrow_texts import arrow_texts
     from ltv.sentiment.language import V1_LANGUAGES
     from ltv.sentiment.textblob_v1 import LANGUAGE_CODES, score_distinct_texts
 
     first, numbers = _distinct_rows(to_score["text_hash"])
-    texts = to_score["text"].take(pa.array(first)).to_pylist()
+    # Texts in both sources are few: most often every row is its own text, and a take would copy them all.
+    distinct = to_score["text"] if len(first) == to_score.num_rows else to_score["text"].take(pa.array(first))
+    # Read in place by the scoring workers: as Python strings a million texts took ~1 GB here.
+    texts = arrow_texts(distinct) or distinct.to_pylist()
     polarity, subjectivity, codes = (values[numbers] for values in score_distinct_texts(texts, english_only=True))
     undetected = np.isnan(codes)
     code = np.where(undetected, 0, codes).astype(np.int32)

@@ -33,6 +33,7 @@ from ltv.sentiment.language import ENGLISH, UNDETERMINED, V1_LANGUAGES, detect_l
 # is ~50 ms; 20,000 texts are ~1.5 s of scoring).
 PARALLEL_THRESHOLD = 20_000
 _PROGRESS_EVERY = 2_000
+_TEXTS_PER_SLICE = 10_000
 
 
 # --- v1: TextBlob PatternAnalyzer, re-implemented exactly ---------------------------------------------
@@ -360,15 +361,22 @@ def _score_range(start: int, end: int, texts: list[str], progress=None,
     return polarities, subjectivities, languages
 
 
-def _range_as_bytes(texts: list[str], english_only: bool):
-    """A workers.Task: the three result arrays of texts[start:end], as bytes."""
+def _range_as_bytes(texts: Sequence[str], english_only: bool):
+    """A workers.Task: the three result arrays of texts[start:end], as bytes. The texts are taken
+    _TEXTS_PER_SLICE at a time, by slicing: `texts` may be an ArrowTexts (ltv.sentiment.arrow_texts),
+    which a worker decodes slice by slice from the parent's Arrow buffers, so a million texts never
+    exist as Python strings in the parent, nor get copied page by page into each forked worker."""
     def task(start: int, end: int, heartbeat) -> bytes:
-        results = _score_range(start, end, texts, progress=heartbeat, english_only=english_only)
+        results = (array("d"), array("d"), array("d"))
+        for first in range(start, end, _TEXTS_PER_SLICE):
+            part = texts[first : min(end, first + _TEXTS_PER_SLICE)]
+            for values, more in zip(results, _score_range(0, len(part), part, heartbeat, english_only), strict=True):
+                values.extend(more)
         return b"".join(values.tobytes() for values in results)
     return task
 
 
-def _score_sliced(texts: list[str], workers: int, parallel_threshold: int,
+def _score_sliced(texts: Sequence[str], workers: int, parallel_threshold: int,
                   english_only: bool = False) -> tuple[array, array, array]:
     """_score_range over all `texts`, in forked workers when there are enough (ltv.sentiment.workers:
     'fork' so that the children share the texts and the loaded lexicon with the parent instead of
@@ -420,11 +428,11 @@ def score_textblob(
 
 
 def score_distinct_texts(
-    texts: list[str], parallel_threshold: int = PARALLEL_THRESHOLD, workers: int | None = None,
+    texts: Sequence[str], parallel_threshold: int = PARALLEL_THRESHOLD, workers: int | None = None,
     english_only: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(polarities, subjectivities, language codes) of `texts` (strings, which the caller has made
-    distinct), as float64 arrays in input order: score_textblob's numbers without its bookkeeping,
+    distinct: a list, or an ArrowTexts that the workers read in place), as float64 arrays in input order: score_textblob's numbers without its bookkeeping,
     for a caller that keys texts by hash and maps the scores back itself. A language code indexes
     LANGUAGE_CODES (NaN without english_only); a text not in V1_LANGUAGES has NaN scores."""
     _load_lexicon()  # before any fork, so that children share it
