@@ -113,13 +113,17 @@ def test_memory_peak_names_the_nodes_running_at_the_peak():
 
 
 def test_budgets_apply_to_the_large_shop_only_and_say_what_is_over():
-    full = {"wall_seconds": 200.0, "peak_rss_mb": 5000.0,
+    full = {"wall_seconds": 200.0, "peak_rss_mb": 5000.0, "peak_memory_mb": 6500.0,
             "stage_seconds": {stage: budget / 2 for stage, budget in LARGE_STAGE_BUDGETS.items()} | {"text": 61.0},
             "node_seconds": {"ml_text_sentiment.v2": 19.0}}
     rows = {row["what"]: row for row in budget_verdicts("large", "full_build", full)}
     assert rows["run wall_seconds"]["over"] is True and rows["run peak_rss_mb"]["over"] is False
+    # The largest process fits, the tree with its forked workers does not: that is over.
+    assert rows["run peak_memory_mb"] == {"what": "run peak_memory_mb", "budget": 6144.0, "measured": 6500.0,
+                                          "over": True}
     assert rows["stage text"] == {"what": "stage text", "budget": 60.0, "measured": 61.0, "over": True}
-    assert [what for what, row in rows.items() if row["over"]] == ["run wall_seconds", "stage text"]
+    assert [what for what, row in rows.items() if row["over"]] == ["run wall_seconds", "run peak_memory_mb",
+                                                                   "stage text"]
     assert rows["node ml_text_sentiment.v2"]["over"] is False
     missing = next(node for node in LARGE_NODE_BUDGETS if node != "ml_text_sentiment.v2")
     assert rows[f"node {missing}"]["measured"] is None and rows[f"node {missing}"]["over"] is None
