@@ -21,7 +21,6 @@ import pytest
 from textblob import TextBlob
 
 from ltv.dbt_entrypoints import text_models
-from ltv.sentiment.arrow_texts import ArrowTexts, arrow_texts
 from ltv.sentiment import (
     NOT_ENGLISH,
     language,
@@ -31,6 +30,7 @@ from ltv.sentiment import (
     textblob_v1,
     train_sentiment_model,
 )
+from ltv.sentiment.arrow_texts import ArrowTexts, arrow_texts
 
 # --- language detection on ASCII --------------------------------------------------------------------
 
