@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ltv.recommend_scoring import _compiled, _csr_parts, _insert
+from ltv.recommend_scoring import _accumulate, _compiled, _csr_parts, _insert
 
 # How the product's entry v = (left @ right)[i, j] becomes the value ranked (before rounding).
 RAW, SHRUNK_COSINE, COLUMN_SCALED = 0, 1, 2
@@ -54,19 +54,8 @@ def _top_k_block(start, end, l_indptr, l_indices, l_data, r_indptr, r_indices, r
     seen = np.zeros(n_columns, np.bool_)
     touched = np.empty(n_columns, np.int64)
     for row in range(start, end):
-        count = 0
-        for entry in range(l_indptr[row], l_indptr[row + 1]):
-            middle = l_indices[entry]
-            weight = l_data[entry]
-            for position in range(r_indptr[middle], r_indptr[middle + 1]):
-                j = r_indices[position]
-                if not seen[j]:
-                    seen[j] = True
-                    sums[j] = weight * r_data[position]  # scipy's 0 + x: the same, but for a -0.0 never kept
-                    touched[count] = j
-                    count += 1
-                else:
-                    sums[j] += weight * r_data[position]
+        # The row of the product, accumulated as the recommendations' scores are (scipy's order).
+        count = _accumulate(row, l_indptr, l_indices, l_data, r_indptr, r_indices, r_data, sums, seen, touched)
         base = (row - start) * top_k
         columns, values = out_columns[base:base + top_k], out_values[base:base + top_k]
         kept = 0
