@@ -42,6 +42,32 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: tests keep their order in a file
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """With LTV_TEST_CPU_LOG=<file>, append each test's CPU seconds (its worker's own and the dbt or ltv
+    processes it waited for, setup and teardown included) as a JSON line: on a shared machine wall
+    times say little about which tests cost the suite its time."""
+    log_path = os.environ.get("LTV_TEST_CPU_LOG")
+    if not log_path:
+        yield
+        return
+    import json
+    import resource
+    import time
+
+    def cpu_seconds(who):
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
+
+    before = (cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN), time.monotonic())
+    yield
+    after = (cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN), time.monotonic())
+    with open(log_path, "a") as log:
+        log.write(json.dumps({"test": item.nodeid, "self_cpu": round(after[0] - before[0], 2),
+                              "children_cpu": round(after[1] - before[1], 2),
+                              "wall": round(after[2] - before[2], 2)}) + "\n")
+
+
 def dbt_executable() -> str:
     return str(Path(sys.executable).with_name("dbt"))
 
