@@ -4,94 +4,149 @@
   on-run-start, so a bad value stops the build before any model runs; the models call them too,
   so `dbt compile` or `dbt show` never render an unchecked value.
 -#}
-{% macro validated_date_var(var_name, allow_empty=false) -%}
+{#- Each kind of var has a checker that returns {'value': ..., 'problem': ''} (the problem a message
+    naming the var) and a validator that stops at the problem: validate_vars() collects every
+    problem first, so one run names all the bad vars at once. -#}
+{% macro var_check(value, problem='') -%}
+    {{ return({'value': value, 'problem': problem}) }}
+{%- endmacro %}
+
+{#- A bad value stops the run naming every bad var, whichever model or hook met it first (models
+    render their vars while dbt parses, before on-run-start). -#}
+{% macro valid_or_stop(checked) -%}
+    {%- if checked.problem -%}
+        {%- set problems = all_var_problems() -%}
+        {%- if checked.problem not in problems -%}{%- do problems.insert(0, checked.problem) -%}{%- endif -%}
+        {{ exceptions.raise_compiler_error(var_problems_message(problems)) }}
+    {%- endif -%}
+    {{ return(checked.value) }}
+{%- endmacro %}
+
+{% macro var_problems_message(problems) -%}
+    {{ return(problems[0] if problems | length == 1
+              else problems | length ~ " problems with vars:\n  - " ~ problems | join("\n  - ")) }}
+{%- endmacro %}
+
+{% macro checked_date_var(var_name, allow_empty=false) -%}
     {%- set value = var(var_name) | string | trim -%}
     {%- if allow_empty and value in ('', 'none', 'None') -%}
-        {{ return('') }}
+        {{ return(var_check('')) }}
     {%- endif -%}
     {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
-        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be a date written YYYY-MM-DD, got '" ~ value ~ "'") }}
+        {{ return(var_check(none, "var '" ~ var_name ~ "' must be a date written YYYY-MM-DD, got '" ~ value ~ "'")) }}
     {%- endif -%}
     {%- set year, month, day = value.split('-') | map('int') -%}
     {%- set days_in_month = [31, 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
     {%- if month < 1 or month > 12 or day < 1 or day > days_in_month[month - 1] -%}
-        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' is not a real calendar date: '" ~ value ~ "'") }}
+        {{ return(var_check(none, "var '" ~ var_name ~ "' is not a real calendar date: '" ~ value ~ "'")) }}
     {%- endif -%}
-    {{ return(value) }}
+    {{ return(var_check(value)) }}
 {%- endmacro %}
 
-{% macro validated_number_var(var_name, minimum=none, maximum=none, integer=false, exclusive_minimum=false) -%}
+{% macro validated_date_var(var_name, allow_empty=false) -%}
+    {{ return(valid_or_stop(checked_date_var(var_name, allow_empty))) }}
+{%- endmacro %}
+
+{% macro checked_number_var(var_name, minimum=none, maximum=none, integer=false, exclusive_minimum=false) -%}
     {%- set text = var(var_name) | string | trim -%}
     {%- set pattern = '-?[0-9]+' if integer else '-?[0-9]+(\\.[0-9]+)?' -%}
     {%- if not modules.re.fullmatch(pattern, text) -%}
-        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be " ~ ("a whole number" if integer else "a number") ~ ", got '" ~ text ~ "'") }}
+        {{ return(var_check(none, "var '" ~ var_name ~ "' must be " ~ ("a whole number" if integer else "a number") ~ ", got '" ~ text ~ "'")) }}
     {%- endif -%}
     {%- set value = text | int if integer else text | float -%}
     {%- set range_text = ("greater than " if exclusive_minimum else "at least ") ~ minimum if minimum is not none else "" -%}
     {%- set range_text = range_text ~ (" and " if range_text and maximum is not none else "") ~ ("at most " ~ maximum if maximum is not none else "") -%}
     {%- if (minimum is not none and (value < minimum or (exclusive_minimum and value == minimum)))
           or (maximum is not none and value > maximum) -%}
-        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be " ~ range_text ~ ", got " ~ text) }}
+        {{ return(var_check(none, "var '" ~ var_name ~ "' must be " ~ range_text ~ ", got " ~ text)) }}
     {%- endif -%}
-    {{ return(value) }}
+    {{ return(var_check(value)) }}
+{%- endmacro %}
+
+{% macro validated_number_var(var_name, minimum=none, maximum=none, integer=false, exclusive_minimum=false) -%}
+    {{ return(valid_or_stop(checked_number_var(var_name, minimum, maximum, integer, exclusive_minimum))) }}
+{%- endmacro %}
+
+{% macro checked_boolean_var(var_name) -%}
+    {%- set text = var(var_name) | string | trim | lower -%}
+    {%- if text not in ('true', 'false') -%}
+        {{ return(var_check(none, "var '" ~ var_name ~ "' must be true or false, got '" ~ text ~ "'")) }}
+    {%- endif -%}
+    {{ return(var_check(text == 'true')) }}
 {%- endmacro %}
 
 {% macro validated_boolean_var(var_name) -%}
-    {%- set text = var(var_name) | string | trim | lower -%}
-    {%- if text not in ('true', 'false') -%}
-        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be true or false, got '" ~ text ~ "'") }}
-    {%- endif -%}
-    {{ return(text == 'true') }}
+    {{ return(valid_or_stop(checked_boolean_var(var_name))) }}
 {%- endmacro %}
 
 {#- One of a fixed list of words. -#}
-{% macro validated_choice_var(var_name, choices) -%}
+{% macro checked_choice_var(var_name, choices) -%}
     {%- set value = var(var_name) | string | trim -%}
     {%- if value not in choices -%}
-        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be one of " ~ choices | join(', ') ~ ", got '" ~ value ~ "'") }}
+        {{ return(var_check(none, "var '" ~ var_name ~ "' must be one of " ~ choices | join(', ') ~ ", got '" ~ value ~ "'")) }}
     {%- endif -%}
-    {{ return(value) }}
+    {{ return(var_check(value)) }}
+{%- endmacro %}
+
+{% macro validated_choice_var(var_name, choices) -%}
+    {{ return(valid_or_stop(checked_choice_var(var_name, choices))) }}
 {%- endmacro %}
 
 {#- A two-letter region code (ISO 3166-1 alpha-2, upper case), as libphonenumber names regions. -#}
-{% macro validated_region_var(var_name) -%}
+{% macro checked_region_var(var_name) -%}
     {%- set value = var(var_name) | string | trim -%}
     {%- if not modules.re.fullmatch('[A-Z]{2}', value) -%}
-        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be a two-letter region code such as US, GB, DE or CN, got '" ~ value ~ "'") }}
+        {{ return(var_check(none, "var '" ~ var_name ~ "' must be a two-letter region code such as US, GB, DE or CN, got '" ~ value ~ "'")) }}
     {%- endif -%}
-    {{ return(value) }}
+    {{ return(var_check(value)) }}
+{%- endmacro %}
+
+{% macro validated_region_var(var_name) -%}
+    {{ return(valid_or_stop(checked_region_var(var_name))) }}
 {%- endmacro %}
 
 {#- An IANA time zone name (Europe/London, Asia/Shanghai, UTC), as DuckDB's ICU knows them. -#}
-{% macro validated_time_zone_var(var_name) -%}
+{% macro checked_time_zone_var(var_name) -%}
     {%- set value = var(var_name) | string | trim -%}
     {%- if value not in modules.pytz.all_timezones_set -%}
-        {{ exceptions.raise_compiler_error("var '" ~ var_name ~ "' must be a time zone name such as UTC, Europe/London or Asia/Shanghai, got '" ~ value ~ "'") }}
+        {{ return(var_check(none, "var '" ~ var_name ~ "' must be a time zone name such as UTC, Europe/London or Asia/Shanghai, got '" ~ value ~ "'")) }}
     {%- endif -%}
-    {{ return(value) }}
+    {{ return(var_check(value)) }}
+{%- endmacro %}
+
+{% macro validated_time_zone_var(var_name) -%}
+    {{ return(valid_or_stop(checked_time_zone_var(var_name))) }}
 {%- endmacro %}
 
 {#- Values that pass one var's check can still be absurd together or past what dates and numbers
-    can hold downstream: each is checked here, naming the vars. -#}
-{% macro validate_var_combinations() %}
-    {%- set earliest = validated_date_var('ltv_earliest_valid_timestamp') -%}
-    {%- set latest = validated_date_var('ltv_latest_valid_timestamp', allow_empty=true) -%}
-    {%- if earliest < '1900-01-01' -%}
-        {{ exceptions.raise_compiler_error("var 'ltv_earliest_valid_timestamp' must be 1900-01-01 or later, got '" ~ earliest ~ "'") }}
-    {%- endif -%}
-    {%- if latest and latest <= earliest -%}
-        {{ exceptions.raise_compiler_error("var 'ltv_latest_valid_timestamp' (" ~ latest ~ ") must be after var 'ltv_earliest_valid_timestamp' (" ~ earliest ~ "): every timestamp would be out of range") }}
+    can hold downstream: the problems of the combinations whose vars each passed, each naming the vars. -#}
+{% macro var_combination_problems() %}
+    {%- set problems = [] -%}
+    {%- set earliest = checked_date_var('ltv_earliest_valid_timestamp').value -%}
+    {%- set latest_checked = checked_date_var('ltv_latest_valid_timestamp', allow_empty=true) -%}
+    {%- set latest = latest_checked.value -%}
+    {%- set cutoff_checked = checked_date_var('ltv_cutoff_date', allow_empty=true) -%}
+    {%- set cutoff = cutoff_checked.value -%}
+    {%- if earliest -%}
+        {%- if earliest < '1900-01-01' -%}
+            {%- do problems.append("var 'ltv_earliest_valid_timestamp' must be 1900-01-01 or later, got '" ~ earliest ~ "'") -%}
+        {%- endif -%}
+        {%- if latest and latest <= earliest -%}
+            {%- do problems.append("var 'ltv_latest_valid_timestamp' (" ~ latest ~ ") must be after var 'ltv_earliest_valid_timestamp' (" ~ earliest ~ "): every timestamp would be out of range") -%}
+        {%- endif -%}
+        {%- if cutoff and not latest_checked.problem and (cutoff < earliest or cutoff > (latest or '2200-01-01')) -%}
+            {%- do problems.append("var 'ltv_cutoff_date' (" ~ cutoff ~ ") must lie within the valid time window [ltv_earliest_valid_timestamp = " ~ earliest ~ ", ltv_latest_valid_timestamp = " ~ (latest or 'one day after the build') ~ ")") -%}
+        {%- endif -%}
     {%- endif -%}
     {%- if latest and latest > '2200-01-01' -%}
-        {{ exceptions.raise_compiler_error("var 'ltv_latest_valid_timestamp' must be 2200-01-01 or earlier, got '" ~ latest ~ "'") }}
+        {%- do problems.append("var 'ltv_latest_valid_timestamp' must be 2200-01-01 or earlier, got '" ~ latest ~ "'") -%}
     {%- endif -%}
-    {%- set cutoff = validated_date_var('ltv_cutoff_date', allow_empty=true) -%}
-    {%- if cutoff and (cutoff < earliest or cutoff > (latest or '2200-01-01')) -%}
-        {{ exceptions.raise_compiler_error("var 'ltv_cutoff_date' (" ~ cutoff ~ ") must lie within the valid time window [ltv_earliest_valid_timestamp = " ~ earliest ~ ", ltv_latest_valid_timestamp = " ~ (latest or 'one day after the build') ~ ")") }}
+    {%- set warn_share = checked_number_setting('ltv_quarantine_warn_share') -%}
+    {%- set error_share = checked_number_setting('ltv_quarantine_error_share') -%}
+    {%- if not warn_share.problem and not error_share.problem and warn_share.value > error_share.value -%}
+        {%- do problems.append("var 'ltv_quarantine_warn_share' (" ~ var('ltv_quarantine_warn_share') ~ ") must not exceed var 'ltv_quarantine_error_share' (" ~ var('ltv_quarantine_error_share') ~ ")") -%}
     {%- endif -%}
-    {%- if number_setting('ltv_quarantine_warn_share') > number_setting('ltv_quarantine_error_share') -%}
-        {{ exceptions.raise_compiler_error("var 'ltv_quarantine_warn_share' (" ~ var('ltv_quarantine_warn_share') ~ ") must not exceed var 'ltv_quarantine_error_share' (" ~ var('ltv_quarantine_error_share') ~ ")") }}
-    {%- endif -%}
+    {{ return(problems) }}
 {% endmacro %}
 
 {#- The numeric vars and their allowed ranges, in one place: validate_vars() checks them all before
@@ -122,10 +177,12 @@
     }) }}
 {%- endmacro %}
 
+{% macro checked_number_setting(var_name) -%}
+    {{ return(checked_number_var(var_name, **number_var_ranges()[var_name])) }}
+{%- endmacro %}
+
 {% macro number_setting(var_name) -%}
-    {%- set allowed = number_var_ranges()[var_name] -%}
-    {{ return(validated_number_var(var_name, minimum=allowed.get('minimum'), maximum=allowed.get('maximum'),
-                                   integer=allowed.get('integer', false), exclusive_minimum=allowed.get('exclusive_minimum', false))) }}
+    {{ return(valid_or_stop(checked_number_setting(var_name))) }}
 {%- endmacro %}
 
 {#- A var given on the command line that the project does not declare would be ignored silently
@@ -153,19 +210,31 @@
     {%- endfor -%}
 {% endmacro %}
 
+{#- Every var's problem, and those of the combinations whose vars each passed. -#}
+{% macro all_var_problems() %}
+    {%- set checks = [checked_date_var('ltv_cutoff_date', allow_empty=true)] -%}
+    {%- for var_name in number_var_ranges() -%}
+        {%- do checks.append(checked_number_setting(var_name)) -%}
+    {%- endfor -%}
+    {%- do checks.extend([
+        checked_date_var('ltv_earliest_valid_timestamp'),
+        checked_date_var('ltv_latest_valid_timestamp', allow_empty=true),
+        checked_time_zone_var('ltv_source_time_zone'),
+        checked_region_var('ltv_phone_default_region'),
+        checked_boolean_var('ltv_reuse_unchanged_work'),
+        checked_choice_var('ltv_champion_metric', ['rmse', 'normalized_gini', 'top20_capture']),
+    ]) -%}
+    {{ return(checks | map(attribute='problem') | select | list + var_combination_problems()) }}
+{% endmacro %}
+
+{#- on-run-start: every var checked before any model runs, every problem named in one message, so a
+    user with several bad vars fixes them in one go rather than one run each. -#}
 {% macro validate_vars() %}
     {%- do refuse_unknown_vars() -%}
-    {%- do validated_date_var('ltv_cutoff_date', allow_empty=true) -%}
-    {%- for var_name in number_var_ranges() -%}
-        {%- do number_setting(var_name) -%}
-    {%- endfor -%}
-    {%- do validated_date_var('ltv_earliest_valid_timestamp') -%}
-    {%- do validated_date_var('ltv_latest_valid_timestamp', allow_empty=true) -%}
-    {%- do validated_time_zone_var('ltv_source_time_zone') -%}
-    {%- do validated_region_var('ltv_phone_default_region') -%}
-    {%- do validated_boolean_var('ltv_reuse_unchanged_work') -%}
-    {%- do validated_choice_var('ltv_champion_metric', ['rmse', 'normalized_gini', 'top20_capture']) -%}
-    {%- do validate_var_combinations() -%}
+    {%- set problems = all_var_problems() -%}
+    {%- if problems -%}
+        {{ exceptions.raise_compiler_error(var_problems_message(problems)) }}
+    {%- endif -%}
     {#- A hook must render to SQL; this one only validates. -#}
     select 1
 {% endmacro %}

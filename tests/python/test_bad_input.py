@@ -53,15 +53,13 @@ def test_sql_injection_through_a_var_is_refused_before_anything_runs(small_shop,
 
 
 def test_an_impossible_date_a_non_positive_horizon_and_a_non_boolean_name_their_var(small_shop, tmp_path):
-    _, result = build_warehouse(tmp_path / "date", raw_dir=small_shop, check=False,
-                                extra_arguments=["--vars", "{ltv_cutoff_date: '2024-02-30'}"])
-    assert result.returncode != 0 and "var 'ltv_cutoff_date' is not a real calendar date" in result.stdout
-    _, result = build_warehouse(tmp_path / "horizon", raw_dir=small_shop, check=False,
-                                extra_arguments=["--vars", "{ltv_horizon_days: 0}"])
-    assert result.returncode != 0 and "var 'ltv_horizon_days' must be greater than 0" in result.stdout
-    _, result = build_warehouse(tmp_path / "reuse", raw_dir=small_shop, check=False,
-                                extra_arguments=["--vars", "{ltv_reuse_unchanged_work: 'sometimes'}"])
-    assert result.returncode != 0 and "var 'ltv_reuse_unchanged_work' must be true or false, got 'sometimes'" in result.stdout
+    _, result = build_warehouse(tmp_path / "build", raw_dir=small_shop, check=False, extra_arguments=[
+        "--vars", "{ltv_cutoff_date: '2024-02-30', ltv_horizon_days: 0, ltv_reuse_unchanged_work: 'sometimes'}"])
+    assert result.returncode != 0
+    assert "3 problems with vars:" in result.stdout, result.stdout[-3000:]
+    assert "var 'ltv_cutoff_date' is not a real calendar date" in result.stdout
+    assert "var 'ltv_horizon_days' must be greater than 0" in result.stdout
+    assert "var 'ltv_reuse_unchanged_work' must be true or false, got 'sometimes'" in result.stdout
 
 
 def test_a_shop_without_events_reviews_or_support_builds_with_empty_dependants(small_shop, tmp_path):

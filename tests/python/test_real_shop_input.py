@@ -233,27 +233,41 @@ def test_a_shop_whose_orders_all_fail_builds_without_a_traceback(small_shop, tmp
         connection.close()
 
 
-@pytest.mark.parametrize(("variables", "message"), [
-    ("{ltv_horizon_days: 3000000}", "var 'ltv_horizon_days' must be greater than 0 and at most 3660, got 3000000"),
-    ("{ltv_random_seed: 99999999999999999999}",
-     "var 'ltv_random_seed' must be at least 0 and at most 4294967295, got 99999999999999999999"),
-    ("{ltv_max_text_characters: 99999999999999999999}",
-     "var 'ltv_max_text_characters' must be at least 1 and at most 1000000, got 99999999999999999999"),
-    ("{ltv_earliest_valid_timestamp: '2024-01-01', ltv_latest_valid_timestamp: '2020-01-01'}",
-     "var 'ltv_latest_valid_timestamp' (2020-01-01) must be after var 'ltv_earliest_valid_timestamp' (2024-01-01)"),
-    ("{ltv_quarantine_warn_share: 0.5, ltv_quarantine_error_share: 0.1}",
-     "var 'ltv_quarantine_warn_share' (0.5) must not exceed var 'ltv_quarantine_error_share' (0.1)"),
-    ("{ltv_source_time_zone: 'Mars/Olympus'}", "var 'ltv_source_time_zone' must be a time zone name"),
-])
-def test_vars_out_of_range_are_refused_before_anything_runs(small_shop, tmp_path, variables, message):
+# Six bad vars in one run: every one is named in the one message that stops it (a user fixes them in one
+# go), and none hides another, including the combinations whose vars each pass alone.
+BAD_VARS = {
+    "ltv_horizon_days: 3000000": "var 'ltv_horizon_days' must be greater than 0 and at most 3660, got 3000000",
+    "ltv_random_seed: 99999999999999999999":
+        "var 'ltv_random_seed' must be at least 0 and at most 4294967295, got 99999999999999999999",
+    "ltv_max_text_characters: 99999999999999999999":
+        "var 'ltv_max_text_characters' must be at least 1 and at most 1000000, got 99999999999999999999",
+    "ltv_earliest_valid_timestamp: '2024-01-01', ltv_latest_valid_timestamp: '2020-01-01'":
+        "var 'ltv_latest_valid_timestamp' (2020-01-01) must be after var 'ltv_earliest_valid_timestamp' (2024-01-01)",
+    "ltv_quarantine_warn_share: 0.5, ltv_quarantine_error_share: 0.1":
+        "var 'ltv_quarantine_warn_share' (0.5) must not exceed var 'ltv_quarantine_error_share' (0.1)",
+    "ltv_source_time_zone: 'Mars/Olympus'": "var 'ltv_source_time_zone' must be a time zone name",
+}
+
+
+def test_vars_out_of_range_are_refused_before_anything_runs_all_named_at_once(small_shop, tmp_path):
     warehouse, result = build_warehouse(tmp_path / "build", raw_dir=small_shop, check=False,
-                                        extra_arguments=["--vars", variables])
+                                        extra_arguments=["--vars", "{" + ", ".join(BAD_VARS) + "}"])
     assert result.returncode != 0
-    assert message in result.stdout
+    assert f"{len(BAD_VARS)} problems with vars:" in result.stdout, result.stdout[-3000:]
+    for message in BAD_VARS.values():
+        assert message in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert not warehouse.exists() or scalar(duckdb.connect(str(warehouse), read_only=True),
                                             "select count(*) from information_schema.tables "
                                             f"where table_schema in {MODEL_SCHEMAS_SQL}") == 0
+
+
+def test_one_bad_var_alone_is_named_without_a_list(small_shop, tmp_path):
+    _, result = build_warehouse(tmp_path / "build", raw_dir=small_shop, check=False,
+                                extra_arguments=["--vars", "{ltv_quarantine_warn_share: 0.5, ltv_quarantine_error_share: 0.1}"])
+    assert result.returncode != 0
+    assert "problems with vars" not in result.stdout
+    assert BAD_VARS["ltv_quarantine_warn_share: 0.5, ltv_quarantine_error_share: 0.1"] in result.stdout
 
 
 def test_naive_timestamps_are_read_in_the_shops_zone_when_one_is_named(small_shop, tmp_path):
