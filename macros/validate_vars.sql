@@ -49,7 +49,7 @@
 
 {% macro checked_number_var(var_name, minimum=none, maximum=none, integer=false, exclusive_minimum=false) -%}
     {%- set text = var(var_name) | string | trim -%}
-    {%- set pattern = '-?[0-9]+' if integer else '-?[0-9]+(\\.[0-9]+)?' -%}
+    {%- set pattern = '-?[0-9]+' if integer else '-?[0-9]+([.][0-9]+)?' -%}
     {%- if not modules.re.fullmatch(pattern, text) -%}
         {{ return(var_check(none, "var '" ~ var_name ~ "' must be " ~ ("a whole number" if integer else "a number") ~ ", got '" ~ text ~ "'")) }}
     {%- endif -%}

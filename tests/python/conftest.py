@@ -131,6 +131,53 @@ def raw_data_kind(environment: dict) -> str:
     return "files" if environment.get("LTV_RAW_DIR") else environment.get("LTV_RAW_SOURCE", "demo")
 
 
+# Starting dbt costs about 3 CPU-s of imports (its own, then scikit-learn, SciPy and the rest for the
+# Python models), a third of a run that fails early and a tenth of a small shop's build: so the tests'
+# dbt runs go through dbtRunner in the test's own process (the xdist worker), which imports all that
+# once. A worker runs one test at a time, so the environment and folder a run needs can be set for it.
+# Runs whose environment differs in what only a new process picks up (TZ) still start a process, as
+# does everything with LTV_TEST_DBT_SUBPROCESS=1 (to compare).
+_PROCESS_LEVEL_VARIABLES = ("TZ",)
+
+
+def _runs_in_this_process(environment: dict) -> bool:
+    return not os.environ.get("LTV_TEST_DBT_SUBPROCESS") and all(
+        environment.get(name) == os.environ.get(name) for name in _PROCESS_LEVEL_VARIABLES)
+
+
+def _dbt_in_this_process(arguments: list[str], environment: dict, cwd: Path) -> subprocess.CompletedProcess:
+    """`dbt <arguments>` as dbtRunner, with the environment and working folder of a dbt process of its
+    own, its console output captured, and the exit code dbt's command line gives (0 success, 1 a node
+    failed, 2 dbt stopped)."""
+    import io
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import capture_stdout_logs, stop_capture_stdout_logs
+
+    saved_environment, saved_folder = dict(os.environ), os.getcwd()
+    output = io.StringIO()
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(cwd)
+    capture_stdout_logs(output)
+    try:
+        outcome = dbtRunner().invoke(arguments)
+    finally:
+        stop_capture_stdout_logs()
+        # dbt-duckdb keeps its DuckDB database open in a class attribute between invocations: closed
+        # here, as the end of a dbt process would, so the test can open the file (read-only) itself.
+        with DuckDBConnectionManager._LOCK:
+            if DuckDBConnectionManager._ENV is not None:
+                DuckDBConnectionManager._ENV.close()
+                DuckDBConnectionManager._ENV = None
+        os.chdir(saved_folder)
+        os.environ.clear()
+        os.environ.update(saved_environment)
+    returncode = 0 if outcome.success else (2 if outcome.exception is not None else 1)
+    return subprocess.CompletedProcess(["dbt", *arguments], returncode, output.getvalue(), "")
+
+
 def run_dbt(arguments: list[str], environment: dict, check: bool = True) -> subprocess.CompletedProcess:
     environment = dict(environment)
     warehouse_path = Path(environment["LTV_DUCKDB_PATH"])
@@ -141,8 +188,11 @@ def run_dbt(arguments: list[str], environment: dict, check: bool = True) -> subp
     variables = arguments[arguments.index("--vars") + 1] if "--vars" in arguments else ""
     parse_kind = raw_data_kind(environment) + (f"|vars={variables}" if variables else "")
     with reusing_a_saved_parse(environment["DBT_TARGET_PATH"], warehouse_path.name, parse_kind):
-        result = subprocess.run([dbt_executable(), *arguments], cwd=warehouse_path.parent, env=environment,
-                                capture_output=True, text=True)
+        if _runs_in_this_process(environment):
+            result = _dbt_in_this_process(arguments, environment, warehouse_path.parent)
+        else:
+            result = subprocess.run([dbt_executable(), *arguments], cwd=warehouse_path.parent, env=environment,
+                                    capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"dbt {' '.join(arguments)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
     return result
