@@ -1,0 +1,54 @@
+"""The recommendation models' entry points on either engine. Each reads its inputs through
+ltv.engines.frames and runs recommendation_models unchanged on DuckDB,
+or their Spark counterparts in ltv.engines.spark_recommendations. recommendation_models itself is not
+edited for Spark: its source is part of the content similarity's, the tuning's and the evaluation's
+fingerprints, so touching it would rebuild them on a DuckDB warehouse that could have reused them."""
+
+from __future__ import annotations
+
+from ltv.dbt_entrypoints import recommendation_models
+from ltv.engines.frames import frames_for
+
+INTERACTION_COLUMNS = "user_id, item_id, interaction_weight, purchases_total, returned_total, cancelled_total"
+
+
+def _not_on_spark_yet(model: str):
+    return NotImplementedError(
+        f"{model} does not run on Spark yet (issue 20): exclude it from a spark build (README: Running on Spark)")
+
+
+def item_similarity(session, interactions, items, settings_frame, version: int):
+    """ml_item_similarities v1, v2 (recommendation_models.item_similarity); `settings_frame` is
+    int_model_settings, a relation or its pandas frame."""
+    frames = frames_for(session)
+    interactions = frames.columns(interactions, "user_id, item_id, interaction_weight")
+    items = frames.columns(items, "item_id")
+    if frames.distributed:
+        from ltv.engines import spark_recommendations
+
+        settings = frames.settings(settings_frame)
+        return spark_recommendations.item_similarities(
+            interactions, items, version, top_k=int(settings.get("similarity_top_k", 50)),
+            bm25_k1=float(settings.get("bm25_k1", 1.2)), bm25_b=float(settings.get("bm25_b", 0.75)))
+    return recommendation_models.item_similarity(session, interactions, items, frames.settings_frame(settings_frame),
+                                                 version)
+
+
+def user_recommendations(session, interactions, similarities, users, settings_frame, tuning=None):
+    """ml_user_recommendations vN (recommendation_models.user_recommendations); v3 passes tuning."""
+    frames = frames_for(session)
+    interactions = frames.columns(interactions, INTERACTION_COLUMNS + (", rating_latest" if tuning is not None else ""))
+    similarities = frames.columns(similarities, "item_id, similar_item_id, similarity, model_version")
+    users = frames.columns(users, "user_id")
+    if frames.distributed:
+        if tuning is not None:
+            raise _not_on_spark_yet("ml_user_recommendations v3")
+        from ltv.engines import spark_recommendations
+
+        settings = frames.settings(settings_frame)
+        versions = similarities.select("model_version").limit(1).collect()
+        return spark_recommendations.user_recommendations(
+            interactions, similarities, users, int(versions[0][0]) if versions else 2,
+            top_n=int(settings.get("recommendations_top_n", 10)))
+    return recommendation_models.user_recommendations(session, interactions, similarities, users,
+                                                      frames.settings_frame(settings_frame), tuning)
