@@ -14,9 +14,13 @@ recommendation_engines the behaviour recommenders (ltv.engines.spark_recommendat
 from threadpoolctl import threadpool_limits
 
 from ltv.dbt_entrypoints.common import model_settings, reuse_allowed
-from ltv.dbt_entrypoints.recommendation_engines import item_similarity, user_recommendations
+from ltv.dbt_entrypoints.recommendation_engines import (
+    item_similarity,
+    recommendation_evaluation,
+    recommendation_tuning,
+    user_recommendations,
+)
 from ltv.dbt_entrypoints.recommendation_models import content_similarity, item_similarity_v3
-from ltv.dbt_entrypoints.recommendation_offline import recommendation_evaluation, recommendation_tuning
 from ltv.dbt_entrypoints.text_engines import (
     conversation_experience,
     sentiment_evaluation_runs,

@@ -1,15 +1,20 @@
 """The recommendation models' entry points on either engine. Each reads its inputs through
-ltv.engines.frames and runs recommendation_models unchanged on DuckDB,
+ltv.engines.frames and runs recommendation_models and recommendation_offline unchanged on DuckDB,
 or their Spark counterparts in ltv.engines.spark_recommendations. recommendation_models itself is not
 edited for Spark: its source is part of the content similarity's, the tuning's and the evaluation's
 fingerprints, so touching it would rebuild them on a DuckDB warehouse that could have reused them."""
 
 from __future__ import annotations
 
-from ltv.dbt_entrypoints import recommendation_models
+from ltv.dbt_entrypoints import recommendation_models, recommendation_offline
 from ltv.engines.frames import frames_for
 
 INTERACTION_COLUMNS = "user_id, item_id, interaction_weight, purchases_total, returned_total, cancelled_total"
+TUNING_COLUMNS = ("user_id, item_id, purchases_before_cutoff, returned_before_cutoff, cancelled_before_cutoff, "
+                  "rating_before_cutoff, purchases_before_validation_cutoff, returned_before_validation_cutoff, "
+                  "cancelled_before_validation_cutoff, rating_before_validation_cutoff")
+EVALUATION_COLUMNS = ("user_id, item_id, interaction_weight_before_cutoff, purchases_before_cutoff, "
+                      "purchases_after_cutoff, returned_before_cutoff, cancelled_before_cutoff, rating_before_cutoff")
 
 
 def _not_on_spark_yet(model: str):
@@ -52,3 +57,33 @@ def user_recommendations(session, interactions, similarities, users, settings_fr
             top_n=int(settings.get("recommendations_top_n", 10)))
     return recommendation_models.user_recommendations(session, interactions, similarities, users,
                                                       frames.settings_frame(settings_frame), tuning)
+
+
+def recommendation_tuning(session, interactions, settings_frame, this: str | None = None):
+    """ml_recommendation_tuning (recommendation_offline.recommendation_tuning); on Spark on the driver,
+    from a bounded sample of users (ltv.engines.spark_offline), and never reused."""
+    frames = frames_for(session)
+    interactions = frames.columns(interactions, TUNING_COLUMNS)
+    if frames.distributed:
+        from ltv.engines import spark_offline
+
+        return spark_offline.recommendation_tuning(frames, interactions, frames.settings_frame(settings_frame))
+    return recommendation_offline.recommendation_tuning(session, interactions, frames.settings_frame(settings_frame),
+                                                        this)
+
+
+def recommendation_evaluation(session, interactions, items, content_similarities, tuning, settings_frame,
+                              this: str | None = None):
+    """ml_recommendation_evaluation (recommendation_offline.recommendation_evaluation); on Spark on the
+    driver, from a bounded sample of users (ltv.engines.spark_offline), and never reused."""
+    frames = frames_for(session)
+    interactions = frames.columns(interactions, EVALUATION_COLUMNS)
+    content_similarities = frames.columns(content_similarities, "item_id, similar_item_id, similarity")
+    if frames.distributed:
+        from ltv.engines import spark_offline
+
+        return spark_offline.recommendation_evaluation(frames, interactions, items, content_similarities, tuning,
+                                                       frames.settings_frame(settings_frame))
+    return recommendation_offline.recommendation_evaluation(
+        session, interactions, items, frames.settings_frame(settings_frame), content_similarities=content_similarities,
+        tuning=tuning, this=this)
