@@ -15,12 +15,13 @@ from threadpoolctl import threadpool_limits
 
 from ltv.dbt_entrypoints.common import model_settings, reuse_allowed
 from ltv.dbt_entrypoints.recommendation_engines import (
+    content_similarity,
     item_similarity,
+    item_similarity_v3,
     recommendation_evaluation,
     recommendation_tuning,
     user_recommendations,
 )
-from ltv.dbt_entrypoints.recommendation_models import content_similarity, item_similarity_v3
 from ltv.dbt_entrypoints.text_engines import (
     conversation_experience,
     sentiment_evaluation_runs,

@@ -17,11 +17,6 @@ EVALUATION_COLUMNS = ("user_id, item_id, interaction_weight_before_cutoff, purch
                       "purchases_after_cutoff, returned_before_cutoff, cancelled_before_cutoff, rating_before_cutoff")
 
 
-def _not_on_spark_yet(model: str):
-    return NotImplementedError(
-        f"{model} does not run on Spark yet (issue 20): exclude it from a spark build (README: Running on Spark)")
-
-
 def item_similarity(session, interactions, items, settings_frame, version: int):
     """ml_item_similarities v1, v2 (recommendation_models.item_similarity); `settings_frame` is
     int_model_settings, a relation or its pandas frame."""
@@ -46,15 +41,16 @@ def user_recommendations(session, interactions, similarities, users, settings_fr
     similarities = frames.columns(similarities, "item_id, similar_item_id, similarity, model_version")
     users = frames.columns(users, "user_id")
     if frames.distributed:
-        if tuning is not None:
-            raise _not_on_spark_yet("ml_user_recommendations v3")
         from ltv.engines import spark_recommendations
 
         settings = frames.settings(settings_frame)
+        top_n = int(settings.get("recommendations_top_n", 10))
+        if tuning is not None:
+            config = recommendation_models.chosen_config(tuning.toPandas())  # one row per grid point
+            return spark_recommendations.user_recommendations_v3(interactions, similarities, users, config, top_n)
         versions = similarities.select("model_version").limit(1).collect()
         return spark_recommendations.user_recommendations(
-            interactions, similarities, users, int(versions[0][0]) if versions else 2,
-            top_n=int(settings.get("recommendations_top_n", 10)))
+            interactions, similarities, users, int(versions[0][0]) if versions else 2, top_n=top_n)
     return recommendation_models.user_recommendations(session, interactions, similarities, users,
                                                       frames.settings_frame(settings_frame), tuning)
 
@@ -72,13 +68,14 @@ def recommendation_tuning(session, interactions, settings_frame, this: str | Non
                                                         this)
 
 
-def recommendation_evaluation(session, interactions, items, content_similarities, tuning, settings_frame,
+def recommendation_evaluation(session, interactions, items, settings_frame, content_similarities=None, tuning=None,
                               this: str | None = None):
     """ml_recommendation_evaluation (recommendation_offline.recommendation_evaluation); on Spark on the
     driver, from a bounded sample of users (ltv.engines.spark_offline), and never reused."""
     frames = frames_for(session)
     interactions = frames.columns(interactions, EVALUATION_COLUMNS)
-    content_similarities = frames.columns(content_similarities, "item_id, similar_item_id, similarity")
+    if content_similarities is not None:
+        content_similarities = frames.columns(content_similarities, "item_id, similar_item_id, similarity")
     if frames.distributed:
         from ltv.engines import spark_offline
 
@@ -87,3 +84,30 @@ def recommendation_evaluation(session, interactions, items, content_similarities
     return recommendation_offline.recommendation_evaluation(
         session, interactions, items, frames.settings_frame(settings_frame), content_similarities=content_similarities,
         tuning=tuning, this=this)
+
+
+def content_similarity(session, items, settings_frame, this: str | None = None):
+    """ml_item_content_similarities (recommendation_models.content_similarity); on Spark on the driver
+    from the collected catalogue (ltv.engines.spark_offline), and never reused."""
+    frames = frames_for(session)
+    if frames.distributed:
+        from ltv.engines import spark_offline
+
+        return spark_offline.content_similarity(frames, items, frames.settings_frame(settings_frame))
+    return recommendation_models.content_similarity(session, items, frames.settings_frame(settings_frame), this)
+
+
+def item_similarity_v3(session, interactions, items, tuning, settings_frame):
+    """ml_item_similarities v3 (recommendation_models.item_similarity_v3); on Spark fitted on the
+    driver from a bounded sample of users (ltv.engines.spark_offline)."""
+    frames = frames_for(session)
+    interactions = frames.columns(interactions, "user_id, item_id, purchases_total, returned_total, cancelled_total, "
+                                                "rating_latest")
+    items = frames.columns(items, "item_id")
+    if frames.distributed:
+        from ltv.engines import spark_offline
+
+        return spark_offline.item_similarity_v3(frames, interactions, items, tuning,
+                                                frames.settings_frame(settings_frame))
+    return recommendation_models.item_similarity_v3(session, interactions, items, tuning,
+                                                    frames.settings_frame(settings_frame))

@@ -1,6 +1,8 @@
 """ml_recommendation_tuning and ml_recommendation_evaluation on Spark: each runs the DuckDB build's own
 code (ltv.dbt_entrypoints.recommendation_offline) on the driver, over a bounded sample of the shop
-collected from Spark into a DuckDB in memory there.
+collected from Spark into a DuckDB in memory there. So do the fit of ml_item_similarities v3 (a
+sample, too) and ml_item_content_similarities, over the catalogue (not distributed yet: the catalogue
+is collected whole).
 
 The sample is every row of at most max_users users: the first by md5(random_seed:user_id), the rule
 the evaluation already draws its test users by. A shop with no more users than that is collected
@@ -23,6 +25,8 @@ from ltv import registry
 
 # Users whose rows the evaluation collects: its fits see them all (the DuckDB build's see every user).
 EVALUATION_MAX_USERS = 200_000
+# Users whose rows v3's item weights are fitted on (the DuckDB build fits on every user's).
+V3_FIT_MAX_USERS = 200_000
 
 
 def sampled_rows(rows, seed: int, max_users: int):
@@ -112,3 +116,28 @@ def recommendation_evaluation(frames, interactions, items, content_similarities,
             content_similarities=connection.table("content_lists"), tuning=connection.table("tuning_table"))
         _recorded_in_spark(frames, connection)
     return table
+
+
+def content_similarity(frames, items, settings_frame: pd.DataFrame) -> pd.DataFrame:
+    """ml_item_content_similarities on the driver: the catalogue is collected (one row per item, the
+    only input) and the DuckDB build's code runs on it, as a DuckDB relation of the same columns."""
+    from ltv.dbt_entrypoints import recommendation_models
+
+    with _driver_duckdb(frames, {"catalogue": items}) as connection:
+        return recommendation_models.content_similarity(connection, connection.table("catalogue"), settings_frame)
+
+
+def item_similarity_v3(frames, interactions, items, tuning, settings_frame: pd.DataFrame) -> pd.DataFrame:
+    """ml_item_similarities v3 fitted on the driver: the tuned family's item weights (EASE is a dense
+    solve over the catalogue's active items anyway) from the rows of a bounded sample of users
+    (V3_FIT_MAX_USERS; every user on the demo). Its lists are catalogue-sized; the scoring of every
+    user with them is distributed (spark_recommendations.user_recommendations_v3)."""
+    from ltv.dbt_entrypoints import recommendation_models
+
+    settings = frames.settings(settings_frame)
+    rows, _ = sampled_rows(interactions, int(settings.get("random_seed") or 0), V3_FIT_MAX_USERS)
+    tables = {"v3_rows": rows, "v3_items": items.select("item_id"), "v3_tuning": tuning}
+    with _driver_duckdb(frames, tables) as connection:
+        return recommendation_models.item_similarity_v3(
+            connection, connection.table("v3_rows"), connection.table("v3_items"), connection.table("v3_tuning"),
+            settings_frame).df()

@@ -206,6 +206,24 @@ def _fallback(users, served, owned, popularity, top_n: int):
                     F.lit(None).cast("string").alias("because_item_id"), F.lit(True).alias("is_fallback")))
 
 
+def _served(strengths, lists, owned, popularity, everyone, top_n: int):
+    """recommend.recommend_items on DataFrames: the scored rows, then the fallback of the users
+    (`everyone`) left without one."""
+    from pyspark.sql import functions as F
+
+    scored = _scored(strengths, lists, owned, top_n).select(
+        "user_id", "rank", "item_id", "score", "because_item_id", F.lit(False).alias("is_fallback"))
+    fallback = _fallback(everyone, scored.select("user_id").distinct(), owned, popularity, top_n)
+    return scored if fallback is None else scored.unionByName(fallback)
+
+
+def _buyers(rows, purchases: str):
+    """Distinct buyers per item (rows are one per pair): the fallback's popularity."""
+    from pyspark.sql import functions as F
+
+    return rows.where(f"{purchases} > 0").groupBy("item_id").agg(F.count("*").cast("double").alias("popularity_score"))
+
+
 def user_recommendations(interactions, similarities, users, version: int, top_n: int):
     """ml_user_recommendations v1 or v2 as a Spark DataFrame: recommend.recommend_items over every
     customer (`users` [user_id]) and every user of the interactions [user_id, item_id,
@@ -224,11 +242,80 @@ def user_recommendations(interactions, similarities, users, version: int, top_n:
              .select("item_id", "similar_item_id", "similarity"))
     owned = (kept.where("purchases_total > 0 or returned_total > 0 or cancelled_total > 0")
              .select("user_id", "item_id").distinct())
-    popularity = (kept.where("purchases_total > 0").groupBy("item_id")
-                  .agg(F.count("*").cast("double").alias("popularity_score")))
-    scored = _scored(strengths, lists, owned, top_n).select(
-        "user_id", "rank", "item_id", "score", "because_item_id", F.lit(False).alias("is_fallback"))
     everyone = users.select("user_id").unionByName(kept.select("user_id")).where("user_id is not null").distinct()
-    fallback = _fallback(everyone, scored.select("user_id").distinct(), owned, popularity, top_n)
-    result = scored if fallback is None else scored.unionByName(fallback)
+    result = _served(strengths, lists, owned, _buyers(kept, "purchases_total"), everyone, top_n)
     return result.withColumn("similarity_version", F.lit(version).cast("bigint"))
+
+
+def _v3_weights(active, config: dict):
+    """recommendation_tuning.interaction_weights on the period's rows [user_id, item_id, purchases,
+    returned, cancelled, rating]: weight(u, i) by the configuration, the positive ones."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from ltv.recommendation_tuning import POSITIVE_RATING, RATING_MODES
+
+    mode = config.get("rating_mode", "ignore")
+    if mode not in RATING_MODES:
+        raise ValueError(f"unknown rating_mode {mode!r}; expected one of {RATING_MODES}")
+    weight = F.col("purchases").cast("double") + F.lit(float(config.get("cancelled_weight", 0.0))) * F.col(
+        "cancelled").cast("double")
+    weight = F.when(F.col("returned") <= 0, weight).otherwise(F.lit(0.0))
+    rated = F.col("rating").isNotNull()
+    if mode != "ignore":
+        weight = F.when(rated & (F.col("returned") <= 0), F.greatest(weight, F.lit(1.0))).otherwise(weight)
+    if mode == "positive_only":
+        weight = F.when(F.col("rating") < POSITIVE_RATING, F.lit(0.0)).otherwise(weight)
+    elif mode == "centered":
+        # The user's mean rating: Spark's average, which may differ from pandas' in the last bit.
+        mean = F.avg("rating").over(Window.partitionBy("user_id"))
+        weight = F.when(rated, weight * F.greatest(F.col("rating") - mean + F.lit(1.0), F.lit(0.0))).otherwise(weight)
+    return active.select("user_id", "item_id", weight.alias("weight")).where("weight > 0")
+
+
+def _blended(similarities, sources, popularity, popularity_weight: float):
+    """recommendation_tuning.blended_weights: w(i, j) plus the popularity blend towards the
+    POPULAR_ITEMS most bought items j, for the source items i; summed per pair and rounded."""
+    from pyspark.sql import functions as F
+
+    from ltv.recommendation_tuning import POPULAR_ITEMS
+
+    weights = similarities.select("item_id", "similar_item_id", "similarity")
+    top = popularity.orderBy(F.col("popularity_score").desc(), F.col("item_id").asc()).limit(POPULAR_ITEMS).collect()
+    if popularity_weight <= 0 or not top:
+        return weights
+    largest = max(float(row["popularity_score"]) for row in top)
+    spark = similarities.sparkSession
+    popular = spark.createDataFrame([(row["item_id"], popularity_weight * (float(row["popularity_score"]) / largest))
+                                     for row in top], "similar_item_id string, similarity double")
+    blend = (sources.select("item_id").distinct().crossJoin(F.broadcast(popular))
+             .where(F.col("item_id") != F.col("similar_item_id")))
+    # The list's weight first, then the blend's: blended_weights' order of addition (from 0).
+    parts = weights.withColumn("part", F.lit(0)).unionByName(blend.withColumn("part", F.lit(1)))
+    return (parts.groupBy("item_id", "similar_item_id").agg(_ordered_sum("part", "similarity").alias("summed"))
+            .select("item_id", "similar_item_id", _rounded(F.col("summed"), SIMILARITY_DECIMALS).alias("similarity")))
+
+
+def user_recommendations_v3(interactions, similarities, users, config: dict, top_n: int):
+    """ml_user_recommendations v3 as a Spark DataFrame: recommendation_tuning.config_recommendations
+    over every customer and every user of the interactions (the "all" period of
+    int_user_item_interactions_aggregated), from v3's similarity lists and the chosen config."""
+    from pyspark.sql import functions as F
+
+    kept = interactions.where("user_id is not null and item_id is not null").where(
+        "interaction_weight > 0 or purchases_total > 0 or returned_total > 0 or cancelled_total > 0 "
+        "or rating_latest is not null")
+    active = kept.select("user_id", "item_id", *(F.coalesce(F.col(f"{name}_total"), F.lit(0)).alias(name)
+                                                  for name in ("purchases", "returned", "cancelled")),
+                         F.col("rating_latest").cast("double").alias("rating")).where(
+        "purchases + returned + cancelled > 0 or rating is not null")
+    weighted = _v3_weights(active, config)
+    strengths = weighted.select("user_id", "item_id", _numpy_log1p(F.col("weight")).alias("strength"))
+    popularity = _buyers(active, "purchases")
+    lists = (_blended(similarities, weighted, popularity, float(config.get("popularity_weight", 0.0)))
+             .where("similarity > 0 and item_id != similar_item_id"))
+    owned = active.where("purchases > 0 or returned > 0 or cancelled > 0 or rating is not null").select(
+        "user_id", "item_id")
+    everyone = users.select("user_id").unionByName(kept.select("user_id")).where("user_id is not null").distinct()
+    return (_served(strengths, lists, owned, popularity, everyone, top_n)
+            .withColumn("similarity_version", F.lit(3).cast("bigint")))
