@@ -166,6 +166,47 @@ def test_random_recommendations_equal_numpys(spark, version):
     _same_frames(_spark_recommendations(spark, shop, similarities, users, version, 4), expected, ["user_id", "rank"])
 
 
+def _rated(shop: pd.DataFrame) -> pd.DataFrame:
+    """The shop with star ratings: u1 loves i1, u2 dislikes i2, u4 rated i5 without buying it (a row of
+    its own), u3 rated the i5 it returned nothing of."""
+    shop = shop.assign(rating_latest=np.nan)
+    shop.loc[(shop["user_id"] == "u1") & (shop["item_id"] == "i1"), "rating_latest"] = 5.0
+    shop.loc[(shop["user_id"] == "u2") & (shop["item_id"] == "i2"), "rating_latest"] = 2.0
+    shop.loc[(shop["user_id"] == "u3") & (shop["item_id"] == "i5"), "rating_latest"] = 4.0
+    extra = pd.DataFrame([("u4", "i5", 0.0, 0, 0, 0, 3.0)], columns=shop.columns)
+    return pd.concat([shop, extra], ignore_index=True)
+
+
+def _numpy_v3(shop: pd.DataFrame, users: list[str], config: dict, top_n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(v3's similarity lists, what recommendation_models.user_recommendations gives for v3), on the ids."""
+    from ltv import recommendation_tuning
+
+    kept = shop.loc[(shop["interaction_weight"] > 0) | (shop["purchases_total"] > 0) | (shop["returned_total"] > 0)
+                    | (shop["cancelled_total"] > 0) | shop["rating_latest"].notna()]
+    period = recommendation_tuning.period_interactions(kept.reset_index(drop=True), "all")
+    similarities = recommendation_tuning.config_similarities(period, config)
+    return similarities, recommendation_tuning.config_recommendations(period, config, top_n, users=users,
+                                                                      similarities=similarities)
+
+
+@pytest.mark.parametrize(("rating_mode", "cancelled_weight", "popularity_weight"),
+                         [("ignore", 0.0, 0.0), ("positive_only", 0.5, 0.25), ("centered", 0.5, 1.0)])
+def test_v3_recommendations_equal_numpys(spark, rating_mode, cancelled_weight, popularity_weight):
+    from ltv.engines.spark_recommendations import user_recommendations_v3
+
+    shop = _rated(pd.concat([_hand_made_shop(), _random_shop(3, users=30, items=12, rows=90)], ignore_index=True))
+    config = {"family": "knn", "parameters": {"top_k": 3, "bm25_k1": 1.2, "bm25_b": 0.75, "shrink": 0.0},
+              "rating_mode": rating_mode, "cancelled_weight": cancelled_weight, "popularity_weight": popularity_weight}
+    users = sorted({*shop["user_id"], "u0", "u7"})
+    similarities, expected = _numpy_v3(shop, users, config, 3)
+    expected["because_item_id"] = expected["because_item_id"].astype(object).where(
+        expected["because_item_id"].notna(), None)
+    actual = user_recommendations_v3(spark.createDataFrame(shop), spark.createDataFrame(similarities),
+                                     spark.createDataFrame(pd.DataFrame({"user_id": users})), config, 3).toPandas()
+    assert set(actual["similarity_version"]) == {3}
+    _same_frames(actual[RECOMMENDATION_COLUMNS].astype({"because_item_id": object}), expected, ["user_id", "rank"])
+
+
 # --- The demo on both engines ---------------------------------------------------------------------------
 #
 # The recommendation branch that runs on Spark, built from the demo with its upstream on both engines;
