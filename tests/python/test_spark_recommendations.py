@@ -213,14 +213,21 @@ def test_v3_recommendations_equal_numpys(spark, rating_mode, cancelled_weight, p
 # Spark's Parquet tables are read back without Spark. Cautious: a data test that also reads a model
 # outside the selection (quarantine_rows) is left out.
 
-RECOMMENDATION_BRANCH = ["-s", "+fct_user_recommendations.v1", "+fct_user_recommendations.v2",
-                         "--indirect-selection", "cautious"]
+RECOMMENDATION_BRANCH = ["-s", "+fct_recommendation_versions", "+fct_item_similarities", "--indirect-selection",
+                         "cautious"]
 RECOMMENDATION_TABLES = {  # Spark's table folder -> (DuckDB table, key columns)
-    "ml.db/ml_item_similarities_v1": ("ml.ml_item_similarities_v1", ["item_id", "rank"]),
-    "ml.db/ml_item_similarities_v2": ("ml.ml_item_similarities_v2", ["item_id", "rank"]),
-    "ml.db/ml_user_recommendations_v1": ("ml.ml_user_recommendations_v1", ["user_id", "rank"]),
-    "ml.db/ml_user_recommendations_v2": ("ml.ml_user_recommendations_v2", ["user_id", "rank"]),
-}  # (fct_user_recommendations vN are views of these on Spark: built and tested, no files to read)
+    **{f"ml.db/ml_item_similarities_v{version}": (f"ml.ml_item_similarities_v{version}", ["item_id", "rank"])
+       for version in (1, 2, 3)},
+    **{f"ml.db/ml_user_recommendations_v{version}": (f"ml.ml_user_recommendations_v{version}", ["user_id", "rank"])
+       for version in (1, 2, 3)},
+    "ml.db/ml_item_content_similarities": ("ml.ml_item_content_similarities", ["item_id", "rank"]),
+    "ml.db/ml_recommendation_tuning": ("ml.ml_recommendation_tuning", ["grid_point"]),
+    "ml.db/ml_recommendation_evaluation": ("ml.ml_recommendation_evaluation", ["model_name", "model_version", "method"]),
+    "main.db/fct_recommendation_versions": ("main.fct_recommendation_versions", ["model_version"]),
+}  # (fct_item_similarities, fct_user_recommendations and its versions are views of these: built and
+#    tested on Spark, no files to read)
+# Small tables: a handful of rows is all there is.
+SMALL_TABLES = {"ml.ml_recommendation_tuning", "ml.ml_recommendation_evaluation", "main.fct_recommendation_versions"}
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +272,7 @@ def test_the_recommendation_branch_on_spark_has_duckdbs_rows(recommendations_on_
         for folder, (table, keys) in RECOMMENDATION_TABLES.items():
             expected = _keyed_rows(connection, table, keys)
             spark_rows = _keyed_rows(connection, f"read_parquet('{warehouse / folder}/*.parquet')", keys)
-            assert len(expected) > 1000, table
+            assert len(expected) > (2 if table in SMALL_TABLES else 1000), table
             assert spark_rows.keys() == expected.keys(), table
             for key, row in expected.items():
                 assert set(spark_rows[key]) == set(row), table
@@ -283,3 +290,24 @@ def test_the_demo_exercises_ties_and_the_fallback(recommendations_on_both_engine
         fallback = connection.sql("select count(distinct user_id) from ml.ml_user_recommendations_v1 "
                                   "where is_fallback").fetchall()[0][0]
     assert tied > 100 and fallback > 10
+
+
+def test_spark_records_the_runs_duckdb_records(recommendations_on_both_engines):
+    """The tuning's and the evaluation's registry runs, recorded from the driver on Spark."""
+    import json
+
+    duckdb_path, warehouse = recommendations_on_both_engines
+    query = """select model_name, model_version, method, status, message, train_rows, holdout_rows, cutoff_date,
+                      horizon_days, parameters_json, metrics_json from {}
+               where model_name = 'item_similarity' order by all"""
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        expected = connection.sql(query.format("registry.model_run_log")).fetchall()
+        recorded = connection.sql(query.format(
+            f"read_parquet('{warehouse}/registry.db/model_run_log/*.parquet')")).fetchall()
+    assert len(expected) == 6 and len(recorded) == len(expected)  # v1, v2, v3, content, popularity; tuning
+    for spark_row, duckdb_row in zip(recorded, expected, strict=True):
+        assert spark_row[:-2] == duckdb_row[:-2]
+        assert json.loads(spark_row[-2]) == json.loads(duckdb_row[-2])
+        spark_metrics, duckdb_metrics = json.loads(spark_row[-1]), json.loads(duckdb_row[-1])
+        assert spark_metrics.keys() == duckdb_metrics.keys()
+        assert all(_same_value(spark_metrics[name], duckdb_metrics[name]) for name in duckdb_metrics)
