@@ -1,13 +1,15 @@
 """Behaviour similarity (ml_item_similarities v1, v2) and user recommendations (ml_user_recommendations
-v1, v2) on Spark, with no table that grows with the shop collected to the driver.
+v1, v2, v3) on Spark, with no table that grows with the shop collected to the driver. (v3's item
+weights are fitted on the driver from a bounded sample: ltv.engines.spark_offline.)
 
 Item similarity is a sparse self-join of the weighted interactions on the user, summed per item pair,
 with each item's top K kept by a window; recommendations join each user's history with those top-K
 lists, sum per (user, item), keep each user's top N by a window, and give the users left without a
 list the most popular items they do not own.
 
-The rows are the DuckDB build's (ltv.similarity, ltv.recommend), to the bit on the demo, because every
-number is computed by the same IEEE operations in the same order:
+The rows are the DuckDB build's (ltv.similarity, ltv.recommend, recommendation_tuning's
+config_recommendations), to the bit on the demo, because every number is computed by the same IEEE
+operations in the same order:
 - a sum over users (or over a user's items) is a left fold in id order over the sorted terms
   (`_ordered_sum`), which is the order the compiled passes add them (ids are coded in id order there);
   Spark's own `sum` adds partial sums in whatever order the tasks finish;
