@@ -187,22 +187,19 @@ def _scored(strengths, similarities, owned, top_n: int):
 def _fallback(users, served, owned, popularity, top_n: int):
     """recommend._popularity_recommendations: each user without a scored row gets the top_n most popular
     items (popularity > 0, by popularity descending, item ascending) that they do not own. A user
-    owning o items needs only the first top_n + o of that order."""
+    owning o items needs only the first top_n + o of that order: each gets that many places, joined
+    with the items at those places (no action runs here, so the scoring is not computed twice)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    waiting = users.join(served, "user_id", "left_anti")
     owned_counts = owned.groupBy("user_id").agg(F.count("*").alias("owned"))
-    waiting = waiting.join(owned_counts, "user_id", "left").select("user_id", F.coalesce("owned", F.lit(0)).alias("owned"))
-    most_owned = waiting.agg(F.max("owned")).first()[0]
-    if most_owned is None:  # nobody is waiting
-        return None
+    places = (users.join(served, "user_id", "left_anti").join(owned_counts, "user_id", "left")
+              .select("user_id", (F.coalesce("owned", F.lit(0)) + F.lit(top_n)).alias("places"))
+              .where("places >= 1")
+              .select("user_id", F.explode(F.sequence(F.lit(1), F.col("places"))).alias("popularity_rank")))
     order = Window.orderBy(F.col("popularity_score").desc(), F.col("item_id").asc())
-    popular = (popularity.where("popularity_score > 0")
-               .withColumn("popularity_rank", F.row_number().over(order))
-               .where(F.col("popularity_rank") <= top_n + int(most_owned)))
-    candidates = (waiting.crossJoin(F.broadcast(popular)).where(F.col("popularity_rank") <= F.col("owned") + top_n)
-                  .join(owned, ["user_id", "item_id"], "left_anti"))
+    popular = popularity.where("popularity_score > 0").withColumn("popularity_rank", F.row_number().over(order))
+    candidates = places.join(popular, "popularity_rank").join(owned, ["user_id", "item_id"], "left_anti")
     return (_top_per_group(candidates, "user_id", "popularity_score", "item_id", top_n)
             .select("user_id", "rank", "item_id", F.col("popularity_score").alias("score"),
                     F.lit(None).cast("string").alias("because_item_id"), F.lit(True).alias("is_fallback")))
@@ -215,8 +212,7 @@ def _served(strengths, lists, owned, popularity, everyone, top_n: int):
 
     scored = _scored(strengths, lists, owned, top_n).select(
         "user_id", "rank", "item_id", "score", "because_item_id", F.lit(False).alias("is_fallback"))
-    fallback = _fallback(everyone, scored.select("user_id").distinct(), owned, popularity, top_n)
-    return scored if fallback is None else scored.unionByName(fallback)
+    return scored.unionByName(_fallback(everyone, scored.select("user_id").distinct(), owned, popularity, top_n))
 
 
 def _buyers(rows, purchases: str):
