@@ -62,6 +62,10 @@
 {#- fct_recommendation_versions' post-hook. The served view is what BI shows, so it carries the
     item's title and category for display (dim_items); the versioned tables stay bare ids. -#}
 {% macro create_served_recommendations_view() %}
+    {{- return(adapter.dispatch('create_served_recommendations_view')()) -}}
+{% endmacro %}
+
+{% macro default__create_served_recommendations_view() %}
     create or replace view {{ this.schema }}.fct_user_recommendations as
     select served.*, items.title as item_title, items.category as item_category
     from ({{ served_recommendations_sql(versions_relation=this) }}) as served

@@ -6,6 +6,6 @@ def model(dbt, session):
     return content_similarity(
         session,
         items=dbt.ref("stg_shop__items"),
-        settings_frame=dbt.ref("int_model_settings").df(),
+        settings_frame=dbt.ref("int_model_settings"),
         this=f"{dbt.this.schema}.{dbt.this.identifier}",
     )

@@ -5,8 +5,8 @@ def model(dbt, session):
     dbt.config(materialized="table")
     return item_similarity(
         session,
-        interactions=dbt.ref("int_user_item_interactions_aggregated").project("user_id, item_id, interaction_weight"),
-        items=dbt.ref("stg_shop__items").project("item_id"),
-        settings_frame=dbt.ref("int_model_settings").df(),
+        interactions=dbt.ref("int_user_item_interactions_aggregated"),
+        items=dbt.ref("stg_shop__items"),
+        settings_frame=dbt.ref("int_model_settings"),
         version=1,
     )

@@ -5,12 +5,10 @@ def model(dbt, session):
     dbt.config(materialized="table")
     return recommendation_evaluation(
         session,
-        interactions=dbt.ref("int_user_item_interactions_aggregated").project(
-            "user_id, item_id, interaction_weight_before_cutoff, purchases_before_cutoff, purchases_after_cutoff, "
-            "returned_before_cutoff, cancelled_before_cutoff, rating_before_cutoff"),
+        interactions=dbt.ref("int_user_item_interactions_aggregated"),
         items=dbt.ref("stg_shop__items"),
-        content_similarities=dbt.ref("ml_item_content_similarities").project("item_id, similar_item_id, similarity"),
+        content_similarities=dbt.ref("ml_item_content_similarities"),
         tuning=dbt.ref("ml_recommendation_tuning"),
-        settings_frame=dbt.ref("int_model_settings").df(),
+        settings_frame=dbt.ref("int_model_settings"),
         this=f"{dbt.this.schema}.{dbt.this.identifier}",
     )

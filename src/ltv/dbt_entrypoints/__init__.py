@@ -6,20 +6,22 @@ the run registry and returns the table dbt writes. Keeping this glue here, and n
 files, is what lets the model files stay three lines long and the logic be unit-tested. One module
 per model family: value_models, recommendation_models (and recommendation_offline, the models
 that measure recommenders), text_models; common holds what they share. text_engines runs the text
-models on DuckDB (text_models) or Spark (ltv.engines.spark_text), by the model's session.
+models on DuckDB (text_models) or Spark (ltv.engines.spark_text), by the model's session, and
+recommendation_engines the behaviour recommenders (ltv.engines.spark_recommendations).
 """
 
 # OMP_WAIT_POLICY is set by the package ltv itself (ltv/__init__.py), imported before this module.
 from threadpoolctl import threadpool_limits
 
 from ltv.dbt_entrypoints.common import model_settings, reuse_allowed
-from ltv.dbt_entrypoints.recommendation_models import (
+from ltv.dbt_entrypoints.recommendation_engines import (
     content_similarity,
     item_similarity,
     item_similarity_v3,
+    recommendation_evaluation,
+    recommendation_tuning,
     user_recommendations,
 )
-from ltv.dbt_entrypoints.recommendation_offline import recommendation_evaluation, recommendation_tuning
 from ltv.dbt_entrypoints.text_engines import (
     conversation_experience,
     sentiment_evaluation_runs,
