@@ -81,6 +81,10 @@
 {#- Post-hook of the Python models that reuse their previous output (src/ltv/build_cache.py): the
     table is written, so the fingerprint this build noted for it now describes it. -#}
 {% macro confirm_output_fingerprint() %}
+    {{ return(adapter.dispatch('confirm_output_fingerprint')()) }}
+{% endmacro %}
+
+{% macro default__confirm_output_fingerprint() %}
     update registry.output_fingerprints
     set confirmed = true
     where relation_name = '{{ this.schema }}.{{ this.identifier }}'

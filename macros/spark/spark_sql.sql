@@ -43,3 +43,8 @@
 {% macro spark__ltv_days_between(start_sql, end_sql) -%}
     datediff({{ end_sql }}, {{ start_sql }})
 {%- endmacro %}
+
+{#- Spark sums each partition, then the partitions in a fixed plan: no ordered aggregate to ask for. -#}
+{% macro spark__ltv_ordered_avg(expression_sql, order_sql) -%}
+    avg({{ expression_sql }})
+{%- endmacro %}
