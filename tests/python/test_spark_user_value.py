@@ -61,6 +61,9 @@ def spark(user_value_on_both_engines):
     free): its views are read through it, and the sampled fit is run in it on made-up users."""
     from pyspark.sql import SparkSession
 
+    from ltv.engines.frames import use_this_python_for_spark_workers
+
+    use_this_python_for_spark_workers()  # the sampled fit's scoring runs in Python workers, which need ltv
     warehouse = user_value_on_both_engines[1]
     session = (SparkSession.builder.master("local[1]").appName("ltv-user-value-parity")
                .config("spark.sql.warehouse.dir", str(warehouse))
@@ -132,7 +135,7 @@ def test_spark_deciles_rank_its_own_predictions(user_value_on_both_engines):
     (0-based) is in decile 10 - floor(10k / n), and every user of the latest features is scored."""
     duckdb_path, warehouse = user_value_on_both_engines
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
-        users = connection.sql("select count(*) from intermediate.int_user_features_latest").fetchone()[0]
+        users = connection.sql("select count(*) from intermediate.int_user_features_latest").fetchall()[0][0]
         for version in (1, 2, 3, 4):
             rows = connection.sql(f"""select user_id, predicted_spend, value_decile
                 from read_parquet('{warehouse}/ml.db/ml_user_value_v{version}/*.parquet')""").fetchall()
@@ -177,7 +180,7 @@ def _assert_same_json(spark_value, duckdb_value) -> None:
 
 def _made_up_users(count: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(features at the cut-off with labels, latest features) for v1: spend grows with frequency and
-    amount; every fifth user unlabelled, and some latest users unknown at the cut-off."""
+    amount; every fifth user unlabelled, and 50 latest users unknown at the cut-off."""
     rng = np.random.default_rng(seed)
     ids = [f"u{number:05d}" for number in rng.permutation(count)]
     frequency = rng.poisson(2.0, count).astype(float)
@@ -187,16 +190,19 @@ def _made_up_users(count: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     label[::5] = np.nan
     at_cutoff = pd.DataFrame({"user_id": ids, "activity": activity, "frequency": frequency, "amount": amount,
                               "future_net_spend": label})
-    latest = at_cutoff.drop(columns="future_net_spend").iloc[count // 10:].copy()
+    latest = at_cutoff.drop(columns="future_net_spend")
     newcomers = pd.DataFrame({"user_id": [f"n{number:03d}" for number in range(50)], "activity": 1.0,
                               "frequency": 0.0, "amount": 0.0})
     return at_cutoff, pd.concat([latest, newcomers], ignore_index=True)
 
 
-def test_above_the_bound_the_fit_is_fitted_on_a_fixed_sample_and_everyone_is_scored(spark):
+def test_above_the_bound_the_fit_is_fitted_on_a_fixed_sample_and_everyone_is_scored(spark, monkeypatch):
     from ltv.engines import spark_user_value
     from ltv.engines.frames import SparkFrames
     from ltv.user_value import predict_user_value, value_deciles
+
+    # Deciles ranked in five windows of predicted_spend ranges, as a shop of 5M users would be.
+    monkeypatch.setattr(spark_user_value, "RANK_BUCKET_USERS", 300)
 
     at_cutoff, latest = _made_up_users(1500, seed=7)
     labelled = at_cutoff["future_net_spend"].notna()
@@ -219,7 +225,8 @@ def test_above_the_bound_the_fit_is_fitted_on_a_fixed_sample_and_everyone_is_sco
     expected = expected.set_index("user_id").sort_index()
     assert np.allclose(spark_table["predicted_spend"], expected["predicted_spend"], rtol=0, atol=1e-9)
     assert spark_table.loc[sampled, "split"].equals(expected.loc[sampled, "split"])
-    assert np.allclose(spark_table.loc[sampled, "cutoff_predicted_spend"], expected.loc[sampled, "cutoff_predicted_spend"])
+    assert np.allclose(spark_table.loc[sampled, "cutoff_predicted_spend"],
+                       expected.loc[sampled, "cutoff_predicted_spend"])
 
     left_out = set(at_cutoff.loc[labelled, "user_id"]) & set(latest["user_id"]) - set(sampled)
     assert left_out and (spark_table.loc[sorted(left_out), "split"] == "not_sampled").all()

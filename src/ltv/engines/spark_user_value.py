@@ -109,14 +109,16 @@ def _split_frame(frames, fit):
 
 
 def _rank_offsets(scored, users: int):
-    """(bucket, offset): a column putting each user into a range of predicted_spend (higher spend, higher
-    bucket) and the column of the number of users in the buckets above it. One bucket up to
-    RANK_BUCKET_USERS users; above, ranges from approximate quantiles (ties stay in one bucket)."""
+    """(scored, bucket, offset): scored (persisted when it is read more than once), a column putting
+    each user into a range of predicted_spend (higher spend, higher bucket) and the column of the
+    number of users in the buckets above it. One bucket up to RANK_BUCKET_USERS users; above, ranges
+    from approximate quantiles (ties stay in one bucket)."""
     from pyspark.sql import functions as F
 
     buckets = max(1, math.ceil(users / RANK_BUCKET_USERS))
     if buckets == 1:
-        return F.lit(0), F.lit(0)
+        return scored, F.lit(0), F.lit(0)
+    scored = scored.persist()  # scored once, though the bucket bounds and counts read it too
     spend = F.col("predicted_spend")
     bounds = sorted(set(scored.approxQuantile("predicted_spend", [i / buckets for i in range(1, buckets)],
                                               1.0 / (10 * buckets))))
@@ -127,7 +129,7 @@ def _rank_offsets(scored, users: int):
         offsets.append(above)
         above += counts.get(index, 0)
     offsets.reverse()
-    return bucket, F.element_at(F.array(*(F.lit(offset) for offset in offsets)), bucket + 1)
+    return scored, bucket, F.element_at(F.array(*(F.lit(offset) for offset in offsets)), bucket + 1)
 
 
 def with_value_deciles(scored, users: int):
@@ -138,8 +140,7 @@ def with_value_deciles(scored, users: int):
 
     if users == 0:
         return scored.withColumn("value_decile", F.lit(None).cast("bigint"))
-    scored = scored.persist()  # scored once, though the bucket bounds and counts read it too
-    bucket, offset = _rank_offsets(scored, users)
+    scored, bucket, offset = _rank_offsets(scored, users)
     order = Window.partitionBy(bucket).orderBy(F.col("predicted_spend").desc(), F.col("user_id"))
     rank = F.row_number().over(order) - 1 + offset
     decile = F.lit(10) - F.floor(rank * F.lit(10) / F.lit(users)).cast("bigint")
@@ -153,7 +154,7 @@ def _split_columns(frames, predictions, fit, features_at_cutoff, sampled: bool):
 
     from ltv.user_value import LABEL_COLUMN
 
-    joined = predictions.join(F.broadcast(_split_frame(frames, fit)), "user_id", "left")
+    joined = predictions.join(_split_frame(frames, fit), "user_id", "left")
     split = F.col("split")
     if sampled:
         labelled = _labelled(features_at_cutoff.select("user_id", LABEL_COLUMN)).select(
