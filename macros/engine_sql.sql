@@ -70,3 +70,12 @@
 {% macro default__ltv_days_between(start_sql, end_sql) -%}
     date_diff('day', {{ start_sql }}, {{ end_sql }})
 {%- endmacro %}
+
+{#- An average of doubles summed in a fixed order: DuckDB's parallel sums otherwise move the last bits
+    between two builds of the same data. Spark has no ordered aggregate: a plain average there. -#}
+{% macro ltv_ordered_avg(expression_sql, order_sql) -%}
+    {{ return(adapter.dispatch('ltv_ordered_avg')(expression_sql, order_sql)) }}
+{%- endmacro %}
+{% macro default__ltv_ordered_avg(expression_sql, order_sql) -%}
+    avg({{ expression_sql }} order by {{ order_sql }})
+{%- endmacro %}

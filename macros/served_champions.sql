@@ -46,14 +46,22 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- fct_user_value_versions' post-hook. -#}
+{#- fct_user_value_versions' post-hook (Spark's: macros/spark/spark_user_value.sql). -#}
 {% macro create_served_user_value_view() %}
+    {{ return(adapter.dispatch('create_served_user_value_view')()) }}
+{% endmacro %}
+
+{% macro served_user_value_view_comment() -%}
+    {{ return("Expected net spend per user over the next horizon from the champion user-value version "
+              ~ "(chosen on this build's holdout: see fct_user_value_versions); one row per user, with the three "
+              ~ "features that move the user's prediction most and what each adds to it.") }}
+{%- endmacro %}
+
+{% macro default__create_served_user_value_view() %}
     create or replace view {{ this.schema }}.fct_user_value_predictions as
     {{ served_user_value_predictions_sql(versions_relation=this) }};
     {{ comment_served_view(this.schema ~ '.fct_user_value_predictions', this.schema ~ '.fct_user_value_predictions_v1',
-                           "Expected net spend per user over the next horizon from the champion user-value version "
-                           ~ "(chosen on this build's holdout: see fct_user_value_versions); one row per user, with the three "
-                           ~ "features that move the user's prediction most and what each adds to it.",
+                           served_user_value_view_comment(),
                            ['user_id', 'model_version', 'predicted_spend', 'value_decile', 'features_as_of_date',
                             'driver_1', 'driver_1_contribution', 'driver_2', 'driver_2_contribution',
                             'driver_3', 'driver_3_contribution']) }}

@@ -43,3 +43,9 @@
 {% macro spark__ltv_days_between(start_sql, end_sql) -%}
     datediff({{ end_sql }}, {{ start_sql }})
 {%- endmacro %}
+
+{#- Spark has no ordered aggregate: a plain average, whose last bits follow how its partial sums
+    combine (on the demo fct_user_value_versions' RMSEs differ from DuckDB's by 6e-15 relative at most). -#}
+{% macro spark__ltv_ordered_avg(expression_sql, order_sql) -%}
+    avg({{ expression_sql }})
+{%- endmacro %}

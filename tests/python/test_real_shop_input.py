@@ -233,7 +233,7 @@ def test_a_shop_whose_orders_all_fail_builds_without_a_traceback(small_shop, tmp
         connection.close()
 
 
-# Six bad vars in one run: every one is named in the one message that stops it (a user fixes them in one
+# Seven bad vars in one run: every one is named in the one message that stops it (a user fixes them in one
 # go), and none hides another, including the combinations whose vars each pass alone.
 BAD_VARS = {
     "ltv_horizon_days: 3000000": "var 'ltv_horizon_days' must be greater than 0 and at most 3660, got 3000000",
@@ -241,6 +241,7 @@ BAD_VARS = {
         "var 'ltv_random_seed' must be at least 0 and at most 4294967295, got 99999999999999999999",
     "ltv_max_text_characters: 99999999999999999999":
         "var 'ltv_max_text_characters' must be at least 1 and at most 1000000, got 99999999999999999999",
+    "ltv_spark_fit_sample_users: 1": "var 'ltv_spark_fit_sample_users' must be at least 2 and at most 1000000000, got 1",
     "ltv_earliest_valid_timestamp: '2024-01-01', ltv_latest_valid_timestamp: '2020-01-01'":
         "var 'ltv_latest_valid_timestamp' (2020-01-01) must be after var 'ltv_earliest_valid_timestamp' (2024-01-01)",
     "ltv_quarantine_warn_share: 0.5, ltv_quarantine_error_share: 0.1":

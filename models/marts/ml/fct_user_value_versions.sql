@@ -71,8 +71,8 @@ measured as (
         model_version,
         any_value(holdout_users) as holdout_users,
         -- Squared errors are no money: averaged in user order (the same bits every run) rather than as DECIMAL.
-        sqrt(avg(power(predicted - actual, 2) order by user_id)) as rmse,
-        sqrt(avg(power((select mean_spend from training_mean) - actual, 2) order by user_id)) as baseline_rmse,
+        sqrt({{ ltv_ordered_avg('power(predicted - actual, 2)', 'user_id') }}) as rmse,
+        sqrt({{ ltv_ordered_avg('power((select mean_spend from training_mean) - actual, 2)', 'user_id') }}) as baseline_rmse,
         -- Normalized Gini: (Σ cumulative share − (n+1)/2) / n by prediction, over the same by actual.
         case when any_value(actual_total) <> 0 and {{ exact_sum('cumulative_by_actual') }} / any_value(actual_total) <> (count(*) + 1) / 2.0
             then ({{ exact_sum('cumulative_by_prediction') }} / any_value(actual_total) - (count(*) + 1) / 2.0)

@@ -9,7 +9,9 @@ def model(dbt, session):
         session,
         features_at_cutoff=dbt.ref("int_user_features_at_cutoff"),
         features_latest=dbt.ref("int_user_features_latest"),
-        settings_frame=dbt.ref("int_model_settings").df(),
+        settings_frame=dbt.ref("int_model_settings"),
         version=3,
+        # var ltv_spark_fit_sample_users, through the config in _ml__models.yml (read on Spark only).
+        fit_sample_users=dbt.config.get("spark_fit_sample_users"),
         this=f"{dbt.this.schema}.{dbt.this.identifier}",
     )

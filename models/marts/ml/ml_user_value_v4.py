@@ -11,7 +11,9 @@ def model(dbt, session):
         features_at_cutoff=dbt.ref("int_user_features_at_cutoff"),
         features_latest=dbt.ref("int_user_features_latest"),
         features_at_validation_cutoff=dbt.ref("int_user_features_at_validation_cutoff"),
-        settings_frame=dbt.ref("int_model_settings").df(),
+        settings_frame=dbt.ref("int_model_settings"),
         version=4,
+        # var ltv_spark_fit_sample_users, through the config in _ml__models.yml (read on Spark only).
+        fit_sample_users=dbt.config.get("spark_fit_sample_users"),
         v3_table=f"{dbt.this.schema}.ml_user_value_v3",
     )

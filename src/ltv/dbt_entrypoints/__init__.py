@@ -7,7 +7,8 @@ files, is what lets the model files stay three lines long and the logic be unit-
 per model family: value_models, recommendation_models (and recommendation_offline, the models
 that measure recommenders), text_models; common holds what they share. text_engines runs the text
 models on DuckDB (text_models) or Spark (ltv.engines.spark_text), by the model's session, and
-recommendation_engines the behaviour recommenders (ltv.engines.spark_recommendations).
+recommendation_engines the behaviour recommenders (ltv.engines.spark_recommendations), and value_engines
+the user-value models (value_models, ltv.engines.spark_user_value).
 """
 
 # OMP_WAIT_POLICY is set by the package ltv itself (ltv/__init__.py), imported before this module.
@@ -28,7 +29,7 @@ from ltv.dbt_entrypoints.text_engines import (
     text_sentiment,
     texts_masked,
 )
-from ltv.dbt_entrypoints.value_models import user_value
+from ltv.dbt_entrypoints.value_engines import user_value
 
 # One BLAS thread for the whole dbt process, set once and never restored. dbt runs Python models in
 # threads of one process, and BLAS's thread count is process-wide: a model that limits it for a while
