@@ -1,12 +1,6 @@
 {#- The user-value branch's hooks on Spark (target spark; see README: Running on Spark). A Spark session
     runs one statement per call, so a hook runs its statements itself and renders a no-op. -#}
 
-{#- The output fingerprints serve reuse of a Python model's last table, which Spark does not do
-    (src/ltv/engines/spark_user_value.py): nothing to confirm, and Parquet tables have no UPDATE. -#}
-{% macro spark__confirm_output_fingerprint() %}
-    {{ return('select 1') }}
-{% endmacro %}
-
 {#- fct_user_value_versions' post-hook: the served view with its comment. Spark keeps no column
     comments on Parquet tables (dbt-spark persists them for Delta only), so there are none to copy. -#}
 {% macro spark__create_served_user_value_view() %}
