@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LinearRegression
 
 MODEL_NAME = "conversation_experience"
 MODEL_VERSIONS = ("v1", "v2")
@@ -139,6 +138,52 @@ def _run(
     }
 
 
+def _too_few(rated: int) -> str:
+    return (
+        f"only {rated} conversations have a satisfaction rating and a response time; "
+        f"at least {MIN_RATED_CONVERSATIONS} are needed for a holdout evaluation"
+    )
+
+
+# v1's fixed formula, as the registry records it.
+V1_PARAMETERS = {
+    "sentiment_weight": V1_SENTIMENT_WEIGHT,
+    "response_time_weight": V1_RESPONSE_WEIGHT,
+    "cap_hours": CAP_HOURS,
+    "null_sentiment_counts_as": 0.0,
+    "score_range": list(V1_SCORE_RANGE),
+    "predicted_satisfaction": "1 + (experience_score + 0.5) * 4 / 1.5",
+}
+
+
+def v1_run(rated: int, holdout_rows: int = 0, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    """v1's registry run: evaluated on the v2 holdout when there are `metrics` (enough rated
+    conversations), else not evaluated. The run of either engine (ltv.engines.spark_experience)."""
+    if metrics is None:
+        return _run("v1", "fitted", f"published formula, no training; not evaluated: {_too_few(rated)}",
+                    parameters=dict(V1_PARAMETERS))
+    return _run("v1", "fitted", "published formula, no training; evaluated on the v2 holdout", 0, holdout_rows,
+                dict(V1_PARAMETERS), metrics)
+
+
+def v2_skipped_run(rated: int) -> dict[str, Any]:
+    return _run("v2", "skipped", f"not fitted: {_too_few(rated)}")
+
+
+def v2_run(train_rows: int, holdout_rows: int, intercept: float, coefficients, seed: int,
+           metrics: dict[str, Any]) -> dict[str, Any]:
+    """v2's registry run: the least-squares weights (one per V2_FEATURES) and the holdout metrics."""
+    parameters = {
+        "intercept": intercept,
+        "coefficients": {name: float(value) for name, value in zip(V2_FEATURES, coefficients, strict=True)},
+        "cap_hours": CAP_HOURS,
+        "seed": seed,
+        "holdout_share": HOLDOUT_SHARE,
+    }
+    return _run("v2", "fitted", "least squares on 80 % of rated conversations; metrics on the other 20 %",
+                train_rows, holdout_rows, parameters, metrics)
+
+
 def _normalize_version(version: str | int) -> str:
     normalized = f"v{version}" if isinstance(version, int) else str(version).lower()
     if normalized not in MODEL_VERSIONS:
@@ -180,10 +225,6 @@ def fit_experience(
         train_ids, holdout_ids = holdout_split(conversations.loc[rated, "conversation_id"], seed=seed)
         is_train = conversations["conversation_id"].isin(train_ids) & rated
         is_holdout = conversations["conversation_id"].isin(holdout_ids) & rated
-    too_few = (
-        f"only {int(rated.sum())} conversations have a satisfaction rating and a response time; "
-        f"at least {MIN_RATED_CONVERSATIONS} are needed for a holdout evaluation"
-    )
 
     if version == "v1":
         experience_score = (
@@ -191,35 +232,17 @@ def fit_experience(
             + V1_RESPONSE_WEIGHT * features["normalized_response_time"]
         )
         predicted = pd.Series(v1_predicted_satisfaction(experience_score), index=conversations.index)
-        parameters = {
-            "sentiment_weight": V1_SENTIMENT_WEIGHT,
-            "response_time_weight": V1_RESPONSE_WEIGHT,
-            "cap_hours": CAP_HOURS,
-            "null_sentiment_counts_as": 0.0,
-            "score_range": list(V1_SCORE_RANGE),
-            "predicted_satisfaction": "1 + (experience_score + 0.5) * 4 / 1.5",
-        }
         if enough:
             metrics = _regression_metrics(ratings[is_holdout].to_numpy(), predicted[is_holdout].to_numpy())
-            run = _run(
-                version,
-                "fitted",
-                "published formula, no training; evaluated on the v2 holdout",
-                0,
-                int(is_holdout.sum()),
-                parameters,
-                metrics,
-            )
+            run = v1_run(int(rated.sum()), int(is_holdout.sum()), metrics)
         else:
-            run = _run(
-                version,
-                "fitted",
-                f"published formula, no training; not evaluated: {too_few}",
-                parameters=parameters,
-            )
+            run = v1_run(int(rated.sum()))
     else:
         if not enough:
-            return _empty_scores(), _run(version, "skipped", f"not fitted: {too_few}")
+            return _empty_scores(), v2_skipped_run(int(rated.sum()))
+        # Imported here: the Spark workers that import this module for its constants need no scikit-learn.
+        from sklearn.linear_model import LinearRegression
+
         columns = list(V2_FEATURES)
         model = LinearRegression().fit(
             features.loc[is_train, columns].to_numpy(), ratings[is_train].to_numpy()
@@ -229,22 +252,7 @@ def fit_experience(
         predicted = raw.clip(*RATING_RANGE)
         experience_score = ((raw - 3.0) / 2.0).clip(-1.0, 1.0)
         metrics = _regression_metrics(ratings[is_holdout].to_numpy(), predicted[is_holdout].to_numpy())
-        parameters = {
-            "intercept": float(model.intercept_),
-            "coefficients": {name: float(value) for name, value in zip(columns, model.coef_, strict=True)},
-            "cap_hours": CAP_HOURS,
-            "seed": seed,
-            "holdout_share": HOLDOUT_SHARE,
-        }
-        run = _run(
-            version,
-            "fitted",
-            "least squares on 80 % of rated conversations; metrics on the other 20 %",
-            int(is_train.sum()),
-            int(is_holdout.sum()),
-            parameters,
-            metrics,
-        )
+        run = v2_run(int(is_train.sum()), int(is_holdout.sum()), float(model.intercept_), model.coef_, seed, metrics)
 
     scores = pd.DataFrame(
         {

@@ -1,14 +1,10 @@
 -- One row per support conversation and experience version: the message's sentiment, the response
 -- time, the experience score and the satisfaction it predicts, beside the rating the user gave.
 {%- set versions = [1, 2] %}
+{%- set relations = [] %}
+{%- for version in versions %}{% do relations.append(ref('ml_conversation_experience', v=version)) %}{% endfor %}
 
-with scored as (
-    {%- for version in versions %}
-
-    select *
-    from {{ ref('ml_conversation_experience', v=version) }}
-    {{ "union all by name" if not loop.last }}
-    {%- endfor %}
+with scored as ({{ ltv_union_all_by_name(relations) }}
 
 )
 

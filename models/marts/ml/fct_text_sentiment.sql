@@ -29,7 +29,7 @@ languages as (
 
 versions as (
 
-    select unnest([{{ versions | join(', ') }}]) as model_version
+    select {{ ltv_unnest_values(versions) }} as model_version
 
 )
 

@@ -9,11 +9,6 @@ from ltv.dbt_entrypoints import text_models
 from ltv.engines.frames import frames_for
 
 
-def _not_on_spark_yet(model: str):
-    return NotImplementedError(
-        f"{model} does not run on Spark yet (issue 20): exclude it from a spark build (README: Running on Spark)")
-
-
 def texts_masked(session, reviews, conversations, settings_frame, this: str | None = None):
     """int_texts_masked (text_models.texts_masked); `settings_frame` is int_model_settings, a relation
     or its pandas frame."""
@@ -28,16 +23,17 @@ def texts_masked(session, reviews, conversations, settings_frame, this: str | No
 def text_sentiment(session, texts, settings_frame, version: int, previous_relation: str | None = None,
                    conversations=None):
     """ml_text_sentiment vN (text_models.text_sentiment). On Spark every text is scored each build:
-    the model is a table there, and previous_relation is not read."""
+    the model is a table there, and previous_relation is not read (v2's fits are still reused)."""
     frames = frames_for(session)
     if conversations is not None:
         conversations = frames.columns(conversations, "conversation_id, satisfaction_rating, response_hours")
     if frames.distributed:
-        if version != 1:
-            raise _not_on_spark_yet(f"ml_text_sentiment v{version}")
-        from ltv.engines import spark_text
+        from ltv.engines import spark_sentiment_v2, spark_text
 
-        return spark_text.text_sentiment_v1(frames, texts)
+        if version == 1:
+            return spark_text.text_sentiment_v1(frames, texts)
+        return spark_sentiment_v2.text_sentiment_v2(frames, texts, conversations, frames.settings(settings_frame),
+                                                    version)
     return text_models.text_sentiment(session, texts, frames.settings_frame(settings_frame), version,
                                       previous_relation, conversations)
 
@@ -61,10 +57,12 @@ def sentiment_evaluation_runs(session, texts, scores_v1, settings_frame, convers
 def conversation_experience(session, conversations, texts, sentiment_scores, settings_frame, version: int):
     """ml_conversation_experience vN (text_models.conversation_experience)."""
     frames = frames_for(session)
+    columns = (frames.columns(conversations, "conversation_id, user_id, response_hours, satisfaction_rating"),
+               frames.columns(texts, "text_source, source_id, text_hash"),
+               frames.columns(sentiment_scores, "text_source, text_hash, polarity"))
     if frames.distributed:
-        raise _not_on_spark_yet(f"ml_conversation_experience v{version}")
-    return text_models.conversation_experience(
-        session, frames.columns(conversations, "conversation_id, user_id, response_hours, satisfaction_rating"),
-        frames.columns(texts, "text_source, source_id, text_hash"),
-        frames.columns(sentiment_scores, "text_source, text_hash, polarity"),
-        frames.settings_frame(settings_frame), version)
+        from ltv.engines import spark_experience
+
+        return spark_experience.conversation_experience(frames, *columns, frames.settings_frame(settings_frame),
+                                                        version)
+    return text_models.conversation_experience(session, *columns, frames.settings_frame(settings_frame), version)

@@ -1,0 +1,287 @@
+"""The rest of the text branch on the `spark` target equals the DuckDB build: ml_text_sentiment v2 (fitted
+on the driver, scored in the workers), ml_conversation_experience v1/v2, fct_text_sentiment,
+fct_conversation_experience and fct_user_experience, built from the demo on both engines and compared
+row by row; Spark's Parquet tables are read back without Spark.
+
+Beside the comparison with DuckDB, each result is also checked against its definition: v2's scores
+against scikit-learn's own Pipeline.predict of the fit Spark stored, the experience scores against
+the published formula, v2's weights against LinearRegression on the training rows, the holdout
+metrics against numpy on experience.holdout_split's ids. A second Spark run reuses the stored fits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import PROJECT_DIR, dbt_executable
+
+pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')")
+
+# Everything these models read and nothing else (fct_user_experience is downstream of both marts).
+SELECTION = ["-s", "+fct_user_experience", "--indirect-selection", "cautious"]
+TABLES = {  # Spark's table folder -> (DuckDB table, key columns)
+    "ml.db/ml_text_sentiment_v2": ("ml.ml_text_sentiment_v2", ["text_source", "text_hash"]),
+    "ml.db/ml_conversation_experience_v1": ("ml.ml_conversation_experience_v1", ["conversation_id"]),
+    "ml.db/ml_conversation_experience_v2": ("ml.ml_conversation_experience_v2", ["conversation_id"]),
+    "main.db/fct_text_sentiment": ("main.fct_text_sentiment", ["text_source", "source_id", "model_version"]),
+    "main.db/fct_conversation_experience": ("main.fct_conversation_experience", ["conversation_id", "model_version"]),
+    "main.db/fct_user_experience": ("main.fct_user_experience", ["user_id"]),
+}
+# Spark and DuckDB sum in different orders (v2's least squares, the experience and user averages):
+# those numbers agree to rounding, ~1e-14 on the demo. Everything else is equal to the bit.
+TOLERANCE = 1e-9
+RUNS = """select model_name, model_version, method, status, message, train_rows, holdout_rows, cutoff_date,
+                 horizon_days, parameters_json, metrics_json
+          from {} where model_name in ('text_sentiment', 'support_sentiment', 'conversation_experience')
+                    and method != 'textblob' order by model_name, model_version"""
+
+
+def _spark_environment(work) -> dict:
+    environment = dict(os.environ)
+    environment.update({
+        "LTV_TARGET": "spark", "LTV_SPARK_WAREHOUSE_DIR": str(work / "warehouse"),
+        "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"), "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_PATH": str(work / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    })
+    return environment
+
+
+def _spark_dbt(arguments: list[str], work) -> None:
+    result = subprocess.run([dbt_executable(), *arguments], cwd=PROJECT_DIR, env=_spark_environment(work),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
+
+def _parquet(warehouse, folder: str) -> str:
+    return f"read_parquet('{warehouse / folder}/*.parquet')"
+
+
+@pytest.fixture(scope="module")
+def both_engines(tmp_path_factory):
+    """(DuckDB's tables, Spark's tables, DuckDB's runs, Spark's runs, Spark's warehouse, work folder),
+    read right after both builds."""
+    from conftest import build_warehouse
+
+    duckdb_path, _ = build_warehouse(tmp_path_factory.mktemp("text_models_duckdb"), extra_arguments=SELECTION)
+    work = tmp_path_factory.mktemp("text_models_spark")
+    _spark_dbt(["build", *SELECTION], work)
+    warehouse = work / "warehouse"
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        duckdb_tables = {folder: connection.sql(f"select * from {table}").df() for folder, (table, _) in TABLES.items()}
+        spark_tables = {folder: connection.sql(f"select * from {_parquet(warehouse, folder)}").df() for folder in TABLES}
+        duckdb_runs = connection.sql(RUNS.format("registry.model_run_log")).fetchall()
+        spark_runs = connection.sql(RUNS.format(_parquet(warehouse, "registry.db/model_run_log"))).fetchall()
+        fingerprints = [connection.sql(f"select model_name, training_fingerprint from {relation} order by 1").fetchall()
+                        for relation in ("registry.fitted_models", _parquet(warehouse, "registry.db/fitted_models"))]
+    return {"duckdb": duckdb_tables, "spark": spark_tables, "duckdb_runs": duckdb_runs, "spark_runs": spark_runs,
+            "fingerprints": fingerprints, "warehouse": warehouse, "work": work}
+
+
+def _same(left, right) -> bool:
+    if isinstance(left, list) or isinstance(right, list):
+        return left == right
+    if pd.isna(left) or pd.isna(right):
+        return bool(pd.isna(left) and pd.isna(right))
+    if isinstance(left, float | np.floating) and isinstance(right, float | np.floating):
+        return abs(left - right) <= TOLERANCE
+    return left == right
+
+
+def test_every_row_on_spark_is_duckdbs(both_engines):
+    for folder, (table, keys) in TABLES.items():
+        expected, spark = both_engines["duckdb"][folder], both_engines["spark"][folder]
+        assert len(expected) > 400, table
+        assert list(spark.columns) == list(expected.columns), table
+        assert [str(kind) for kind in spark.dtypes] == [str(kind) for kind in expected.dtypes], table
+        expected_rows = {tuple(row[key] for key in keys): row for row in expected.to_dict("records")}
+        spark_rows = {tuple(row[key] for key in keys): row for row in spark.to_dict("records")}
+        assert len(spark_rows) == len(spark) and spark_rows.keys() == expected_rows.keys(), table
+        for key, row in expected_rows.items():
+            differing = [column for column in row if not _same(spark_rows[key][column], row[column])]
+            assert not differing, (table, key, differing, spark_rows[key], row)
+
+
+def test_spark_records_duckdbs_runs_and_fingerprints(both_engines):
+    duckdb_runs, spark_runs = both_engines["duckdb_runs"], both_engines["spark_runs"]
+    assert [run[:2] for run in duckdb_runs] == [("conversation_experience", "1"), ("conversation_experience", "2"),
+                                                ("support_sentiment", "2"), ("text_sentiment", "2")]
+    assert [run[:-2] for run in spark_runs] == [run[:-2] for run in duckdb_runs]
+    for spark_run, duckdb_run in zip(spark_runs, duckdb_runs, strict=True):
+        for spark_json, duckdb_json in zip(spark_run[-2:], duckdb_run[-2:], strict=True):
+            spark_values, duckdb_values = pd.json_normalize(json.loads(spark_json)), pd.json_normalize(
+                json.loads(duckdb_json))
+            assert list(spark_values.columns) == list(duckdb_values.columns)
+            assert all(_same(spark_values[name][0], duckdb_values[name][0]) for name in duckdb_values), (
+                spark_json, duckdb_json)
+    # The training fingerprints (DuckDB's hash of the training rows, computed in Spark's workers).
+    duckdb_fits, spark_fits = both_engines["fingerprints"]
+    assert [name for name, _ in spark_fits] == ["support_sentiment", "text_sentiment"]
+    assert spark_fits == duckdb_fits
+
+
+def test_v2_scores_are_the_stored_pipelines_predictions(both_engines):
+    """Independently of DuckDB: each v2 score is scikit-learn's Pipeline.predict, clipped to [-1, 1], of
+    the model Spark stored for its source, on the masked text."""
+    from ltv import build_cache
+
+    warehouse = both_engines["warehouse"]
+    models = {name: build_cache.deserialize(bytes(data)) for name, data in duckdb.sql(
+        f"select model_name, model_bytes from {_parquet(warehouse, 'registry.db/fitted_models')}").fetchall()}
+    scored = duckdb.sql(f"""
+        select scores.text_source, any_value(texts.masked_text) as text, any_value(scores.polarity) as polarity
+        from {_parquet(warehouse, 'ml.db/ml_text_sentiment_v2')} as scores
+        join {_parquet(warehouse, 'intermediate.db/int_texts_masked')} as texts using (text_source, text_hash)
+        group by scores.text_source, scores.text_hash""").df()
+    assert set(scored["text_source"]) == {"review", "support_message"}
+    for source, model_name in (("review", "text_sentiment"), ("support_message", "support_sentiment")):
+        part = scored[scored["text_source"] == source]
+        expected = np.clip(models[model_name].predict(part["text"].tolist()), -1.0, 1.0)
+        np.testing.assert_array_equal(part["polarity"].to_numpy(), expected)
+
+
+def test_experience_scores_weights_and_holdout_by_their_definition(both_engines):
+    """Independently of DuckDB: v1 is the published formula; v2's weights are LinearRegression's on
+    the rated conversations outside experience.holdout_split's ids; the metrics are numpy's on those ids."""
+    from sklearn.linear_model import LinearRegression
+
+    from ltv.experience import V2_FEATURES, holdout_split
+
+    v1, v2 = (both_engines["spark"][f"ml.db/ml_conversation_experience_v{version}"].set_index("conversation_id")
+              .sort_index() for version in (1, 2))
+    normalized = 1.0 - v1["response_hours"].clip(0.0, 72.0) / 72.0
+    expected_v1 = 0.5 * v1["sentiment"].fillna(0.0) + 0.5 * normalized
+    np.testing.assert_array_equal(v1["normalized_response_time"].to_numpy(), normalized.to_numpy())
+    np.testing.assert_array_equal(v1["experience_score"].to_numpy(), expected_v1.to_numpy())
+    np.testing.assert_allclose(v1["predicted_satisfaction"], 1.0 + (expected_v1 + 0.5) * 4.0 / 1.5, rtol=0, atol=1e-12)
+
+    run = next(json.loads(row[-2]) for row in both_engines["spark_runs"] if row[:2] == ("conversation_experience", "2"))
+    rated = v2[v2["satisfaction_rating"].notna()]
+    _, held = holdout_split(pd.Series(rated.index), seed=run["seed"])
+    features = np.column_stack([rated["sentiment"].fillna(0.0), rated["normalized_response_time"],
+                                np.log1p(rated["response_hours"].clip(lower=0.0))])
+    train = ~rated.index.isin(held)
+    reference = LinearRegression().fit(features[train], rated["satisfaction_rating"].to_numpy(float)[train])
+    assert run["intercept"] == pytest.approx(reference.intercept_, abs=1e-9)
+    assert [run["coefficients"][name] for name in V2_FEATURES] == pytest.approx(list(reference.coef_), abs=1e-9)
+    for version, scores in (("1", v1), ("2", v2)):
+        metrics = next(json.loads(row[-1]) for row in both_engines["spark_runs"]
+                       if row[:2] == ("conversation_experience", version))
+        errors = scores.loc[held, "predicted_satisfaction"] - scores.loc[held, "satisfaction_rating"]
+        assert metrics["mse"] == pytest.approx(float(np.mean(errors**2)), abs=1e-12)
+        assert metrics["mae"] == pytest.approx(float(np.mean(np.abs(errors))), abs=1e-12)
+
+
+def test_a_second_spark_run_reuses_the_stored_fits(both_engines):
+    """The fits' training rows did not change, so v2 is scored with the stored models: no new fit is
+    recorded or stored, and every score is the first run's."""
+    work, warehouse = both_engines["work"], both_engines["warehouse"]
+    _spark_dbt(["run", "-s", "ml_text_sentiment.v2"], work)
+    runs = duckdb.sql(RUNS.format(_parquet(warehouse, "registry.db/model_run_log"))).fetchall()
+    assert runs == both_engines["spark_runs"]
+    fits = duckdb.sql(f"select model_name, training_fingerprint from "
+                      f"{_parquet(warehouse, 'registry.db/fitted_models')} order by 1").fetchall()
+    assert fits == both_engines["fingerprints"][1]
+    rescored = duckdb.sql(f"select * from {_parquet(warehouse, 'ml.db/ml_text_sentiment_v2')}").df()
+    first = both_engines["spark"]["ml.db/ml_text_sentiment_v2"]
+    keys = ["text_source", "text_hash"]
+    pd.testing.assert_frame_equal(rescored.sort_values(keys).reset_index(drop=True),
+                                  first.sort_values(keys).reset_index(drop=True))
+
+
+# --- Paths the demo does not take, on a local session of this process -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_spark(tmp_path_factory):
+    from pyspark.sql import SparkSession
+
+    from ltv.engines.frames import SparkFrames, use_this_python_for_spark_workers
+
+    use_this_python_for_spark_workers()
+    session = (SparkSession.builder.master("local[2]").appName("ltv-text-models-test")
+               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("local_spark")))
+               .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "3")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    yield SparkFrames(session)
+    session.stop()
+
+
+def test_the_holdout_is_holdout_splits_over_many_partitions(local_spark):
+    """Spark's held-out ids are experience.holdout_split's, whatever the partitions and however the ids
+    sort (numbers, letters, accents, characters beyond the BMP), and for 0 or 1 ids."""
+    from ltv.engines.spark_experience import holdout_ids
+    from ltv.experience import holdout_split
+
+    generator = np.random.default_rng(3)
+    alphabet = list("0123456789abcXYZ-_éΩ😀")
+    ids = sorted({"".join(generator.choice(alphabet, size=generator.integers(1, 8))) for _ in range(3000)})
+    for count, seed in ((len(ids), 7), (1, 42), (0, 42)):
+        chosen = list(generator.permutation(ids)[:count])
+        frame = local_spark.session.createDataFrame(pd.DataFrame({"conversation_id": chosen}),
+                                                    "conversation_id string").repartition(5)
+        held = holdout_ids(local_spark, frame, seed)
+        spark_held = sorted(row[0] for row in held.collect())
+        held.unpersist()
+        expected = sorted(holdout_split(pd.Series(chosen, dtype=object), seed=seed)[1]) if count else []
+        assert spark_held == expected and len(expected) == round(count * 0.2 + (count == 1)), count
+
+
+def _conversations(rows: int, rated: int, seed: int) -> pd.DataFrame:
+    """Conversations with missing sentiments and response times, negative and capped hours."""
+    generator = np.random.default_rng(seed)
+    hours = generator.choice([np.nan, -2.0, 0.0, 0.5, 12.0, 71.9, 72.0, 300.0], size=rows)
+    return pd.DataFrame({
+        "conversation_id": [f"C{number:05d}" for number in generator.permutation(rows)],
+        "user_id": [f"U{number % 7}" for number in range(rows)],
+        "response_hours": hours,
+        "sentiment": np.where(generator.random(rows) < 0.2, np.nan, generator.uniform(-1, 1, rows)),
+        "satisfaction_rating": pd.array([int(generator.integers(1, 6)) if number < rated else None
+                                         for number in range(rows)], dtype="Int32"),
+    })
+
+
+@pytest.mark.parametrize(("rows", "rated"), [(0, 0), (40, 20), (300, 150)])
+def test_experience_on_spark_is_fit_experiences(local_spark, rows, rated):
+    """Each version's rows and run equal ltv.experience.fit_experience's on conversations with missing
+    values: none at all, too few rated for a holdout (v1 unevaluated, v2 skipped), and enough."""
+    from pyspark.sql import functions as F
+
+    from ltv.engines.spark_experience import _scored, _with_features
+    from ltv.experience import fit_experience
+
+    conversations = _conversations(rows, rated, seed=rows)
+    records = [(row.conversation_id, row.user_id, *(None if pd.isna(value) else float(value)
+                                                    for value in (row.response_hours, row.sentiment)),
+                None if pd.isna(row.satisfaction_rating) else int(row.satisfaction_rating))
+               for row in conversations.itertuples(index=False)]
+    frame = local_spark.session.createDataFrame(
+        records, "conversation_id string, user_id string, response_hours double, sentiment double, "
+                 "satisfaction_rating int")
+    for version in (1, 2):
+        expected_scores, expected_run = fit_experience(conversations.drop(columns="user_id"), version, seed=42)
+        scored, run = _scored(local_spark, _with_features(frame), version, 42)
+        assert run.keys() == expected_run.keys()
+        assert {key: run[key] for key in run if key not in ("parameters", "metrics")} == {
+            key: expected_run[key] for key in run if key not in ("parameters", "metrics")}
+        for part in ("parameters", "metrics"):
+            spark_values, expected_values = pd.json_normalize(run[part]), pd.json_normalize(expected_run[part])
+            assert list(spark_values.columns) == list(expected_values.columns)
+            assert all(_same(spark_values[name][0], expected_values[name][0]) for name in expected_values), part
+        if scored is None:
+            assert expected_scores.empty
+            continue
+        spark_scores = scored.select("conversation_id", "experience_score", "predicted_satisfaction",
+                                     F.col("x_response").alias("normalized_response_time")).toPandas()
+        spark_scores = spark_scores.sort_values("conversation_id").reset_index(drop=True)
+        expected_scores = expected_scores.sort_values("conversation_id").reset_index(drop=True)
+        assert spark_scores["conversation_id"].tolist() == expected_scores["conversation_id"].tolist()
+        for column in ("experience_score", "predicted_satisfaction", "normalized_response_time"):
+            np.testing.assert_allclose(spark_scores[column].to_numpy(float), expected_scores[column].to_numpy(float),
+                                       rtol=0, atol=TOLERANCE, equal_nan=True, err_msg=f"v{version} {column}")
+
