@@ -207,6 +207,34 @@ def build_warehouse(work_dir: Path, raw_dir: Path | None = None, extra_arguments
     return warehouse_path, result
 
 
+def spark_environment(work_dir: Path) -> dict:
+    """Environment of a dbt run on the `spark` target (tests/python/test_spark_*.py): its own Spark
+    warehouse and embedded metastore under work_dir/warehouse, target and logs beside it; the
+    executors' Python workers run this interpreter, which has ltv."""
+    environment = dict(os.environ)
+    environment.update({
+        "LTV_TARGET": "spark", "LTV_SPARK_WAREHOUSE_DIR": str(work_dir / "warehouse"),
+        "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"), "DBT_TARGET_PATH": str(work_dir / "target"),
+        "DBT_LOG_PATH": str(work_dir / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "PYSPARK_PYTHON": sys.executable,
+    })
+    return environment
+
+
+def spark_dbt(arguments: list[str], work_dir: Path) -> subprocess.CompletedProcess:
+    """`dbt <arguments>` on the spark target, in a process of its own (Spark's JVM stays out of the
+    test process); fails the test with dbt's output if dbt fails."""
+    result = subprocess.run([dbt_executable(), *arguments], cwd=PROJECT_DIR, env=spark_environment(work_dir),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    return result
+
+
+def spark_parquet(warehouse: Path, folder: str) -> str:
+    """A Spark table's Parquet files (folder `<schema>.db/<table>` under the warehouse) as DuckDB SQL."""
+    return f"read_parquet('{warehouse / folder}/*.parquet')"
+
+
 def made_once_per_run(tmp_path_factory, name: str, make) -> Path:
     """The folder `make(folder)` filled, made once per test run: the xdist workers share it (the first
     to need it makes it while the others wait, since a second identical build would only take a core

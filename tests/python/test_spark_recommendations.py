@@ -9,15 +9,11 @@ row compared."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_DIR, dbt_executable
+from conftest import spark_dbt
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')")
 
@@ -237,17 +233,7 @@ def recommendations_on_both_engines(tmp_path_factory):
     duckdb_path, _ = build_warehouse(tmp_path_factory.mktemp("recommendations_duckdb"),
                                      extra_arguments=RECOMMENDATION_BRANCH)
     work = tmp_path_factory.mktemp("recommendations_spark")
-    environment = dict(os.environ)
-    environment.update({
-        "LTV_TARGET": "spark", "LTV_SPARK_WAREHOUSE_DIR": str(work / "warehouse"),
-        "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"), "DBT_TARGET_PATH": str(work / "target"),
-        "DBT_LOG_PATH": str(work / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        # The executors' Python workers run this interpreter, which has ltv (and numba).
-        "PYSPARK_PYTHON": sys.executable,
-    })
-    result = subprocess.run([dbt_executable(), "build", *RECOMMENDATION_BRANCH], cwd=PROJECT_DIR, env=environment,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    spark_dbt(["build", *RECOMMENDATION_BRANCH], work)
     return duckdb_path, work / "warehouse"
 
 

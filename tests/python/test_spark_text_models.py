@@ -12,14 +12,12 @@ metrics against numpy on experience.holdout_split's ids. A second Spark run reus
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_DIR, dbt_executable
+from conftest import spark_dbt, spark_parquet
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')")
 
@@ -42,26 +40,6 @@ RUNS = """select model_name, model_version, method, status, message, train_rows,
                     and method != 'textblob' order by model_name, model_version"""
 
 
-def _spark_environment(work) -> dict:
-    environment = dict(os.environ)
-    environment.update({
-        "LTV_TARGET": "spark", "LTV_SPARK_WAREHOUSE_DIR": str(work / "warehouse"),
-        "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"), "DBT_TARGET_PATH": str(work / "target"),
-        "DBT_LOG_PATH": str(work / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    })
-    return environment
-
-
-def _spark_dbt(arguments: list[str], work) -> None:
-    result = subprocess.run([dbt_executable(), *arguments], cwd=PROJECT_DIR, env=_spark_environment(work),
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-
-
-def _parquet(warehouse, folder: str) -> str:
-    return f"read_parquet('{warehouse / folder}/*.parquet')"
-
-
 @pytest.fixture(scope="module")
 def both_engines(tmp_path_factory):
     """(DuckDB's tables, Spark's tables, DuckDB's runs, Spark's runs, Spark's warehouse, work folder),
@@ -70,15 +48,15 @@ def both_engines(tmp_path_factory):
 
     duckdb_path, _ = build_warehouse(tmp_path_factory.mktemp("text_models_duckdb"), extra_arguments=SELECTION)
     work = tmp_path_factory.mktemp("text_models_spark")
-    _spark_dbt(["build", *SELECTION], work)
+    spark_dbt(["build", *SELECTION], work)
     warehouse = work / "warehouse"
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
         duckdb_tables = {folder: connection.sql(f"select * from {table}").df() for folder, (table, _) in TABLES.items()}
-        spark_tables = {folder: connection.sql(f"select * from {_parquet(warehouse, folder)}").df() for folder in TABLES}
+        spark_tables = {folder: connection.sql(f"select * from {spark_parquet(warehouse, folder)}").df() for folder in TABLES}
         duckdb_runs = connection.sql(RUNS.format("registry.model_run_log")).fetchall()
-        spark_runs = connection.sql(RUNS.format(_parquet(warehouse, "registry.db/model_run_log"))).fetchall()
+        spark_runs = connection.sql(RUNS.format(spark_parquet(warehouse, "registry.db/model_run_log"))).fetchall()
         fingerprints = [connection.sql(f"select model_name, training_fingerprint from {relation} order by 1").fetchall()
-                        for relation in ("registry.fitted_models", _parquet(warehouse, "registry.db/fitted_models"))]
+                        for relation in ("registry.fitted_models", spark_parquet(warehouse, "registry.db/fitted_models"))]
     return {"duckdb": duckdb_tables, "spark": spark_tables, "duckdb_runs": duckdb_runs, "spark_runs": spark_runs,
             "fingerprints": fingerprints, "warehouse": warehouse, "work": work}
 
@@ -132,11 +110,11 @@ def test_v2_scores_are_the_stored_pipelines_predictions(both_engines):
 
     warehouse = both_engines["warehouse"]
     models = {name: build_cache.deserialize(bytes(data)) for name, data in duckdb.sql(
-        f"select model_name, model_bytes from {_parquet(warehouse, 'registry.db/fitted_models')}").fetchall()}
+        f"select model_name, model_bytes from {spark_parquet(warehouse, 'registry.db/fitted_models')}").fetchall()}
     scored = duckdb.sql(f"""
         select scores.text_source, any_value(texts.masked_text) as text, any_value(scores.polarity) as polarity
-        from {_parquet(warehouse, 'ml.db/ml_text_sentiment_v2')} as scores
-        join {_parquet(warehouse, 'intermediate.db/int_texts_masked')} as texts using (text_source, text_hash)
+        from {spark_parquet(warehouse, 'ml.db/ml_text_sentiment_v2')} as scores
+        join {spark_parquet(warehouse, 'intermediate.db/int_texts_masked')} as texts using (text_source, text_hash)
         group by scores.text_source, scores.text_hash""").df()
     assert set(scored["text_source"]) == {"review", "support_message"}
     for source, model_name in (("review", "text_sentiment"), ("support_message", "support_sentiment")):
@@ -181,13 +159,13 @@ def test_a_second_spark_run_reuses_the_stored_fits(both_engines):
     """The fits' training rows did not change, so v2 is scored with the stored models: no new fit is
     recorded or stored, and every score is the first run's."""
     work, warehouse = both_engines["work"], both_engines["warehouse"]
-    _spark_dbt(["run", "-s", "ml_text_sentiment.v2"], work)
-    runs = duckdb.sql(RUNS.format(_parquet(warehouse, "registry.db/model_run_log"))).fetchall()
+    spark_dbt(["run", "-s", "ml_text_sentiment.v2"], work)
+    runs = duckdb.sql(RUNS.format(spark_parquet(warehouse, "registry.db/model_run_log"))).fetchall()
     assert runs == both_engines["spark_runs"]
     fits = duckdb.sql(f"select model_name, training_fingerprint from "
-                      f"{_parquet(warehouse, 'registry.db/fitted_models')} order by 1").fetchall()
+                      f"{spark_parquet(warehouse, 'registry.db/fitted_models')} order by 1").fetchall()
     assert fits == both_engines["fingerprints"][1]
-    rescored = duckdb.sql(f"select * from {_parquet(warehouse, 'ml.db/ml_text_sentiment_v2')}").df()
+    rescored = duckdb.sql(f"select * from {spark_parquet(warehouse, 'ml.db/ml_text_sentiment_v2')}").df()
     first = both_engines["spark"]["ml.db/ml_text_sentiment_v2"]
     keys = ["text_source", "text_hash"]
     pd.testing.assert_frame_equal(rescored.sort_values(keys).reset_index(drop=True),

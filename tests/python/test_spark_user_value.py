@@ -12,14 +12,12 @@ of DuckDB: Spark's deciles are recomputed here from its own predictions.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_DIR, dbt_executable
+from conftest import spark_dbt
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')")
 
@@ -43,16 +41,6 @@ VIEWS = {  # Spark's view -> (DuckDB relation, key columns)
     "main.fct_user_value_holdout": ("main.fct_user_value_holdout", ["model_version", "user_id"]),
     "main.fct_user_value_predictions": ("main.fct_user_value_predictions", ["user_id"]),
 }
-
-
-def _spark_environment(work) -> dict:
-    environment = dict(os.environ)
-    environment.update({
-        "LTV_TARGET": "spark", "LTV_SPARK_WAREHOUSE_DIR": str(work / "warehouse"),
-        "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"), "DBT_TARGET_PATH": str(work / "target"),
-        "DBT_LOG_PATH": str(work / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    })
-    return environment
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +71,7 @@ def user_value_on_both_engines(tmp_path_factory):
 
     duckdb_path, _ = build_warehouse(tmp_path_factory.mktemp("user_value_duckdb"), extra_arguments=USER_VALUE_BRANCH)
     work = tmp_path_factory.mktemp("user_value_spark")
-    result = subprocess.run([dbt_executable(), "build", *USER_VALUE_BRANCH], cwd=PROJECT_DIR,
-                            env=_spark_environment(work), capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    spark_dbt(["build", *USER_VALUE_BRANCH], work)
     return duckdb_path, work / "warehouse"
 
 

@@ -120,6 +120,19 @@ def _record_sentiment_run(connection, settings: dict, run: dict) -> None:
                horizon_days=settings.get("horizon_days"))
 
 
+def review_model_run(version: int, training_rows: int, fingerprint: str | None = None,
+                     cross_validation: dict | None = None) -> dict:
+    """The registry run of the review model (both engines record it): skipped with too few rated
+    reviews (no fingerprint), else fitted with its out-of-fold metrics."""
+    run = {"model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge", "train_rows": training_rows}
+    if fingerprint is None:
+        return {**run, "status": "skipped", "message": f"only {training_rows} rated reviews up to the cut-off; "
+                                                       f"v{version} needs at least {MIN_SENTIMENT_TRAINING_REVIEWS}"}
+    return {**run, "status": "fitted", "holdout_rows": training_rows,
+            "message": "reviews: 5-fold cross-validated on review stars; metrics are out-of-fold",
+            "parameters": {"training_fingerprint": fingerprint, "text_source": "review"}, "metrics": cross_validation}
+
+
 def _review_model(connection, texts, settings: dict, version: int):
     """(review model, fingerprint), trained on rated reviews or reused; (None, None) when too few."""
     from ltv import build_cache, sentiment
@@ -127,10 +140,7 @@ def _review_model(connection, texts, settings: dict, version: int):
     training = _training_texts(texts, settings, "review")
     training_rows = training.count("*").fetchall()[0][0]
     if training_rows < MIN_SENTIMENT_TRAINING_REVIEWS:
-        _record_sentiment_run(connection, settings, {
-            "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge", "status": "skipped",
-            "train_rows": training_rows, "message": f"only {training_rows} rated reviews up to the cut-off; "
-                                                    f"v{version} needs at least {MIN_SENTIMENT_TRAINING_REVIEWS}"})
+        _record_sentiment_run(connection, settings, review_model_run(version, training_rows))
         return None, None
     # What training reads: the (text, stars) pairs (a text_hash stands for its text) and the code.
     fingerprint = build_cache.combine(sentiment.MODEL_SPEC, build_cache.relation_fingerprint(
@@ -148,12 +158,8 @@ def _review_model(connection, texts, settings: dict, version: int):
             frame["masked_text"].tolist(), frame["rating"].astype(int).to_numpy(),
             seed=int(settings.get("random_seed", 42)))
         fitted_models.store(fingerprint, model)
-        _record_sentiment_run(connection, settings, {
-            "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge", "status": "fitted",
-            "train_rows": training_rows, "holdout_rows": training_rows,
-            "message": "reviews: 5-fold cross-validated on review stars; metrics are out-of-fold",
-            "parameters": {"training_fingerprint": fingerprint, "text_source": "review"},
-            "metrics": cross_validation})
+        _record_sentiment_run(connection, settings, review_model_run(version, training_rows, fingerprint,
+                                                                     cross_validation))
     return model, fingerprint
 
 

@@ -46,11 +46,7 @@ def _review_model(frames, texts, settings: dict, version: int):
     training = text_models._training_texts(texts, settings, "review")
     training_fingerprint, training_rows = relation_fingerprint(frames, training, _REVIEW_TRAINING_TYPES)
     if training_rows < text_models.MIN_SENTIMENT_TRAINING_REVIEWS:
-        _record(frames, settings, {
-            "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge", "status": "skipped",
-            "train_rows": training_rows, "message": f"only {training_rows} rated reviews up to the cut-off; "
-                                                    f"v{version} needs at least "
-                                                    f"{text_models.MIN_SENTIMENT_TRAINING_REVIEWS}"})
+        _record(frames, settings, text_models.review_model_run(version, training_rows))
         return None, None
     fingerprint = build_cache.combine(sentiment.MODEL_SPEC, training_fingerprint, build_cache.code_fingerprint(sentiment))
     fitted_models = SparkFittedModelStore(frames.session, "text_sentiment", version)
@@ -63,12 +59,7 @@ def _review_model(frames, texts, settings: dict, version: int):
             frame["masked_text"].tolist(), frame["rating"].astype(int).to_numpy(),
             seed=int(settings.get("random_seed", 42)))
         fitted_models.store(fingerprint, model)
-        _record(frames, settings, {
-            "model_name": "text_sentiment", "model_version": version, "method": "tfidf_ridge", "status": "fitted",
-            "train_rows": training_rows, "holdout_rows": training_rows,
-            "message": "reviews: 5-fold cross-validated on review stars; metrics are out-of-fold",
-            "parameters": {"training_fingerprint": fingerprint, "text_source": "review"},
-            "metrics": cross_validation})
+        _record(frames, settings, text_models.review_model_run(version, training_rows, fingerprint, cross_validation))
     return model, fingerprint
 
 
