@@ -26,6 +26,14 @@
     regexp_matches({{ text_sql }}, '{{ pattern }}')
 {%- endmacro %}
 
+{#- A top-level field of a JSON object text, as text (null when absent or JSON null). -#}
+{% macro ltv_json_field(json_sql, field) -%}
+    {{ return(adapter.dispatch('ltv_json_field')(json_sql, field)) }}
+{%- endmacro %}
+{% macro default__ltv_json_field(json_sql, field) -%}
+    json_extract_string({{ json_sql }}, '$.{{ field }}')
+{%- endmacro %}
+
 {#- A JSON object text of named values, nulls kept as null: pairs is a list of [name, sql]. -#}
 {% macro ltv_json_object(pairs) -%}
     {{ return(adapter.dispatch('ltv_json_object')(pairs)) }}

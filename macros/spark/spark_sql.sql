@@ -18,6 +18,10 @@
     ({{ text_sql }} rlike {{ spark_regex_literal(pattern) }})
 {%- endmacro %}
 
+{% macro spark__ltv_json_field(json_sql, field) -%}
+    get_json_object({{ json_sql }}, '$.{{ field }}')
+{%- endmacro %}
+
 {#- to_json drops null fields unless told not to; DuckDB writes them as null. -#}
 {% macro spark__ltv_json_object(pairs) -%}
     to_json(named_struct(

@@ -52,13 +52,13 @@ select
     metrics_json,
     -- Why metrics may be NULL (too_few_users, degenerate_labels, too_few_spenders, degenerate_catalogue; ok otherwise)
     -- and whether the run beat its trivial baseline: NULL, never 0, where a metric is undefined.
-    json_extract_string(metrics_json, '$.metric_status') as metric_status,
+    {{ ltv_json_field('metrics_json', 'metric_status') }} as metric_status,
     -- The user-value fit served now (its latest fit, which a rebuild may have reused) and why.
     coalesce(runs.model_name = 'user_value' and runs.is_latest_fit and champion.model_version is not null, false) as is_champion,
     case when runs.model_name = 'user_value' and runs.is_latest_fit then champion.champion_reason end as champion_reason,
-    try_cast(json_extract_string(metrics_json, '$.beats_baseline') as boolean) as beats_baseline,
+    try_cast({{ ltv_json_field('metrics_json', 'beats_baseline') }} as boolean) as beats_baseline,
     {%- for metric in metric_columns %}
-    try_cast(json_extract_string(metrics_json, '$.{{ metric }}') as double) as {{ metric }}{{ "," if not loop.last }}
+    try_cast({{ ltv_json_field('metrics_json', metric) }} as double) as {{ metric }}{{ "," if not loop.last }}
     {%- endfor %}
 from runs
 left join champion
