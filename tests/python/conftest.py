@@ -235,6 +235,21 @@ def spark_parquet(warehouse: Path, folder: str) -> str:
     return f"read_parquet('{warehouse / folder}/*.parquet')"
 
 
+def spark_session_on(warehouse: Path, name: str, master: str = "local[1]"):
+    """A SparkSession on a finished Spark build's catalogue (its embedded Derby is free once dbt ended):
+    the tests read Spark's views through it."""
+    from pyspark.sql import SparkSession
+
+    return (SparkSession.builder.master(master).appName(name)
+            .config("spark.sql.warehouse.dir", str(warehouse))
+            .config("spark.hadoop.javax.jdo.option.ConnectionURL",
+                    f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=false")
+            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
+            .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "2")
+            .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+            .enableHiveSupport().getOrCreate())
+
+
 def made_once_per_run(tmp_path_factory, name: str, make) -> Path:
     """The folder `make(folder)` filled, made once per test run: the xdist workers share it (the first
     to need it makes it while the others wait, since a second identical build would only take a core

@@ -16,7 +16,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import made_once_per_run, spark_dbt
+from conftest import made_once_per_run, spark_dbt, spark_session_on
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')")
 
@@ -38,17 +38,9 @@ def spark_demo(tmp_path_factory):
 @pytest.fixture(scope="module")
 def spark(spark_demo):
     """A SparkSession on the finished build's catalogue (its embedded Derby is free once dbt ended)."""
-    from pyspark.sql import SparkSession
 
     warehouse = spark_demo / "warehouse"
-    session = (SparkSession.builder.master("local[1]").appName("ltv-parity")
-               .config("spark.sql.warehouse.dir", str(warehouse))
-               .config("spark.hadoop.javax.jdo.option.ConnectionURL",
-                       f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=false")
-               .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
-               .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "2")
-               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-               .enableHiveSupport().getOrCreate())
+    session = spark_session_on(warehouse, "ltv-parity")
     yield session
     session.stop()
 

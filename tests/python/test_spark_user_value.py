@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import spark_dbt
+from conftest import spark_dbt, spark_session_on
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')")
 
@@ -47,20 +47,11 @@ VIEWS = {  # Spark's view -> (DuckDB relation, key columns)
 def spark(user_value_on_both_engines):
     """A SparkSession on the Spark build's catalogue (the build has ended, so its embedded Derby is
     free): its views are read through it, and the sampled fit is run in it on made-up users."""
-    from pyspark.sql import SparkSession
-
     from ltv.engines.frames import use_this_python_for_spark_workers
 
     use_this_python_for_spark_workers()  # the sampled fit's scoring runs in Python workers, which need ltv
     warehouse = user_value_on_both_engines[1]
-    session = (SparkSession.builder.master("local[1]").appName("ltv-user-value-parity")
-               .config("spark.sql.warehouse.dir", str(warehouse))
-               .config("spark.hadoop.javax.jdo.option.ConnectionURL",
-                       f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=false")
-               .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
-               .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "2")
-               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-               .enableHiveSupport().getOrCreate())
+    session = spark_session_on(warehouse, "ltv-user-value-parity")
     yield session
     session.stop()
 

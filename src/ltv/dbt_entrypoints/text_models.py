@@ -163,6 +163,23 @@ def _review_model(connection, texts, settings: dict, version: int):
     return model, fingerprint
 
 
+def support_model_run(version: int, training_rows: int, fingerprint: str, decision: dict) -> dict:
+    """The registry run of the support model (both engines record it): which model support messages
+    use, and why."""
+    # The baseline is the review model; without a support model to compare there is no verdict.
+    compared = decision["support_model"] is not None
+    metrics = {**decision["metrics"], "beats_baseline": decision["model"] == "support" if compared else None}
+    return {
+        "model_name": "support_sentiment", "model_version": version,
+        "method": "tfidf_ridge_on_satisfaction" if decision["model"] == "support" else "review_model",
+        "status": "fitted", "train_rows": training_rows, "holdout_rows": training_rows,
+        "message": f"support messages use the {decision['model']} model: {decision['reason']}",
+        "parameters": {"training_fingerprint": fingerprint, "text_source": "support_message",
+                       "model": decision["model"], "review_model_on_support": decision["review_model"],
+                       "support_model_out_of_fold": decision["support_model"]},
+        "metrics": metrics}
+
+
 def _support_model(connection, texts, conversations, settings: dict, version: int, review_model, review_fingerprint):
     """(model for support messages, fingerprint): a model trained on satisfaction ratings where it
     ranks them better than the review model (ltv.sentiment.sources), recorded as support_sentiment."""
@@ -202,18 +219,7 @@ def _support_model(connection, texts, conversations, settings: dict, version: in
         review_model, frame["masked_text"].tolist(), frame["rating"].astype(float).to_numpy(),
         frame["response_hours"].astype(float).to_numpy(), seed=int(settings.get("random_seed", 42)))
     fitted_models.store(fingerprint, model)
-    # The baseline is the review model; without a support model to compare there is no verdict.
-    compared = decision["support_model"] is not None
-    metrics = {**decision["metrics"], "beats_baseline": decision["model"] == "support" if compared else None}
-    _record_sentiment_run(connection, settings, {
-        "model_name": "support_sentiment", "model_version": version,
-        "method": "tfidf_ridge_on_satisfaction" if decision["model"] == "support" else "review_model",
-        "status": "fitted", "train_rows": len(frame), "holdout_rows": len(frame),
-        "message": f"support messages use the {decision['model']} model: {decision['reason']}",
-        "parameters": {"training_fingerprint": fingerprint, "text_source": "support_message",
-                       "model": decision["model"], "review_model_on_support": decision["review_model"],
-                       "support_model_out_of_fold": decision["support_model"]},
-        "metrics": metrics})
+    _record_sentiment_run(connection, settings, support_model_run(version, len(frame), fingerprint, decision))
     return model, fingerprint
 
 

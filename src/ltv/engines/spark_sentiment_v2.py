@@ -110,17 +110,7 @@ def _fitted_support_model(frames, training, settings: dict, version: int, review
         review_model, frame["masked_text"].tolist(), frame["rating"].astype(float).to_numpy(),
         frame["response_hours"].astype(float).to_numpy(), seed=int(settings.get("random_seed", 42)))
     fitted_models.store(fingerprint, model)
-    compared = decision["support_model"] is not None
-    metrics = {**decision["metrics"], "beats_baseline": decision["model"] == "support" if compared else None}
-    _record(frames, settings, {
-        "model_name": "support_sentiment", "model_version": version,
-        "method": "tfidf_ridge_on_satisfaction" if decision["model"] == "support" else "review_model",
-        "status": "fitted", "train_rows": training_rows, "holdout_rows": training_rows,
-        "message": f"support messages use the {decision['model']} model: {decision['reason']}",
-        "parameters": {"training_fingerprint": fingerprint, "text_source": "support_message",
-                       "model": decision["model"], "review_model_on_support": decision["review_model"],
-                       "support_model_out_of_fold": decision["support_model"]},
-        "metrics": metrics})
+    _record(frames, settings, text_models.support_model_run(version, training_rows, fingerprint, decision))
     return model, fingerprint
 
 
