@@ -169,6 +169,7 @@
         'ltv_quarantine_error_share': {'minimum': 0, 'maximum': 1},
         'ltv_max_text_characters': {'minimum': 1, 'maximum': 1000000, 'integer': true},
         'ltv_spark_fit_sample_users': {'minimum': 2, 'maximum': 1000000000, 'integer': true},
+        'ltv_spark_recommendation_sample_users': {'minimum': 2, 'maximum': 1000000000, 'integer': true},
         'ltv_segment_high_value_decile': {'minimum': 1, 'maximum': 10, 'integer': true},
         'ltv_segment_at_risk_probability_alive': {'minimum': 0, 'maximum': 1},
         'ltv_segment_lapsed_days': {'minimum': 1, 'maximum': 36600, 'integer': true},

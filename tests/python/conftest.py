@@ -28,6 +28,9 @@ MODEL_SCHEMAS_SQL = "(" + ", ".join(f"'{schema}'" for schema in MODEL_SCHEMAS) +
 # the end; by default it orders files by their number of tests, which put the few-test files that build
 # the most warehouses last and left one worker alone for minutes. A file not listed comes after these.
 LONGEST_FILES_FIRST = [
+    # First: its session fixture builds the demo on Spark (~5 minutes) that the other test_spark_* files,
+    # left to the end, read; the other worker runs the DuckDB files meanwhile.
+    "test_spark_parity.py",
     "test_publish.py", "test_real_shop_input.py", "test_publish_anywhere.py", "test_shapes_build.py",
     "test_determinism_and_incremental.py", "test_append_only_rebuild.py", "test_bench.py", "test_bad_input.py",
     "test_user_value_targets.py", "test_dirty_data.py", "test_sentiment_upgrade.py",
@@ -207,6 +210,20 @@ def build_warehouse(work_dir: Path, raw_dir: Path | None = None, extra_arguments
     return warehouse_path, result
 
 
+def requires_spark() -> None:
+    """Skips the calling test file without the spark extra (pip install -e '.[spark]') or a Java to run
+    it on; in CI (CI set), which installs both, fails instead: a Spark test must not vanish there."""
+    import importlib.util
+
+    missing = ("the spark extra (pip install -e '.[spark]')" if importlib.util.find_spec("pyspark") is None
+               else "java (Spark runs on Java 17)" if shutil.which("java") is None else None)
+    if missing is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{missing} is not installed: .ci/run installs it", pytrace=False)
+    pytest.skip(f"{missing} is not installed", allow_module_level=True)
+
+
 def spark_environment(work_dir: Path) -> dict:
     """Environment of a dbt run on the `spark` target (tests/python/test_spark_*.py): its own Spark
     warehouse and embedded metastore under work_dir/warehouse, target and logs beside it; the
@@ -233,6 +250,23 @@ def spark_dbt(arguments: list[str], work_dir: Path) -> subprocess.CompletedProce
 def spark_parquet(warehouse: Path, folder: str) -> str:
     """A Spark table's Parquet files (folder `<schema>.db/<table>` under the warehouse) as DuckDB SQL."""
     return f"read_parquet('{warehouse / folder}/*.parquet')"
+
+
+def local_spark_session(tmp_path_factory, name: str, master: str = "local[1]", partitions: int = 2):
+    """A SparkSession of the test process on a catalogue of its own (not a build's: the embedded Derby of a
+    build admits one JVM at a time), with the Python workers of the executors on this interpreter, which
+    has ltv: the test_spark_* files run ltv's Spark functions in it on small hand-made frames."""
+    from pyspark.sql import SparkSession
+
+    from ltv.engines.frames import use_this_python_for_spark_workers
+
+    use_this_python_for_spark_workers()
+    session = (SparkSession.builder.master(master).appName(name)
+               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp(name)))
+               .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", str(partitions))
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def spark_session_on(warehouse: Path, name: str, master: str = "local[1]"):
@@ -277,6 +311,31 @@ def demo_warehouse(tmp_path_factory) -> Path:
     """The bundled demo built once per test run into a fresh file with `dbt build` (models and data
     tests), shared by the xdist workers. Tests read it or copy it."""
     return made_once_per_run(tmp_path_factory, "demo_build", build_warehouse) / "warehouse.duckdb"
+
+
+# What the second run of the Spark demo (spark_demo) may change: the reuse test compares them with this copy.
+SPARK_FIRST_BUILD_FOLDERS = ["ml.db/ml_text_sentiment_v2", "registry.db/model_run_log", "registry.db/fitted_models"]
+
+
+def _build_the_demo_on_spark(folder: Path) -> None:
+    spark_dbt(["build"], folder)
+    first = folder / "first_build"
+    for name in SPARK_FIRST_BUILD_FOLDERS:
+        shutil.copytree(folder / "warehouse" / name, first / name)
+    shutil.copy(folder / "target" / "run_results.json", first / "run_results.json")
+    # A second run of the model whose fits are reused when their training rows did not change (on the
+    # same warehouse: the embedded Derby admits one JVM at a time, so no test may run dbt on it later).
+    spark_dbt(["run", "-s", "ml_text_sentiment.v2"], folder)
+
+
+@pytest.fixture(scope="session")
+def spark_demo(tmp_path_factory) -> Path:
+    """The whole demo built once per run on the `spark` target (shared by the xdist workers, so one Spark
+    build serves every test_spark_* file): its work folder, with the Spark warehouse in warehouse/. After
+    the build, ml_text_sentiment v2 was run again; what it may have changed is kept as the build left it
+    in first_build/ (SPARK_FIRST_BUILD_FOLDERS and run_results.json). Tests read the tables' Parquet files
+    (spark_parquet); one SparkSession at a time may open the catalogue (spark_session_on)."""
+    return made_once_per_run(tmp_path_factory, "spark_demo_build", _build_the_demo_on_spark)
 
 
 @pytest.fixture(scope="session")

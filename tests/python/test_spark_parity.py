@@ -16,9 +16,9 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import made_once_per_run, spark_dbt, spark_session_on
+from conftest import requires_spark, spark_session_on
 
-pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')")
+requires_spark()
 
 # Sums in another order (least squares, averages of decimals, RMSEs): ~1e-14 relative on the demo.
 TOLERANCE = 1e-9
@@ -29,15 +29,10 @@ BUILD_STAMPS = {"run_id", "invocation_id", "trained_at", "checked_at", "loaded_a
 REUSE_NOTE = ": v3's rows, v4's final choice being v3 itself"
 
 
-@pytest.fixture(scope="session")
-def spark_demo(tmp_path_factory):
-    """The demo built once per run on Spark (shared by the xdist workers): its work folder."""
-    return made_once_per_run(tmp_path_factory, "spark_demo_build", lambda folder: spark_dbt(["build"], folder))
-
-
 @pytest.fixture(scope="module")
 def spark(spark_demo):
-    """A SparkSession on the finished build's catalogue (its embedded Derby is free once dbt ended)."""
+    """A SparkSession on the finished build's catalogue (its embedded Derby is free once dbt ended): the
+    only one the tests open on it."""
 
     warehouse = spark_demo / "warehouse"
     session = spark_session_on(warehouse, "ltv-parity")
@@ -149,7 +144,7 @@ def test_the_parity_check_notices_a_changed_number_and_a_missing_row():
 
 
 def test_spark_ran_every_node_of_the_project(spark_demo):
-    results = json.loads((spark_demo / "target" / "run_results.json").read_text())["results"]
+    results = json.loads((spark_demo / "first_build" / "run_results.json").read_text())["results"]
     manifest = json.loads((spark_demo / "target" / "manifest.json").read_text())
     statuses = Counter(result["status"] for result in results)
     assert set(statuses) <= {"success", "pass", "no-op"}, statuses

@@ -4,8 +4,8 @@ rows of the numpy/numba code the DuckDB build runs (ltv.similarity, ltv.recommen
 First on small hand-made shops, Spark in this process against item_similarities / recommend_items
 called directly: ties at the cut of a top-K and a top-N list, items nobody bought, users with no
 history or only neighbourless items (the popularity fallback), owned items never recommended. Then
-the demo, built on both engines (the recommendation branch on Spark, its upstream included), every
-row compared."""
+the demo builds of both engines that every test file shares (spark_demo, demo_warehouse), every row
+compared."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import spark_dbt
+from conftest import local_spark_session, requires_spark
 
-pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')")
+requires_spark()
 
 from ltv.recommend import recommend_items  # noqa: E402
 from ltv.similarity import item_similarities  # noqa: E402
@@ -25,17 +25,8 @@ RECOMMENDATION_COLUMNS = ["user_id", "rank", "item_id", "score", "because_item_i
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    from ltv.engines.frames import use_this_python_for_spark_workers
-
-    use_this_python_for_spark_workers()
-    session = (SparkSession.builder.master("local[1]").appName("ltv-test-recommendations")
-               .config("spark.sql.shuffle.partitions", "3").config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.session.timeZone", "UTC").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
+def spark(tmp_path_factory):
+    session = local_spark_session(tmp_path_factory, "ltv-test-recommendations", partitions=3)
     yield session
     session.stop()
 
@@ -203,14 +194,28 @@ def test_v3_recommendations_equal_numpys(spark, rating_mode, cancelled_weight, p
     _same_frames(actual[RECOMMENDATION_COLUMNS].astype({"because_item_id": object}), expected, ["user_id", "rank"])
 
 
+@pytest.mark.parametrize(("max_users", "seed"), [(7, 42), (7, 3), (60, 42), (1000, 42)])
+def test_the_driver_side_sample_is_the_first_users_by_md5_of_seed_and_id(spark, max_users, seed):
+    """spark_offline.sampled_rows (the bound of var ltv_spark_recommendation_sample_users): every row of
+    the first max_users users by md5('seed:user_id'), ties by id, recomputed here with hashlib; all the
+    rows, not called a sample, when there are no more users than the bound."""
+    import hashlib
+
+    from ltv.engines.spark_offline import sampled_rows
+
+    shop = _random_shop(seed=5)
+    users = sorted(set(shop["user_id"]))
+    rows, is_sample = sampled_rows(spark.createDataFrame(shop), seed, max_users)
+    chosen = sorted(users, key=lambda user: (hashlib.md5(f"{seed}:{user}".encode()).hexdigest(), user))[:max_users]
+    assert is_sample == (len(users) > max_users)
+    expected = shop[shop["user_id"].isin(chosen)]
+    _same_frames(rows.toPandas()[list(shop.columns)], expected, ["user_id", "item_id"])
+
+
 # --- The demo on both engines ---------------------------------------------------------------------------
 #
-# The recommendation branch that runs on Spark, built from the demo with its upstream on both engines;
-# Spark's Parquet tables are read back without Spark. Cautious: a data test that also reads a model
-# outside the selection (quarantine_rows) is left out.
+# The recommendation branch of the shared demo builds; Spark's Parquet tables are read back without Spark.
 
-RECOMMENDATION_BRANCH = ["-s", "+fct_recommendation_versions", "+fct_item_similarities", "--indirect-selection",
-                         "cautious"]
 RECOMMENDATION_TABLES = {  # Spark's table folder -> (DuckDB table, key columns)
     **{f"ml.db/ml_item_similarities_v{version}": (f"ml.ml_item_similarities_v{version}", ["item_id", "rank"])
        for version in (1, 2, 3)},
@@ -227,14 +232,9 @@ SMALL_TABLES = {"ml.ml_recommendation_tuning", "ml.ml_recommendation_evaluation"
 
 
 @pytest.fixture(scope="module")
-def recommendations_on_both_engines(tmp_path_factory):
-    from conftest import build_warehouse
-
-    duckdb_path, _ = build_warehouse(tmp_path_factory.mktemp("recommendations_duckdb"),
-                                     extra_arguments=RECOMMENDATION_BRANCH)
-    work = tmp_path_factory.mktemp("recommendations_spark")
-    spark_dbt(["build", *RECOMMENDATION_BRANCH], work)
-    return duckdb_path, work / "warehouse"
+def recommendations_on_both_engines(demo_warehouse, spark_demo):
+    """(the DuckDB demo build, the Spark demo build's warehouse): the builds every test file shares."""
+    return demo_warehouse, spark_demo / "warehouse"
 
 
 def _keyed_rows(connection, relation: str, keys: list[str]) -> dict:

@@ -1,7 +1,8 @@
 """The rest of the text branch on the `spark` target equals the DuckDB build: ml_text_sentiment v2 (fitted
 on the driver, scored in the workers), ml_conversation_experience v1/v2, fct_text_sentiment,
-fct_conversation_experience and fct_user_experience, built from the demo on both engines and compared
-row by row; Spark's Parquet tables are read back without Spark.
+fct_conversation_experience and fct_user_experience, taken from the demo builds of both engines that
+every test file shares (spark_demo, demo_warehouse) and compared row by row; Spark's Parquet tables are
+read back without Spark.
 
 Beside the comparison with DuckDB, each result is also checked against its definition: v2's scores
 against scikit-learn's own Pipeline.predict of the fit Spark stored, the experience scores against
@@ -17,12 +18,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import spark_dbt, spark_parquet
+from conftest import SPARK_FIRST_BUILD_FOLDERS, local_spark_session, requires_spark, spark_parquet
 
-pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')")
+requires_spark()
 
-# Everything these models read and nothing else (fct_user_experience is downstream of both marts).
-SELECTION = ["-s", "+fct_user_experience", "--indirect-selection", "cautious"]
 TABLES = {  # Spark's table folder -> (DuckDB table, key columns)
     "ml.db/ml_text_sentiment_v2": ("ml.ml_text_sentiment_v2", ["text_source", "text_hash"]),
     "ml.db/ml_conversation_experience_v1": ("ml.ml_conversation_experience_v1", ["conversation_id"]),
@@ -34,6 +33,8 @@ TABLES = {  # Spark's table folder -> (DuckDB table, key columns)
 # Spark and DuckDB sum in different orders (v2's least squares, the experience and user averages):
 # those numbers agree to rounding, ~1e-14 on the demo. Everything else is equal to the bit.
 TOLERANCE = 1e-9
+# The fits the text models store (the DuckDB demo's registry also holds the user-value models' fits).
+TEXT_FITS = "('support_sentiment', 'text_sentiment')"
 RUNS = """select model_name, model_version, method, status, message, train_rows, holdout_rows, cutoff_date,
                  horizon_days, parameters_json, metrics_json
           from {} where model_name in ('text_sentiment', 'support_sentiment', 'conversation_experience')
@@ -41,24 +42,24 @@ RUNS = """select model_name, model_version, method, status, message, train_rows,
 
 
 @pytest.fixture(scope="module")
-def both_engines(tmp_path_factory):
-    """(DuckDB's tables, Spark's tables, DuckDB's runs, Spark's runs, Spark's warehouse, work folder),
-    read right after both builds."""
-    from conftest import build_warehouse
+def both_engines(demo_warehouse, spark_demo):
+    """(DuckDB's tables, Spark's tables as the build left them, DuckDB's runs, Spark's runs, fingerprints,
+    Spark's warehouse), read from the shared demo builds of both engines."""
+    warehouse, first = spark_demo / "warehouse", spark_demo / "first_build"
 
-    duckdb_path, _ = build_warehouse(tmp_path_factory.mktemp("text_models_duckdb"), extra_arguments=SELECTION)
-    work = tmp_path_factory.mktemp("text_models_spark")
-    spark_dbt(["build", *SELECTION], work)
-    warehouse = work / "warehouse"
-    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+    def spark_table(folder: str) -> str:  # ml_text_sentiment v2 and the registry as the build left them
+        return spark_parquet(first if folder in SPARK_FIRST_BUILD_FOLDERS else warehouse, folder)
+
+    with duckdb.connect(str(demo_warehouse), read_only=True) as connection:
         duckdb_tables = {folder: connection.sql(f"select * from {table}").df() for folder, (table, _) in TABLES.items()}
-        spark_tables = {folder: connection.sql(f"select * from {spark_parquet(warehouse, folder)}").df() for folder in TABLES}
+        spark_tables = {folder: connection.sql(f"select * from {spark_table(folder)}").df() for folder in TABLES}
         duckdb_runs = connection.sql(RUNS.format("registry.model_run_log")).fetchall()
-        spark_runs = connection.sql(RUNS.format(spark_parquet(warehouse, "registry.db/model_run_log"))).fetchall()
-        fingerprints = [connection.sql(f"select model_name, training_fingerprint from {relation} order by 1").fetchall()
-                        for relation in ("registry.fitted_models", spark_parquet(warehouse, "registry.db/fitted_models"))]
+        spark_runs = connection.sql(RUNS.format(spark_table("registry.db/model_run_log"))).fetchall()
+        fingerprints = [connection.sql(f"select model_name, training_fingerprint from {relation} "
+                                       f"where model_name in {TEXT_FITS} order by 1").fetchall()
+                        for relation in ("registry.fitted_models", spark_table("registry.db/fitted_models"))]
     return {"duckdb": duckdb_tables, "spark": spark_tables, "duckdb_runs": duckdb_runs, "spark_runs": spark_runs,
-            "fingerprints": fingerprints, "warehouse": warehouse, "work": work}
+            "fingerprints": fingerprints, "warehouse": warehouse}
 
 
 def _same(left, right) -> bool:
@@ -156,14 +157,14 @@ def test_experience_scores_weights_and_holdout_by_their_definition(both_engines)
 
 
 def test_a_second_spark_run_reuses_the_stored_fits(both_engines):
-    """The fits' training rows did not change, so v2 is scored with the stored models: no new fit is
-    recorded or stored, and every score is the first run's."""
-    work, warehouse = both_engines["work"], both_engines["warehouse"]
-    spark_dbt(["run", "-s", "ml_text_sentiment.v2"], work)
+    """The fits' training rows did not change, so the second run of v2 (spark_demo's, after the build)
+    scored with the stored models: no new fit is recorded or stored, and every score is the first run's."""
+    warehouse = both_engines["warehouse"]
     runs = duckdb.sql(RUNS.format(spark_parquet(warehouse, "registry.db/model_run_log"))).fetchall()
     assert runs == both_engines["spark_runs"]
     fits = duckdb.sql(f"select model_name, training_fingerprint from "
-                      f"{spark_parquet(warehouse, 'registry.db/fitted_models')} order by 1").fetchall()
+                      f"{spark_parquet(warehouse, 'registry.db/fitted_models')} where model_name in {TEXT_FITS} "
+                      "order by 1").fetchall()
     assert fits == both_engines["fingerprints"][1]
     rescored = duckdb.sql(f"select * from {spark_parquet(warehouse, 'ml.db/ml_text_sentiment_v2')}").df()
     first = both_engines["spark"]["ml.db/ml_text_sentiment_v2"]
@@ -172,20 +173,91 @@ def test_a_second_spark_run_reuses_the_stored_fits(both_engines):
                                   first.sort_values(keys).reset_index(drop=True))
 
 
+# --- v1 and the masked texts on Spark equal DuckDB's ------------------------------------------------------------
+#
+# int_texts_masked (masking in the executors' Python workers, source_hash by DuckDB there, text_hash by
+# Spark's sha2), ml_text_sentiment v1 (TextBlob in the workers) and ml_sentiment_evaluation (rank
+# metrics as Spark aggregates), from the shared demo builds; Spark's Parquet tables are read back
+# without Spark.
+
+TEXT_TABLES = {  # Spark's table folder -> (DuckDB table, key columns)
+    "intermediate.db/int_texts_masked": ("intermediate.int_texts_masked", ["text_source", "source_id"]),
+    "ml.db/ml_text_sentiment_v1": ("ml.ml_text_sentiment_v1", ["text_source", "text_hash"]),
+    "ml.db/ml_sentiment_evaluation": ("ml.ml_sentiment_evaluation", ["text_source"]),
+}
+
+
+def _rows(connection, relation: str, keys: list[str]) -> dict:
+    frame = connection.sql(f"select * from {relation}").df()
+    return {tuple(row[key] for key in keys): row for row in frame.to_dict("records")}
+
+
+def test_the_text_branch_on_spark_has_duckdbs_rows(demo_warehouse, spark_demo):
+    warehouse = spark_demo / "warehouse"
+    with duckdb.connect(str(demo_warehouse), read_only=True) as connection:
+        for folder, (table, keys) in TEXT_TABLES.items():
+            expected = _rows(connection, table, keys)
+            spark_rows = _rows(connection, f"read_parquet('{warehouse / folder}/*.parquet')", keys)
+            assert len(expected) > (1 if "evaluation" in table else 1000), table
+            assert spark_rows.keys() == expected.keys(), table
+            for key, row in expected.items():
+                assert set(spark_rows[key]) == set(row), table
+                differing = [column for column in row if not _same(spark_rows[key][column], row[column])]
+                assert not differing, (table, key, differing, spark_rows[key], row)
+
+
+def test_spark_scores_are_textblobs_and_hashes_the_texts_sha256(spark_demo):
+    """Independently of the DuckDB build: Spark's text_hash is the SHA-256 of the masked text, and its
+    v1 polarity and subjectivity are TextBlob's own for the English texts."""
+    import hashlib
+
+    from textblob import TextBlob
+
+    warehouse = spark_demo / "warehouse"
+    texts = duckdb.sql(f"""
+        select texts.masked_text, texts.text_hash, scores.polarity, scores.subjectivity, scores.not_scored_reason
+        from read_parquet('{warehouse}/intermediate.db/int_texts_masked/*.parquet') as texts
+        join read_parquet('{warehouse}/ml.db/ml_text_sentiment_v1/*.parquet') as scores
+            using (text_source, text_hash)
+        order by texts.text_hash limit 300""").fetchall()
+    assert len(texts) == 300
+    english = 0
+    for masked_text, text_hash, polarity, subjectivity, reason in texts:
+        assert text_hash == hashlib.sha256(masked_text.encode()).hexdigest()
+        if reason is None:
+            english += 1
+            assert (polarity, subjectivity) == tuple(TextBlob(masked_text).sentiment)
+        else:
+            assert reason == "not_english" and polarity is None and subjectivity is None
+    assert english > 200
+
+
+def test_spark_records_the_evaluation_runs_duckdb_records(demo_warehouse, spark_demo):
+    warehouse = spark_demo / "warehouse"
+    query = """select model_name, model_version, method, status, message, train_rows, holdout_rows, cutoff_date,
+                      horizon_days, parameters_json, metrics_json from {} where method = 'textblob' order by model_name"""
+    with duckdb.connect(str(demo_warehouse), read_only=True) as connection:
+        expected = connection.sql(query.format("registry.model_run_log")).fetchall()
+        recorded = connection.sql(query.format(
+            f"read_parquet('{warehouse}/registry.db/model_run_log/*.parquet')")).fetchall()
+    assert [row[0] for row in expected] == ["support_sentiment", "text_sentiment"]
+    assert [row[:-2] for row in recorded] == [row[:-2] for row in expected]
+    for spark_row, duckdb_row in zip(recorded, expected, strict=True):
+        assert json.loads(spark_row[-2]) == json.loads(duckdb_row[-2])
+        spark_metrics, duckdb_metrics = json.loads(spark_row[-1]), json.loads(duckdb_row[-1])
+        assert spark_metrics.keys() == duckdb_metrics.keys()
+        assert all(_same(spark_metrics[name], duckdb_metrics[name]) for name in duckdb_metrics), (
+            spark_metrics, duckdb_metrics)
+
+
 # --- Paths the demo does not take, on a local session of this process -----------------------------------
 
 
 @pytest.fixture(scope="module")
 def local_spark(tmp_path_factory):
-    from pyspark.sql import SparkSession
+    from ltv.engines.frames import SparkFrames
 
-    from ltv.engines.frames import SparkFrames, use_this_python_for_spark_workers
-
-    use_this_python_for_spark_workers()
-    session = (SparkSession.builder.master("local[2]").appName("ltv-text-models-test")
-               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("local_spark")))
-               .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "3")
-               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    session = local_spark_session(tmp_path_factory, "ltv-text-models-test", master="local[2]", partitions=3)
     yield SparkFrames(session)
     session.stop()
 

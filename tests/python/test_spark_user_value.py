@@ -3,10 +3,11 @@
 ml_user_value v1..v4 (fitted on the driver from the sample var ltv_spark_fit_sample_users bounds, which
 on the demo's 2,000 users is every labelled user; scored and explained in the executors' Python
 workers; value deciles as a Spark window), the contracted fct_user_value_predictions_v1..v4, the
-version comparison and its served view, the holdout and the back-test are built from the demo on both
-engines and compared row by row: the same keys, every number within 1e-6. Spark's Parquet tables are
-read back without Spark; its views through a SparkSession on the build's own catalogue. Independently
-of DuckDB: Spark's deciles are recomputed here from its own predictions.
+version comparison, taken from the demo builds of both engines that every test file shares (spark_demo,
+demo_warehouse), are compared row by row: the same keys, every number within 1e-6, and the runs they
+recorded. Spark's Parquet tables are read back without Spark (the views over them, served, holdout and
+back-test, are test_spark_parity's). Independently of DuckDB: Spark's deciles are recomputed here from its
+own predictions, and a fit above the sample bound is checked on made-up users in a session of this process.
 """
 
 from __future__ import annotations
@@ -17,14 +18,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import spark_dbt, spark_session_on
+from conftest import local_spark_session, requires_spark
 
-pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')")
+requires_spark()
 
-# The models and what they read; cautious: a data test that also reads a model outside them is left out.
-USER_VALUE_BRANCH = ["-s", "+ml_user_value", "fct_user_value_predictions", "int_user_value_versions_unioned",
-                     "fct_user_value_versions", "fct_user_value_holdout", "fct_user_value_backtest",
-                     "--indirect-selection", "cautious"]
 TOLERANCE = 1e-6
 V4_TAKES_V3S_ROWS = ": v3's rows, v4's final choice being v3 itself"
 TABLES = {  # Spark's table folder -> (DuckDB relation, key columns)
@@ -34,36 +31,20 @@ TABLES = {  # Spark's table folder -> (DuckDB relation, key columns)
     # Its RMSEs are plain averages on Spark (DuckDB's sum in user order): they differ by 6e-15 relative.
     "main.db/fct_user_value_versions": ("main.fct_user_value_versions", ["model_version"]),
 }
-VIEWS = {  # Spark's view -> (DuckDB relation, key columns)
-    "intermediate.int_user_value_versions_unioned": ("intermediate.int_user_value_versions_unioned",
-                                                    ["model_version", "user_id"]),
-    "main.fct_user_value_backtest": ("main.fct_user_value_backtest", ["model_version", "user_id"]),
-    "main.fct_user_value_holdout": ("main.fct_user_value_holdout", ["model_version", "user_id"]),
-    "main.fct_user_value_predictions": ("main.fct_user_value_predictions", ["user_id"]),
-}
 
 
 @pytest.fixture(scope="module")
-def spark(user_value_on_both_engines):
-    """A SparkSession on the Spark build's catalogue (the build has ended, so its embedded Derby is
-    free): its views are read through it, and the sampled fit is run in it on made-up users."""
-    from ltv.engines.frames import use_this_python_for_spark_workers
-
-    use_this_python_for_spark_workers()  # the sampled fit's scoring runs in Python workers, which need ltv
-    warehouse = user_value_on_both_engines[1]
-    session = spark_session_on(warehouse, "ltv-user-value-parity")
+def spark(tmp_path_factory):
+    """The sampled fit runs in a session of this process, on made-up users."""
+    session = local_spark_session(tmp_path_factory, "ltv-user-value-sample")
     yield session
     session.stop()
 
 
 @pytest.fixture(scope="module")
-def user_value_on_both_engines(tmp_path_factory):
-    from conftest import build_warehouse
-
-    duckdb_path, _ = build_warehouse(tmp_path_factory.mktemp("user_value_duckdb"), extra_arguments=USER_VALUE_BRANCH)
-    work = tmp_path_factory.mktemp("user_value_spark")
-    spark_dbt(["build", *USER_VALUE_BRANCH], work)
-    return duckdb_path, work / "warehouse"
+def user_value_on_both_engines(demo_warehouse, spark_demo):
+    """(the DuckDB demo build, the Spark demo build's warehouse): the builds every test file shares."""
+    return demo_warehouse, spark_demo / "warehouse"
 
 
 def _keyed(frame: pd.DataFrame, keys: list[str]) -> dict:
@@ -96,15 +77,6 @@ def test_the_user_value_tables_on_spark_have_duckdbs_rows(user_value_on_both_eng
         for folder, (table, keys) in TABLES.items():
             spark_frame = connection.sql(f"select * from read_parquet('{warehouse / folder}/*.parquet')").df()
             _assert_same_rows(spark_frame, connection.sql(f"select * from {table}").df(), keys, table)
-
-
-def test_the_user_value_views_on_spark_have_duckdbs_rows(user_value_on_both_engines, spark):
-    duckdb_path, _ = user_value_on_both_engines
-    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
-        for view, (relation, keys) in VIEWS.items():
-            # Demo-sized: collecting a view is fine in a test.
-            _assert_same_rows(spark.table(view).toPandas(), connection.sql(f"select * from {relation}").df(), keys,
-                              view)
 
 
 def test_spark_deciles_rank_its_own_predictions(user_value_on_both_engines):

@@ -11,4 +11,6 @@ def model(dbt, session):
         tuning=dbt.ref("ml_recommendation_tuning"),
         settings_frame=dbt.ref("int_model_settings"),
         this=f"{dbt.this.schema}.{dbt.this.identifier}",
+        # var ltv_spark_recommendation_sample_users, through the config in _ml__models.yml (read on Spark only).
+        sample_users=dbt.config.get("spark_sample_users"),
     )

@@ -16,6 +16,18 @@ def model_settings(settings_frame: pd.DataFrame) -> dict:
             for key, value in row.items()}
 
 
+def sample_bound(value, var_name: str, default: int) -> int:
+    """A Spark-only sample bound var as it reaches a model (its config, rendered as text): the most users
+    a driver-side fit collects. validate_vars refuses a bad value before any model runs; this names the
+    var again for a model run outside dbt."""
+    if value is None or str(value).strip() == "":
+        return default
+    bound = int(str(value).strip())
+    if bound < 2:
+        raise ValueError(f"{var_name} must be at least 2, got {value!r}")
+    return bound
+
+
 def reuse_allowed(settings: dict) -> bool:
     """var ltv_reuse_unchanged_work (through int_model_settings); no settings row means no registry."""
     return bool(settings.get("reuse_unchanged_work", False))

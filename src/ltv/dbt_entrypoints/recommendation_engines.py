@@ -7,6 +7,7 @@ fingerprints, so touching it would rebuild them on a DuckDB warehouse that could
 from __future__ import annotations
 
 from ltv.dbt_entrypoints import recommendation_models, recommendation_offline
+from ltv.dbt_entrypoints.common import sample_bound
 from ltv.engines.frames import frames_for
 
 INTERACTION_COLUMNS = "user_id, item_id, interaction_weight, purchases_total, returned_total, cancelled_total"
@@ -55,6 +56,12 @@ def user_recommendations(session, interactions, similarities, users, settings_fr
                                                       frames.settings_frame(settings_frame), tuning)
 
 
+def _recommendation_sample_bound(value) -> int:
+    from ltv.engines.spark_offline import DEFAULT_SAMPLE_USERS
+
+    return sample_bound(value, "ltv_spark_recommendation_sample_users", DEFAULT_SAMPLE_USERS)
+
+
 def recommendation_tuning(session, interactions, settings_frame, this: str | None = None):
     """ml_recommendation_tuning (recommendation_offline.recommendation_tuning); on Spark on the driver,
     from a bounded sample of users (ltv.engines.spark_offline), and never reused."""
@@ -69,9 +76,10 @@ def recommendation_tuning(session, interactions, settings_frame, this: str | Non
 
 
 def recommendation_evaluation(session, interactions, items, settings_frame, content_similarities=None, tuning=None,
-                              this: str | None = None):
+                              this: str | None = None, sample_users=None):
     """ml_recommendation_evaluation (recommendation_offline.recommendation_evaluation); on Spark on the
-    driver, from a bounded sample of users (ltv.engines.spark_offline), and never reused."""
+    driver, from at most sample_users users (var ltv_spark_recommendation_sample_users;
+    ltv.engines.spark_offline), and never reused."""
     frames = frames_for(session)
     interactions = frames.columns(interactions, EVALUATION_COLUMNS)
     if content_similarities is not None:
@@ -80,7 +88,8 @@ def recommendation_evaluation(session, interactions, items, settings_frame, cont
         from ltv.engines import spark_offline
 
         return spark_offline.recommendation_evaluation(frames, interactions, items, content_similarities, tuning,
-                                                       frames.settings_frame(settings_frame))
+                                                       frames.settings_frame(settings_frame),
+                                                       _recommendation_sample_bound(sample_users))
     return recommendation_offline.recommendation_evaluation(
         session, interactions, items, frames.settings_frame(settings_frame), content_similarities=content_similarities,
         tuning=tuning, this=this)
@@ -97,9 +106,10 @@ def content_similarity(session, items, settings_frame, this: str | None = None):
     return recommendation_models.content_similarity(session, items, frames.settings_frame(settings_frame), this)
 
 
-def item_similarity_v3(session, interactions, items, tuning, settings_frame):
+def item_similarity_v3(session, interactions, items, tuning, settings_frame, sample_users=None):
     """ml_item_similarities v3 (recommendation_models.item_similarity_v3); on Spark fitted on the
-    driver from a bounded sample of users (ltv.engines.spark_offline)."""
+    driver from at most sample_users users (var ltv_spark_recommendation_sample_users;
+    ltv.engines.spark_offline)."""
     frames = frames_for(session)
     interactions = frames.columns(interactions, "user_id, item_id, purchases_total, returned_total, cancelled_total, "
                                                 "rating_latest")
@@ -108,6 +118,7 @@ def item_similarity_v3(session, interactions, items, tuning, settings_frame):
         from ltv.engines import spark_offline
 
         return spark_offline.item_similarity_v3(frames, interactions, items, tuning,
-                                                frames.settings_frame(settings_frame))
+                                                frames.settings_frame(settings_frame),
+                                                _recommendation_sample_bound(sample_users))
     return recommendation_models.item_similarity_v3(session, interactions, items, tuning,
                                                     frames.settings_frame(settings_frame))

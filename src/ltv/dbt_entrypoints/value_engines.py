@@ -6,6 +6,7 @@ part of v3's output fingerprint, so touching it would make a DuckDB warehouse sc
 from __future__ import annotations
 
 from ltv.dbt_entrypoints import value_models
+from ltv.dbt_entrypoints.common import sample_bound
 from ltv.engines.frames import frames_for
 
 
@@ -21,7 +22,8 @@ def user_value(session, features_at_cutoff, features_latest, settings_frame, ver
 
         return spark_user_value.user_value(
             frames, features_at_cutoff, features_latest, frames.settings(settings_frame), version,
-            features_at_validation_cutoff, spark_user_value.sample_bound(fit_sample_users))
+            features_at_validation_cutoff,
+            sample_bound(fit_sample_users, "ltv_spark_fit_sample_users", spark_user_value.DEFAULT_FIT_SAMPLE_USERS))
     return value_models.user_value(session, features_at_cutoff, features_latest,
                                    frames.settings_frame(settings_frame), version,
                                    features_at_validation_cutoff, this, v3_table)

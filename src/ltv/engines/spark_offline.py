@@ -23,10 +23,9 @@ import pandas as pd
 
 from ltv import registry
 
-# Users whose rows the evaluation collects: its fits see them all (the DuckDB build's see every user).
-EVALUATION_MAX_USERS = 200_000
-# Users whose rows v3's item weights are fitted on (the DuckDB build fits on every user's).
-V3_FIT_MAX_USERS = 200_000
+# var ltv_spark_recommendation_sample_users' default: the most users whose rows the evaluation collects
+# (its fits see them all) and whose rows v3's item weights are fitted on. The DuckDB build uses every user.
+DEFAULT_SAMPLE_USERS = 200_000
 
 
 def sampled_rows(rows, seed: int, max_users: int):
@@ -97,14 +96,15 @@ def recommendation_tuning(frames, interactions, settings_frame: pd.DataFrame) ->
 
 
 def recommendation_evaluation(frames, interactions, items, content_similarities, tuning,
-                              settings_frame: pd.DataFrame) -> pd.DataFrame:
-    """ml_recommendation_evaluation on the driver, from the evaluation rows of a bounded sample of
-    users, the catalogue's ids, the content lists of the items they touched and the tuning table."""
+                              settings_frame: pd.DataFrame, max_users: int = DEFAULT_SAMPLE_USERS) -> pd.DataFrame:
+    """ml_recommendation_evaluation on the driver, from the evaluation rows of at most max_users users
+    (var ltv_spark_recommendation_sample_users), the catalogue's ids, the content lists of the items
+    they touched and the tuning table."""
     from ltv.dbt_entrypoints import recommendation_offline
 
     settings = frames.settings(settings_frame)
     rows, sampled = sampled_rows(interactions.where(recommendation_offline.EVALUATION_ROWS),
-                                 int(settings.get("random_seed") or 0), EVALUATION_MAX_USERS)
+                                 int(settings.get("random_seed") or 0), max_users)
     # Of a sample, only the lists of the items its users touched can be recommended from.
     content = (content_similarities.join(rows.select("item_id").distinct(), "item_id").select(
         *content_similarities.columns) if sampled else content_similarities)
@@ -127,15 +127,16 @@ def content_similarity(frames, items, settings_frame: pd.DataFrame) -> pd.DataFr
         return recommendation_models.content_similarity(connection, connection.table("catalogue"), settings_frame)
 
 
-def item_similarity_v3(frames, interactions, items, tuning, settings_frame: pd.DataFrame) -> pd.DataFrame:
+def item_similarity_v3(frames, interactions, items, tuning, settings_frame: pd.DataFrame,
+                       max_users: int = DEFAULT_SAMPLE_USERS) -> pd.DataFrame:
     """ml_item_similarities v3 fitted on the driver: the tuned family's item weights (EASE is a dense
-    solve over the catalogue's active items anyway) from the rows of a bounded sample of users
-    (V3_FIT_MAX_USERS; every user on the demo). Its lists are catalogue-sized; the scoring of every
+    solve over the catalogue's active items anyway) from the rows of at most max_users users (var
+    ltv_spark_recommendation_sample_users; every user on the demo). Its lists are catalogue-sized; the scoring of every
     user with them is distributed (spark_recommendations.user_recommendations_v3)."""
     from ltv.dbt_entrypoints import recommendation_models
 
     settings = frames.settings(settings_frame)
-    rows, _ = sampled_rows(interactions, int(settings.get("random_seed") or 0), V3_FIT_MAX_USERS)
+    rows, _ = sampled_rows(interactions, int(settings.get("random_seed") or 0), max_users)
     tables = {"v3_rows": rows, "v3_items": items.select("item_id"), "v3_tuning": tuning}
     with _driver_duckdb(frames, tables) as connection:
         return recommendation_models.item_similarity_v3(

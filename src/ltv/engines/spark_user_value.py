@@ -32,16 +32,6 @@ DEFAULT_FIT_SAMPLE_USERS = 1_000_000
 RANK_BUCKET_USERS = 1_000_000
 
 
-def sample_bound(value) -> int:
-    """var ltv_spark_fit_sample_users as it reaches the model (its config, rendered as text)."""
-    if value is None or str(value).strip() == "":
-        return DEFAULT_FIT_SAMPLE_USERS
-    bound = int(str(value).strip())
-    if bound < 2:
-        raise ValueError(f"ltv_spark_fit_sample_users must be at least 2, got {value!r}")
-    return bound
-
-
 def output_schema(version: int) -> str:
     """score_user_value's columns as Spark DDL."""
     from ltv.user_value import output_columns
