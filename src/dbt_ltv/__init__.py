@@ -6,6 +6,7 @@ running on dbt-spark. Delete this package once dbt-spark ships a session method 
 PYSPARK_PYTHON to a Python with ltv installed)."""
 
 import sys
+import warnings
 
 from dbt.plugins.manager import dbtPlugin
 
@@ -21,6 +22,10 @@ class SparkSessionPythonModels(dbtPlugin):
 
             register(spark_adapter.SparkAdapter)
             use_this_python_for_spark_workers()
+            # On Spark Connect the server's catalog is fixed: dbt-spark's cursor asks for Hive support
+            # before every statement and pyspark warns each time that it cannot (506 lines a demo build).
+            warnings.filterwarnings("ignore", message=r"Failed to set spark\.sql\.catalogImplementation",
+                                    category=UserWarning)
 
 
 plugins = [SparkSessionPythonModels]

@@ -4,10 +4,11 @@ split it shares with the v2 support sentiment model, without collecting the conv
 The split is experience.holdout_split's exactly: the rated conversation ids in sorted order, shuffled
 by numpy's Generator(seed).permutation, the last 20 % held out. That shuffle depends only on how many
 ids there are, so the driver draws it from the count alone and hands the workers one bit per sorted
-position (held out or not); Spark numbers the sorted ids (zipWithIndex) and each worker keeps the ids
-whose bit is set. The driver holds the permutation (8 bytes a rated conversation: numpy's shuffle
-cannot be drawn in parts), never the ids. zipWithIndex is an RDD call, which Spark Connect lacks: on
-the spark_connect target this split (so v2 sentiment and the experience models) does not run yet.
+position (held out or not); each worker keeps the ids whose bit is set. The driver holds the
+permutation (8 bytes a rated conversation: numpy's shuffle cannot be drawn in parts), never the ids.
+The positions are numbered as RDD.zipWithIndex numbers them, with DataFrame calls only (Spark
+Connect has no RDDs): the sorted ids' partition and row within it, one count per partition
+collected, each partition's first position summed on the driver.
 
 The scores are column expressions in Spark, in fit_experience's order of operations (v1's are the
 same bits); v2's least squares is solved on the driver from Spark's sums over the training rows
@@ -32,12 +33,38 @@ EXPERIENCE_SCHEMA = ("conversation_id string, user_id string, response_hours dou
                      "predicted_satisfaction double, normalized_response_time double")
 
 
-def _held_out_rows(batches, held_bits: np.ndarray, count: int):
+# monotonically_increasing_id() puts the partition in the upper 31 bits, the row within it in the lower 33.
+_ROW_IN_PARTITION = (1 << 33) - 1
+
+
+def _held_out_rows(batches, held_bits: np.ndarray, count: int, first_positions: np.ndarray):
     held = np.unpackbits(held_bits, count=count).astype(bool)
     for batch in batches:
-        keep = held[batch.column("position").to_numpy(zero_copy_only=False)]
+        partition = batch.column("partition").to_numpy(zero_copy_only=False)
+        row = batch.column("row_id").to_numpy(zero_copy_only=False) & _ROW_IN_PARTITION
+        keep = held[first_positions[partition] + row]
         yield pa.RecordBatch.from_arrays([batch.column("conversation_id").filter(pa.array(keep))],
                                          names=["conversation_id"])
+
+
+def _numbered(conversation_ids, count: int):
+    """(the ids in sorted order with their partition and row_id, persisted: numbered once, so that the
+    counts and the positions read the same partitions; each partition's first position)."""
+    from pyspark.sql import functions as F
+
+    # Sorted as np.sort sorts Python strings (by code point), which is Spark's order of UTF-8 bytes.
+    # A sort's partitions are ranges in order (AQE merges only neighbours), so partition p's rows
+    # follow those of every partition before it.
+    numbered = conversation_ids.orderBy("conversation_id").select(
+        "conversation_id", F.spark_partition_id().alias("partition"),
+        F.monotonically_increasing_id().alias("row_id")).persist()
+    sizes = dict(numbered.groupBy("partition").count().collect())  # one row per non-empty partition
+    if sum(sizes.values()) != count:
+        numbered.unpersist()
+        raise ValueError(f"{sum(sizes.values())} conversation ids to number, {count} counted before")
+    first_positions = np.zeros(max(sizes) + 1, dtype=np.int64)
+    first_positions[sorted(sizes)] = np.cumsum([0] + [sizes[partition] for partition in sorted(sizes)])[:-1]
+    return numbered, first_positions
 
 
 def holdout_ids(frames, conversation_ids, seed: int, count: int | None = None):
@@ -50,11 +77,18 @@ def holdout_ids(frames, conversation_ids, seed: int, count: int | None = None):
     order = np.random.default_rng(seed).permutation(count)
     held = np.zeros(count, dtype=bool)
     held[order[-max(1, int(round(count * experience.HOLDOUT_SHARE))):]] = True
-    # Sorted as np.sort sorts Python strings (by code point), which is Spark's order of UTF-8 bytes.
-    positions = (conversation_ids.orderBy("conversation_id").rdd.map(lambda row: row[0]).zipWithIndex()
-                 .toDF("conversation_id string, position bigint"))
-    return frames.map_batches(positions, partial(_held_out_rows, held_bits=np.packbits(held), count=count),
-                              "conversation_id string", arrow=True).persist()
+    numbered, first_positions = _numbered(conversation_ids, count)
+    try:
+        held_out = frames.map_batches(numbered, partial(_held_out_rows, held_bits=np.packbits(held), count=count,
+                                                        first_positions=first_positions),
+                                      "conversation_id string", arrow=True).persist()
+        # Computed now, while the numbering it reads is still cached; the count checks it too.
+        if held_out.count() != held.sum():
+            held_out.unpersist()
+            raise ValueError(f"the holdout of {count} conversation ids is not {held.sum()} ids")
+        return held_out
+    finally:
+        numbered.unpersist()
 
 
 def _conversations_with_sentiment(conversations, texts, scores):
