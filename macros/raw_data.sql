@@ -69,9 +69,7 @@
         {{ exceptions.raise_compiler_error("LTV_RAW_DIR must not contain a single quote: " ~ raw_dir) }}
     {%- endif -%}
     {%- set candidates = [raw_dir ~ '/' ~ table_name ~ '.parquet', raw_dir ~ '/' ~ table_name ~ '.csv'] -%}
-    {%- set found = run_query("select file from glob('" ~ literal_path(candidates[0]) ~ "') union all select file from glob('"
-                              ~ literal_path(candidates[1]) ~ "') order by 1 desc") -%}
-    {%- set files = found.rows | map(attribute=0) | list -%}
+    {%- set files = raw_files_found(raw_dir, candidates) -%}
     {%- if files | length > 1 -%}
         {{ exceptions.raise_compiler_error("LTV_RAW_DIR=" ~ raw_dir ~ " has two files for raw table '" ~ table_name ~ "': "
                                            ~ files | join(' and ') ~ ". Keep one of them.") }}
@@ -83,6 +81,17 @@
     {{ return(files[0] if files else none) }}
 {% endmacro %}
 
+{#- Which of `candidates` (full paths in raw_dir) exist, the .parquet one first. -#}
+{% macro raw_files_found(raw_dir, candidates) -%}
+    {{ return(adapter.dispatch('raw_files_found')(raw_dir, candidates)) }}
+{%- endmacro %}
+
+{% macro default__raw_files_found(raw_dir, candidates) -%}
+    {%- set found = run_query("select file from glob('" ~ literal_path(candidates[0]) ~ "') union all select file from glob('"
+                              ~ literal_path(candidates[1]) ~ "') order by 1 desc") -%}
+    {{ return(found.rows | map(attribute=0) | list) }}
+{%- endmacro %}
+
 {#- base_shop__raw_tables' pre-hook. Files mode: one view per raw table in raw_files_schema() over its
     file. CSV is read as text (all_varchar) so that a malformed value becomes a quarantine row
     with a reason instead of a type-sniffing error for the whole file, and with the standard
@@ -92,6 +101,10 @@
     optional table the shop does not have. A file DuckDB cannot read fails here, in one model that
     every base model depends on, so its message is the build's only error. -#}
 {% macro register_raw_files() %}
+    {{ return(adapter.dispatch('register_raw_files')()) }}
+{% endmacro %}
+
+{% macro default__register_raw_files() %}
     {%- if not execute or raw_data_mode() == 'demo' -%}{{ return('select 1') }}{%- endif -%}
     {%- set statements = ["create schema if not exists " ~ raw_files_schema(), "create schema if not exists " ~ absent_raw_schema()] -%}
     {%- for table_name, table in raw_contract().items() -%}
@@ -194,6 +207,10 @@
     after a demo build the raw schema holds all seven demo tables, and a shop loading only its own
     users, items, orders and lines would otherwise be built with the demo's events and reviews. -#}
 {% macro demo_seed_left_in_raw(relation) -%}
+    {{ return(adapter.dispatch('demo_seed_left_in_raw')(relation)) }}
+{%- endmacro %}
+
+{% macro default__demo_seed_left_in_raw(relation) -%}
     {%- set found = run_query("select count(*) from duckdb_tables() where database_name = '" ~ relation.database
                               ~ "' and schema_name = '" ~ relation.schema ~ "' and table_name = '" ~ relation.identifier
                               ~ "' and comment like 'Demo %'") -%}

@@ -224,11 +224,15 @@ def requires_spark() -> None:
     pytest.skip(f"{missing} is not installed", allow_module_level=True)
 
 
-def spark_environment(work_dir: Path) -> dict:
+def spark_environment(work_dir: Path, raw_dir: Path | None = None) -> dict:
     """Environment of a dbt run on the `spark` target (tests/python/test_spark_*.py): its own Spark
     warehouse and embedded metastore under work_dir/warehouse, target and logs beside it; the
-    executors' Python workers run this interpreter, which has ltv."""
+    executors' Python workers run this interpreter, which has ltv. raw_dir: the shop's files
+    (LTV_RAW_DIR), else the demo seeds."""
     environment = dict(os.environ)
+    environment.pop("LTV_RAW_DIR", None)
+    if raw_dir is not None:
+        environment["LTV_RAW_DIR"] = str(raw_dir)
     environment.update({
         "LTV_TARGET": "spark", "LTV_SPARK_WAREHOUSE_DIR": str(work_dir / "warehouse"),
         "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"), "DBT_TARGET_PATH": str(work_dir / "target"),
@@ -238,10 +242,10 @@ def spark_environment(work_dir: Path) -> dict:
     return environment
 
 
-def spark_dbt(arguments: list[str], work_dir: Path) -> subprocess.CompletedProcess:
+def spark_dbt(arguments: list[str], work_dir: Path, raw_dir: Path | None = None) -> subprocess.CompletedProcess:
     """`dbt <arguments>` on the spark target, in a process of its own (Spark's JVM stays out of the
     test process); fails the test with dbt's output if dbt fails."""
-    result = subprocess.run([dbt_executable(), *arguments], cwd=PROJECT_DIR, env=spark_environment(work_dir),
+    result = subprocess.run([dbt_executable(), *arguments], cwd=PROJECT_DIR, env=spark_environment(work_dir, raw_dir),
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     return result
@@ -334,7 +338,11 @@ def spark_demo(tmp_path_factory) -> Path:
     build serves every test_spark_* file): its work folder, with the Spark warehouse in warehouse/. After
     the build, ml_text_sentiment v2 was run again; what it may have changed is kept as the build left it
     in first_build/ (SPARK_FIRST_BUILD_FOLDERS and run_results.json). Tests read the tables' Parquet files
-    (spark_parquet); one SparkSession at a time may open the catalogue (spark_session_on)."""
+    (spark_parquet); one SparkSession at a time may open the catalogue (spark_session_on).
+    LTV_TEST_SPARK_DEMO=<folder> reads a folder this fixture made in an earlier run instead (local work on
+    the Spark tests: the build takes minutes; CI never sets it)."""
+    if os.environ.get("LTV_TEST_SPARK_DEMO"):
+        return Path(os.environ["LTV_TEST_SPARK_DEMO"])
     return made_once_per_run(tmp_path_factory, "spark_demo_build", _build_the_demo_on_spark)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import local_spark_session, requires_spark
+from spark_comparison import assert_same_keyed_rows, same_cell
 
 requires_spark()
 
@@ -228,6 +229,7 @@ RECOMMENDATION_TABLES = {  # Spark's table folder -> (DuckDB table, key columns)
 }  # (fct_item_similarities, fct_user_recommendations and its versions are views of these: built and
 #    tested on Spark, no files to read)
 # Small tables: a handful of rows is all there is.
+TOLERANCE = 1e-6
 SMALL_TABLES = {"ml.ml_recommendation_tuning", "ml.ml_recommendation_evaluation", "main.fct_recommendation_versions"}
 
 
@@ -237,33 +239,13 @@ def recommendations_on_both_engines(demo_warehouse, spark_demo):
     return demo_warehouse, spark_demo / "warehouse"
 
 
-def _keyed_rows(connection, relation: str, keys: list[str]) -> dict:
-    frame = connection.sql(f"select * from {relation}").df()
-    rows = {tuple(row[key] for key in keys): row for row in frame.to_dict("records")}
-    assert len(rows) == len(frame), relation  # the keys are keys
-    return rows
-
-
-def _same_value(left, right) -> bool:
-    if left is None or right is None or pd.isna(left) or pd.isna(right):
-        return bool(pd.isna(left) and pd.isna(right))
-    if isinstance(left, float) or isinstance(right, float):
-        return abs(float(left) - float(right)) <= 1e-6
-    return left == right
-
-
 def test_the_recommendation_branch_on_spark_has_duckdbs_rows(recommendations_on_both_engines):
     duckdb_path, warehouse = recommendations_on_both_engines
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
         for folder, (table, keys) in RECOMMENDATION_TABLES.items():
-            expected = _keyed_rows(connection, table, keys)
-            spark_rows = _keyed_rows(connection, f"read_parquet('{warehouse / folder}/*.parquet')", keys)
-            assert len(expected) > (2 if table in SMALL_TABLES else 1000), table
-            assert spark_rows.keys() == expected.keys(), table
-            for key, row in expected.items():
-                assert set(spark_rows[key]) == set(row), table
-                differing = [column for column in row if not _same_value(spark_rows[key][column], row[column])]
-                assert not differing, (table, key, differing, spark_rows[key], row)
+            spark_frame = connection.sql(f"select * from read_parquet('{warehouse / folder}/*.parquet')").df()
+            assert_same_keyed_rows(spark_frame, connection.sql(f"select * from {table}").df(), keys, table, TOLERANCE,
+                                   min_rows=2 if table in SMALL_TABLES else 1000)
 
 
 def test_the_demo_exercises_ties_and_the_fallback(recommendations_on_both_engines):
@@ -296,4 +278,4 @@ def test_spark_records_the_runs_duckdb_records(recommendations_on_both_engines):
         assert json.loads(spark_row[-2]) == json.loads(duckdb_row[-2])
         spark_metrics, duckdb_metrics = json.loads(spark_row[-1]), json.loads(duckdb_row[-1])
         assert spark_metrics.keys() == duckdb_metrics.keys()
-        assert all(_same_value(spark_metrics[name], duckdb_metrics[name]) for name in duckdb_metrics)
+        assert all(same_cell(spark_metrics[name], duckdb_metrics[name], TOLERANCE) for name in duckdb_metrics)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import SPARK_FIRST_BUILD_FOLDERS, local_spark_session, requires_spark, spark_parquet
+from spark_comparison import assert_same_keyed_rows, same_cell
 
 requires_spark()
 
@@ -63,27 +64,15 @@ def both_engines(demo_warehouse, spark_demo):
 
 
 def _same(left, right) -> bool:
-    if isinstance(left, list) or isinstance(right, list):
-        return left == right
-    if pd.isna(left) or pd.isna(right):
-        return bool(pd.isna(left) and pd.isna(right))
-    if isinstance(left, float | np.floating) and isinstance(right, float | np.floating):
-        return abs(left - right) <= TOLERANCE
-    return left == right
+    return same_cell(left, right, TOLERANCE)
 
 
 def test_every_row_on_spark_is_duckdbs(both_engines):
     for folder, (table, keys) in TABLES.items():
         expected, spark = both_engines["duckdb"][folder], both_engines["spark"][folder]
-        assert len(expected) > 400, table
         assert list(spark.columns) == list(expected.columns), table
         assert [str(kind) for kind in spark.dtypes] == [str(kind) for kind in expected.dtypes], table
-        expected_rows = {tuple(row[key] for key in keys): row for row in expected.to_dict("records")}
-        spark_rows = {tuple(row[key] for key in keys): row for row in spark.to_dict("records")}
-        assert len(spark_rows) == len(spark) and spark_rows.keys() == expected_rows.keys(), table
-        for key, row in expected_rows.items():
-            differing = [column for column in row if not _same(spark_rows[key][column], row[column])]
-            assert not differing, (table, key, differing, spark_rows[key], row)
+        assert_same_keyed_rows(spark, expected, keys, table, TOLERANCE, min_rows=400)
 
 
 def test_spark_records_duckdbs_runs_and_fingerprints(both_engines):
@@ -187,23 +176,12 @@ TEXT_TABLES = {  # Spark's table folder -> (DuckDB table, key columns)
 }
 
 
-def _rows(connection, relation: str, keys: list[str]) -> dict:
-    frame = connection.sql(f"select * from {relation}").df()
-    return {tuple(row[key] for key in keys): row for row in frame.to_dict("records")}
-
-
 def test_the_text_branch_on_spark_has_duckdbs_rows(demo_warehouse, spark_demo):
-    warehouse = spark_demo / "warehouse"
     with duckdb.connect(str(demo_warehouse), read_only=True) as connection:
         for folder, (table, keys) in TEXT_TABLES.items():
-            expected = _rows(connection, table, keys)
-            spark_rows = _rows(connection, f"read_parquet('{warehouse / folder}/*.parquet')", keys)
-            assert len(expected) > (1 if "evaluation" in table else 1000), table
-            assert spark_rows.keys() == expected.keys(), table
-            for key, row in expected.items():
-                assert set(spark_rows[key]) == set(row), table
-                differing = [column for column in row if not _same(spark_rows[key][column], row[column])]
-                assert not differing, (table, key, differing, spark_rows[key], row)
+            spark_frame = connection.sql(f"select * from {spark_parquet(spark_demo / 'warehouse', folder)}").df()
+            assert_same_keyed_rows(spark_frame, connection.sql(f"select * from {table}").df(), keys, table, TOLERANCE,
+                                   min_rows=1 if "evaluation" in table else 1000)
 
 
 def test_spark_scores_are_textblobs_and_hashes_the_texts_sha256(spark_demo):

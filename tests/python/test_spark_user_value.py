@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import local_spark_session, requires_spark
+from spark_comparison import assert_same_json, assert_same_keyed_rows
 
 requires_spark()
 
@@ -47,36 +48,13 @@ def user_value_on_both_engines(demo_warehouse, spark_demo):
     return demo_warehouse, spark_demo / "warehouse"
 
 
-def _keyed(frame: pd.DataFrame, keys: list[str]) -> dict:
-    return {tuple(row[key] for key in keys): row for row in frame.to_dict("records")}
-
-
-def _same_value(left, right) -> bool:
-    if isinstance(left, pd.Timestamp) or isinstance(right, pd.Timestamp):
-        return pd.Timestamp(left).tz_localize(None) == pd.Timestamp(right).tz_localize(None)
-    if left is None or right is None or pd.isna(left) or pd.isna(right):
-        return bool(pd.isna(left) and pd.isna(right))
-    if isinstance(left, (float, np.floating)) or isinstance(right, (float, np.floating)):
-        return abs(float(left) - float(right)) <= TOLERANCE * max(1.0, abs(float(right)))
-    return left == right
-
-
-def _assert_same_rows(spark_frame: pd.DataFrame, duckdb_frame: pd.DataFrame, keys: list[str], name: str) -> None:
-    expected, spark_rows = _keyed(duckdb_frame, keys), _keyed(spark_frame, keys)
-    assert len(expected) == len(duckdb_frame) and len(expected) >= 4, name
-    assert spark_rows.keys() == expected.keys(), name
-    for key, row in expected.items():
-        assert set(spark_rows[key]) == set(row), name
-        differing = [column for column in row if not _same_value(spark_rows[key][column], row[column])]
-        assert not differing, (name, key, differing, spark_rows[key], row)
-
-
 def test_the_user_value_tables_on_spark_have_duckdbs_rows(user_value_on_both_engines):
     duckdb_path, warehouse = user_value_on_both_engines
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
         for folder, (table, keys) in TABLES.items():
             spark_frame = connection.sql(f"select * from read_parquet('{warehouse / folder}/*.parquet')").df()
-            _assert_same_rows(spark_frame, connection.sql(f"select * from {table}").df(), keys, table)
+            assert_same_keyed_rows(spark_frame, connection.sql(f"select * from {table}").df(), keys, table,
+                                   TOLERANCE, min_rows=3)
 
 
 def test_spark_deciles_rank_its_own_predictions(user_value_on_both_engines):
@@ -108,20 +86,7 @@ def test_spark_records_the_user_value_runs_duckdb_records(user_value_on_both_eng
     assert [row[:-2] for row in recorded] == [row[:-2] for row in expected]
     for spark_row, duckdb_row in zip(recorded, expected, strict=True):
         for spark_json, duckdb_json in zip(spark_row[-2:], duckdb_row[-2:], strict=True):
-            _assert_same_json(json.loads(spark_json), json.loads(duckdb_json))
-
-
-def _assert_same_json(spark_value, duckdb_value) -> None:
-    if isinstance(duckdb_value, dict):
-        assert isinstance(spark_value, dict) and spark_value.keys() == duckdb_value.keys()
-        for key, value in duckdb_value.items():
-            _assert_same_json(spark_value[key], value)
-    elif isinstance(duckdb_value, list):
-        assert isinstance(spark_value, list) and len(spark_value) == len(duckdb_value)
-        for spark_item, duckdb_item in zip(spark_value, duckdb_value, strict=True):
-            _assert_same_json(spark_item, duckdb_item)
-    else:
-        assert _same_value(spark_value, duckdb_value), (spark_value, duckdb_value)
+            assert_same_json(json.loads(spark_json), json.loads(duckdb_json), TOLERANCE)
 
 
 # --- Above the bound: a fixed sample is fitted, everyone is scored -------------------------------------

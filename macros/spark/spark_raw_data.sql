@@ -1,0 +1,61 @@
+{#- Raw data from files (LTV_RAW_DIR) and from the warehouse (LTV_RAW_SOURCE=warehouse) on Spark; the
+    modes, the contract and the messages are macros/raw_data.sql's. -#}
+
+{#- Spark has no glob(): the folder's Parquet and CSV entries are listed by the binaryFile source (its
+    paths only: the file contents are never read), on any file system Spark reads (a local folder,
+    hdfs://, s3a://). A folder with no such entry at all stops with Spark's PATH_NOT_FOUND, which names
+    it. -#}
+{% macro spark__raw_files_found(raw_dir, candidates) -%}
+    {%- for character in ['`', '*', '?', '[', ']', '{', '}'] if character in raw_dir -%}
+        {{ exceptions.raise_compiler_error("LTV_RAW_DIR must not contain " ~ character ~ " on Spark (Hadoop reads it as a pattern): " ~ raw_dir) }}
+    {%- endfor -%}
+    {%- set listing = run_query("select distinct path from binaryFile.`" ~ raw_dir ~ "/*.{parquet,csv}`") -%}
+    {#- Spark lists full URIs (file:/shop/users.csv, hdfs://host:8020/shop/users.parquet/part-0.parquet):
+        the entry is the segment after the folder's own name, written back under raw_dir as given. -#}
+    {%- set folder_name = raw_dir.split('/')[-1] -%}
+    {%- set entries = [] -%}
+    {%- for path in listing.rows | map(attribute=0) -%}
+        {%- set segments = path.rstrip('/').split('/') -%}
+        {%- set entry = segments[-1] if segments[-2] == folder_name else segments[-2] -%}
+        {%- do entries.append(raw_dir ~ '/' ~ entry) -%}
+    {%- endfor -%}
+    {{ return(candidates | select('in', entries) | list) }}
+{%- endmacro %}
+
+{#- base_shop__raw_tables' pre-hook on Spark: each raw file becomes an external table in
+    raw_files_schema() (Spark reads a CSV's options only from a table's definition, and a view cannot
+    hold them), CSV as text with the standard dialect as on DuckDB; the empty stand-ins are views. Run
+    one statement at a time here (a hook is one statement on Spark). -#}
+{% macro spark__register_raw_files() %}
+    {%- if not execute or raw_data_mode() == 'demo' -%}{{ return('select 1') }}{%- endif -%}
+    {%- do run_query("create schema if not exists " ~ raw_files_schema()) -%}
+    {%- do run_query("create schema if not exists " ~ absent_raw_schema()) -%}
+    {%- for table_name, table in raw_contract().items() -%}
+        {%- set file_path = raw_file_of(table_name) if raw_data_mode() == 'files' else none -%}
+        {%- if raw_data_mode() == 'files' -%}
+            {%- do run_query("drop table if exists " ~ raw_files_schema() ~ "." ~ table_name) -%}
+        {%- endif -%}
+        {%- if file_path is not none and file_path.endswith('.parquet') -%}
+            {%- do run_query("create table " ~ raw_files_schema() ~ "." ~ table_name ~ " using parquet options (path '"
+                             ~ file_path ~ "')") -%}
+        {%- elif file_path is not none -%}
+            {%- do run_query("create table " ~ raw_files_schema() ~ "." ~ table_name ~ " using csv options (path '"
+                             ~ file_path ~ "', header 'true', inferSchema 'false', sep ',', quote '\"', escape '\"', "
+                             ~ "multiLine 'true', mode 'PERMISSIVE')") -%}
+        {%- endif -%}
+        {%- if table.optional -%}
+            {%- do run_query("create or replace view " ~ absent_raw_schema() ~ "." ~ table_name ~ " as "
+                             ~ empty_raw_table_sql(table_name)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return('select 1') }}
+{% endmacro %}
+
+{#- The seeds' table comment ("Demo ..."), from Spark's catalogue. -#}
+{% macro spark__demo_seed_left_in_raw(relation) -%}
+    {%- set described = run_query("describe table extended " ~ relation.schema ~ "." ~ relation.identifier) -%}
+    {%- for row in described.rows if row[0] == 'Comment' and (row[1] or '').startswith('Demo ') -%}
+        {{ return(true) }}
+    {%- endfor -%}
+    {{ return(false) }}
+{%- endmacro %}
