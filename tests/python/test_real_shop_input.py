@@ -81,6 +81,9 @@ def old_shop_build(small_shop, tmp_path_factory):
     raw = make_old_shop_with_real_quirks(small_shop, work / "shop")
     environment = dbt_environment(work / "warehouse.duckdb", work, work / "shop")
     environment["TZ"] = "Asia/Shanghai"  # TIMESTAMPTZ must not move with the build machine's zone
+    # The build's DuckDB is in that zone (a run may be in this process: conftest sets TZ for it).
+    zone = run_dbt(["show", "--inline", "select current_setting('TimeZone') as zone"], environment)
+    assert re.search(r"\|\s*Asia/Shanghai\s*\|", zone.stdout), zone.stdout[-2000:]
     result = run_dbt(["build"], environment)
     connection = duckdb.connect(str(work / "warehouse.duckdb"), read_only=True)
     yield connection, raw, result.stdout
