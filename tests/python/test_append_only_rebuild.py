@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import dbt_environment, run_dbt
+from conftest import NO_RUN_ARTIFACTS, dbt_environment, run_dbt
 
 from ltv.generate import generate_shop
 
@@ -44,7 +44,7 @@ def _write_with_appended_rows(source: Path, target: Path, appended: dict[str, st
 def _build_base_tables(work_dir: Path, raw_dir: Path) -> Path:
     work_dir.mkdir(parents=True, exist_ok=True)
     warehouse = work_dir / "warehouse.duckdb"
-    run_dbt(["run", "--select", "path:models/staging/base"], dbt_environment(warehouse, work_dir, raw_dir))
+    run_dbt(["run", "--select", "path:models/staging/base", *NO_RUN_ARTIFACTS], dbt_environment(warehouse, work_dir, raw_dir))
     return warehouse
 
 
@@ -179,7 +179,7 @@ def _build_changed_keys_tables(work_dir: Path, raw_dir: Path, variables: str = P
     work_dir.mkdir(parents=True, exist_ok=True)
     warehouse = work_dir / "warehouse.duckdb"
     selection = [f"+{table}" for table in CHANGED_KEYS_TABLES]
-    run_dbt(["run", "--select", *selection, "--vars", variables], dbt_environment(warehouse, work_dir, raw_dir))
+    run_dbt(["run", "--select", *selection, "--vars", variables, *NO_RUN_ARTIFACTS], dbt_environment(warehouse, work_dir, raw_dir))
     return warehouse
 
 
