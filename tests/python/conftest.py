@@ -138,9 +138,10 @@ def raw_data_kind(environment: dict) -> str:
 # Python models), a third of a run that fails early and a tenth of a small shop's build: so the tests'
 # dbt runs go through dbtRunner in the test's own process (the xdist worker), which imports all that
 # once. A worker runs one test at a time, so the environment and folder a run needs can be set for it.
-# Runs whose environment differs in what only a new process picks up (TZ) still start a process, as
-# does everything with LTV_TEST_DBT_SUBPROCESS=1 (to compare).
-_PROCESS_LEVEL_VARIABLES = ("TZ",)
+# The machine's zone (TZ) is one of them: DuckDB takes its TimeZone from TZ for each new database (and
+# dbt-duckdb's is closed after every run), and time.tzset() makes Python's local time follow TZ too.
+# Everything runs in a process of its own with LTV_TEST_DBT_SUBPROCESS=1 (to compare).
+_PROCESS_LEVEL_VARIABLES = ()
 
 
 def _runs_in_this_process(environment: dict) -> bool:
@@ -153,6 +154,7 @@ def _dbt_in_this_process(arguments: list[str], environment: dict, cwd: Path) -> 
     own, its console output captured, and the exit code dbt's command line gives (0 success, 1 a node
     failed, 2 dbt stopped)."""
     import io
+    import time
 
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.cli.main import dbtRunner
@@ -162,6 +164,7 @@ def _dbt_in_this_process(arguments: list[str], environment: dict, cwd: Path) -> 
     output = io.StringIO()
     os.environ.clear()
     os.environ.update(environment)
+    time.tzset()
     os.chdir(cwd)
     capture_stdout_logs(output)
     try:
@@ -177,6 +180,7 @@ def _dbt_in_this_process(arguments: list[str], environment: dict, cwd: Path) -> 
         os.chdir(saved_folder)
         os.environ.clear()
         os.environ.update(saved_environment)
+        time.tzset()
     returncode = 0 if outcome.success else (2 if outcome.exception is not None else 1)
     return subprocess.CompletedProcess(["dbt", *arguments], returncode, output.getvalue(), "")
 
@@ -199,6 +203,11 @@ def run_dbt(arguments: list[str], environment: dict, check: bool = True) -> subp
     if check and result.returncode != 0:
         raise AssertionError(f"dbt {' '.join(arguments)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
     return result
+
+
+# For runs whose manifest.json and run_results.json nobody reads (tests that read the warehouse, the
+# compiled SQL or the log): dbt writes both at the end of every run, about 0.5 CPU-s for this project.
+NO_RUN_ARTIFACTS = ["--no-write-json"]
 
 
 def build_warehouse(work_dir: Path, raw_dir: Path | None = None, extra_arguments: list[str] | None = None,

@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import dbt_environment, run_dbt
+from conftest import NO_RUN_ARTIFACTS, dbt_environment, run_dbt
 
 from ltv.generate import generate_shop
 
@@ -44,7 +44,7 @@ def _write_with_appended_rows(source: Path, target: Path, appended: dict[str, st
 def _build_base_tables(work_dir: Path, raw_dir: Path) -> Path:
     work_dir.mkdir(parents=True, exist_ok=True)
     warehouse = work_dir / "warehouse.duckdb"
-    run_dbt(["run", "--select", "path:models/staging/base"], dbt_environment(warehouse, work_dir, raw_dir))
+    run_dbt(["run", "--select", "path:models/staging/base", *NO_RUN_ARTIFACTS], dbt_environment(warehouse, work_dir, raw_dir))
     return warehouse
 
 
@@ -89,6 +89,21 @@ def dirty_shop(tmp_path_factory) -> Path:
     return folder / "first"
 
 
+@pytest.fixture(scope="module")
+def first_build(dirty_shop, tmp_path_factory) -> Path:
+    """The base tables of dirty_shop, built once for the tests that start from them (each rebuilds a
+    copy of the warehouse): the work folder, with the plans its compiled SQL carried."""
+    work_dir = tmp_path_factory.mktemp("first_build")
+    _build_base_tables(work_dir, dirty_shop)
+    return work_dir
+
+
+def _copy_of_first_build(first_build: Path, work_dir: Path) -> Path:
+    work_dir.mkdir(parents=True)
+    shutil.copy2(first_build / "warehouse.duckdb", work_dir / "warehouse.duckdb")
+    return work_dir / "warehouse.duckdb"
+
+
 def _reasons(warehouse: Path, order_id: str, item_id: str | None = None) -> list:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         return connection.execute(
@@ -96,9 +111,9 @@ def _reasons(warehouse: Path, order_id: str, item_id: str | None = None) -> list
             "and (? is null or item_id = ?) order by unit_price", [order_id, item_id, item_id]).fetchall()
 
 
-def test_appended_rows_are_checked_with_the_rows_they_affect(dirty_shop, tmp_path):
-    warehouse = _build_base_tables(tmp_path / "incremental", dirty_shop)
-    assert set(_first_new_rows(tmp_path / "incremental").values()) == {"all"}
+def test_appended_rows_are_checked_with_the_rows_they_affect(dirty_shop, first_build, tmp_path):
+    assert set(_first_new_rows(first_build).values()) == {"all"}
+    warehouse = _copy_of_first_build(first_build, tmp_path / "incremental")
     assert _reasons(warehouse, "late-order") == [(5.0, "unknown_order")]
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         # Two accepted lines with prices above 0.01: one gets a new version, one an exact copy.
@@ -134,8 +149,8 @@ def test_appended_rows_are_checked_with_the_rows_they_affect(dirty_shop, tmp_pat
     _assert_same_as_fresh_build(warehouse, appended_dir, tmp_path / "fresh")
 
 
-def test_changed_rows_or_lost_parents_check_every_row(dirty_shop, tmp_path):
-    warehouse = _build_base_tables(tmp_path / "incremental", dirty_shop)
+def test_changed_rows_or_lost_parents_check_every_row(dirty_shop, first_build, tmp_path):
+    warehouse = _copy_of_first_build(first_build, tmp_path / "incremental")
     # An existing order changes (not an append): orders are checked in full. Its lines only get an
     # appended row, but an accepted line may have lost its order, so they are checked in full too.
     changed_dir = tmp_path / "changed"
@@ -164,7 +179,7 @@ def _build_changed_keys_tables(work_dir: Path, raw_dir: Path, variables: str = P
     work_dir.mkdir(parents=True, exist_ok=True)
     warehouse = work_dir / "warehouse.duckdb"
     selection = [f"+{table}" for table in CHANGED_KEYS_TABLES]
-    run_dbt(["run", "--select", *selection, "--vars", variables], dbt_environment(warehouse, work_dir, raw_dir))
+    run_dbt(["run", "--select", *selection, "--vars", variables, *NO_RUN_ARTIFACTS], dbt_environment(warehouse, work_dir, raw_dir))
     return warehouse
 
 

@@ -9,7 +9,7 @@ import shutil
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from conftest import build_warehouse, table_checksums
+from conftest import NO_RUN_ARTIFACTS, build_warehouse, table_checksums
 
 # An open defect, not a design: in CI (two workers, the machine loaded) the v2 scores of support
 # messages, and what depends on them (fct_text_sentiment, the conversation experience), differed between
@@ -64,7 +64,7 @@ def test_incremental_run_equals_full_build_and_two_full_builds_are_identical(sma
     incremental = tmp_path / "incremental" / "warehouse.duckdb"
     incremental.parent.mkdir()
     shutil.copy2(small_shop_warehouse, incremental)  # the first build: the suite's full build of small_shop
-    pinned = ["--vars", json.dumps({"ltv_cutoff_date": full_build_cutoff(incremental)})]
+    pinned = ["--vars", json.dumps({"ltv_cutoff_date": full_build_cutoff(incremental)}), *NO_RUN_ARTIFACTS]
     incremental, _ = build_warehouse(tmp_path / "incremental", raw_dir=appended, extra_arguments=pinned)
     # The builds that serve as references here skip the data tests: the incremental build ran them on
     # the same data, and tests write no table.
@@ -147,7 +147,7 @@ def test_keyed_table_rewrites_only_changed_texts(small_shop, small_shop_warehous
     sentiment v2's support model, so no other score changes)."""
     import pyarrow.compute as pc
 
-    selection = ["--select", "+fct_text_sentiment", "--exclude-resource-type", "test", "unit_test"]
+    selection = ["--select", "+fct_text_sentiment", "--exclude-resource-type", "test", "unit_test", *NO_RUN_ARTIFACTS]
     warehouse = tmp_path / "incremental" / "warehouse.duckdb"
     warehouse.parent.mkdir()
     shutil.copy2(small_shop_warehouse, warehouse)  # built from small_shop: the suite's full build of it

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import MODEL_SCHEMAS_SQL, build_warehouse, dbt_environment, run_dbt
+from conftest import MODEL_SCHEMAS_SQL, NO_RUN_ARTIFACTS, build_warehouse, dbt_environment, run_dbt
 
 YEARS_BACK = pd.DateOffset(years=27)
 # Hostile but realistic comments (issue 16): what must never reach a public table as written.
@@ -81,7 +81,11 @@ def old_shop_build(small_shop, tmp_path_factory):
     raw = make_old_shop_with_real_quirks(small_shop, work / "shop")
     environment = dbt_environment(work / "warehouse.duckdb", work, work / "shop")
     environment["TZ"] = "Asia/Shanghai"  # TIMESTAMPTZ must not move with the build machine's zone
-    result = run_dbt(["build"], environment)
+    # The build's DuckDB is in that zone (a run may be in this process: conftest sets TZ for it).
+    zone = run_dbt(["show", "--inline", "select current_setting('TimeZone') as zone", *NO_RUN_ARTIFACTS],
+                   environment)
+    assert re.search(r"\|\s*Asia/Shanghai\s*\|", zone.stdout), zone.stdout[-2000:]
+    result = run_dbt(["build", *NO_RUN_ARTIFACTS], environment)
     connection = duckdb.connect(str(work / "warehouse.duckdb"), read_only=True)
     yield connection, raw, result.stdout
     connection.close()
@@ -168,7 +172,7 @@ def test_the_build_log_names_absent_tables_once_and_ends_with_a_quarantine_summa
 
 # The staging models and their tests: where quarantine shares are checked (a failing share skips
 # everything downstream anyway).
-STAGING_ONLY = ["--select", "path:models/staging", "--indirect-selection", "cautious"]
+STAGING_ONLY = ["--select", "path:models/staging", "--indirect-selection", "cautious", *NO_RUN_ARTIFACTS]
 
 
 def test_a_failing_quarantine_share_names_the_table_the_reasons_and_the_var(small_shop, tmp_path):
@@ -186,7 +190,7 @@ def test_the_raw_folder_path_is_taken_literally(small_shop, tmp_path):
     literal = tmp_path / "shop[ab]"
     shutil.copytree(small_shop, literal)
     (literal / "orders.parquet").unlink()  # a glob would find shopa/orders.parquet instead
-    _, result = build_warehouse(tmp_path / "build", raw_dir=literal, check=False)
+    _, result = build_warehouse(tmp_path / "build", raw_dir=literal, check=False, extra_arguments=NO_RUN_ARTIFACTS)
     assert result.returncode != 0
     assert f"has no file for raw table 'orders': expected {literal}/orders.parquet or {literal}/orders.csv" in result.stdout
 
@@ -195,7 +199,7 @@ def test_two_files_for_one_table_stop_the_build_naming_both(small_shop, tmp_path
     shop = tmp_path / "shop"
     shutil.copytree(small_shop, shop)
     pd.read_parquet(shop / "users.parquet").to_csv(shop / "users.csv", index=False)
-    _, result = build_warehouse(tmp_path / "build", raw_dir=shop, check=False)
+    _, result = build_warehouse(tmp_path / "build", raw_dir=shop, check=False, extra_arguments=NO_RUN_ARTIFACTS)
     assert result.returncode != 0
     assert f"has two files for raw table 'users': {shop}/users.parquet and {shop}/users.csv" in result.stdout
 
@@ -204,7 +208,7 @@ def test_a_file_that_cannot_be_read_is_the_only_error(small_shop, tmp_path):
     shop = tmp_path / "shop"
     shutil.copytree(small_shop, shop)
     (shop / "reviews.parquet").write_bytes(b"")
-    _, result = build_warehouse(tmp_path / "build", raw_dir=shop, check=False)
+    _, result = build_warehouse(tmp_path / "build", raw_dir=shop, check=False, extra_arguments=NO_RUN_ARTIFACTS)
     assert result.returncode != 0
     assert f"{shop}/reviews.parquet' too small to be a Parquet file" in result.stdout
     assert "output_fingerprints" not in result.stdout
@@ -218,7 +222,7 @@ def test_a_shop_whose_orders_all_fail_builds_without_a_traceback(small_shop, tmp
     orders.to_parquet(shop / "orders.parquet", index=False)
     warehouse, result = build_warehouse(
         tmp_path / "build", raw_dir=shop,
-        extra_arguments=["--vars", "{ltv_quarantine_warn_share: 1, ltv_quarantine_error_share: 1}"])
+        extra_arguments=["--vars", "{ltv_quarantine_warn_share: 1, ltv_quarantine_error_share: 1}", *NO_RUN_ARTIFACTS])
     assert "Traceback" not in result.stdout and "NaTType" not in result.stdout
     connection = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -252,7 +256,7 @@ BAD_VARS = {
 
 def test_vars_out_of_range_are_refused_before_anything_runs_all_named_at_once(small_shop, tmp_path):
     warehouse, result = build_warehouse(tmp_path / "build", raw_dir=small_shop, check=False,
-                                        extra_arguments=["--vars", "{" + ", ".join(BAD_VARS) + "}"])
+                                        extra_arguments=["--vars", "{" + ", ".join(BAD_VARS) + "}", *NO_RUN_ARTIFACTS])
     assert result.returncode != 0
     assert f"{len(BAD_VARS)} problems with vars:" in result.stdout, result.stdout[-3000:]
     for message in BAD_VARS.values():
@@ -265,7 +269,8 @@ def test_vars_out_of_range_are_refused_before_anything_runs_all_named_at_once(sm
 
 def test_one_bad_var_alone_is_named_without_a_list(small_shop, tmp_path):
     _, result = build_warehouse(tmp_path / "build", raw_dir=small_shop, check=False,
-                                extra_arguments=["--vars", "{ltv_quarantine_warn_share: 0.5, ltv_quarantine_error_share: 0.1}"])
+                                extra_arguments=["--vars", "{ltv_quarantine_warn_share: 0.5, ltv_quarantine_error_share: 0.1}",
+                                                 *NO_RUN_ARTIFACTS])
     assert result.returncode != 0
     assert "problems with vars" not in result.stdout
     assert BAD_VARS["ltv_quarantine_warn_share: 0.5, ltv_quarantine_error_share: 0.1"] in result.stdout
@@ -275,7 +280,7 @@ def test_naive_timestamps_are_read_in_the_shops_zone_when_one_is_named(small_sho
     work = tmp_path / "build"
     warehouse, _ = build_warehouse(work, raw_dir=small_shop, extra_arguments=[
         "--select", "+stg_shop__orders", "--exclude-resource-type", "test", "unit_test",
-        "--vars", "{ltv_source_time_zone: 'America/New_York'}"])
+        "--vars", "{ltv_source_time_zone: 'America/New_York'}", *NO_RUN_ARTIFACTS])
     order = pd.read_parquet(small_shop / "orders.parquet").iloc[0]
     expected = order.ordered_at.tz_localize("America/New_York").tz_convert("UTC").tz_localize(None)
     connection = duckdb.connect(str(warehouse), read_only=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import dbt_environment, run_dbt
+from conftest import NO_RUN_ARTIFACTS, dbt_environment, run_dbt
 
 from ltv.user_value.comparison import compare_versions, value_targets
 
@@ -19,7 +19,7 @@ SEEDS = range(10)
 # The feature models and their parents, the demo's seeds included, without data tests: those of the
 # staging models read quarantine tables this selection does not build.
 FEATURE_MODELS = ["build", "--select", "+int_user_features_at_cutoff", "+int_user_features_at_validation_cutoff",
-                  "--exclude-resource-type", "test", "unit_test"]
+                  "--exclude-resource-type", "test", "unit_test", *NO_RUN_ARTIFACTS]
 
 
 def _features(warehouse) -> tuple:
