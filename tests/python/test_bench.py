@@ -1,7 +1,8 @@
 """`ltv bench` end to end, at a scale smaller than the smallest it offers: both builds run and the report
 holds what it claims. The bench's code is the same at every scale, and most of a build's cost at these
-sizes is dbt's work per node: a 300-user shop costs 84-88 CPU-s for the full and the incremental build
-where the demo scale's 2,000 users cost 101 (measured on this machine)."""
+sizes is dbt's work per node, not the shop's rows: a full and an incremental build cost 88 and 85 CPU-s
+at 300 users, 101 and 84 at the demo scale's 2,000 (two runs each on this shared machine, whose noise
+is about 10%)."""
 
 from __future__ import annotations
 
