@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ltv.build_profile import (
@@ -352,22 +353,16 @@ def benchmark(scale: str, seed: int, data_dir: Path, out_dir: Path, project_dir:
         report["appended_rows"] = appended_copy(raw_dir, appended_dir)
         report["pinned_cutoff_date"] = full_build_cutoff(warehouse_path)
         pinned = json.dumps({"ltv_cutoff_date": report["pinned_cutoff_date"]})
-        full_copy = warehouse_path.with_name("warehouse-after-full-build.duckdb")
-        if incremental_runs > 1:
-            shutil.copyfile(warehouse_path, full_copy)
-        runs = []
-        for attempt in range(1, incremental_runs + 1):
-            if attempt > 1:
-                warehouse_path.with_name(warehouse_path.name + ".wal").unlink(missing_ok=True)
-                shutil.copyfile(full_copy, warehouse_path)
+
+        def incremental_run(attempt: int) -> dict:
             run_report = measured_dbt_run(["build", "--vars", pinned], project_dir,
                                           dbt_environment(warehouse_path, appended_dir, out / "target-incremental"),
                                           f"{scale} incremental build {attempt}/{incremental_runs}")
             run_report["table_rows"] = table_row_counts(warehouse_path) if run_report["exit_code"] == 0 else {}
-            runs.append(run_report)
-        full_copy.unlink(missing_ok=True)
-        # The run with the median wall time stands for all; every run's time is kept beside it.
-        report["incremental_build"] = sorted(runs, key=lambda run_report: run_report["wall_seconds"])[(len(runs) - 1) // 2]
+            return run_report
+
+        runs = runs_from_one_start(warehouse_path, incremental_runs, incremental_run)
+        report["incremental_build"] = median_run(runs)
         report["incremental_wall_seconds"] = [run_report["wall_seconds"] for run_report in runs]
 
     if reference:
@@ -384,6 +379,31 @@ def benchmark(scale: str, seed: int, data_dir: Path, out_dir: Path, project_dir:
     (out / "report.md").write_text(render_markdown(report))
     log(f"report written to {out / 'report.md'}")
     return report
+
+
+def runs_from_one_start(warehouse_path: Path, runs: int, run_once: Callable[[int], dict]) -> list[dict]:
+    """`run_once(attempt)` for attempts 1 to `runs`, each on the warehouse as it was before the first: from
+    the second on, a copy taken before the first is put back, and the write-ahead log the last run may
+    have left is dropped (DuckDB would replay it onto the copy)."""
+    start_copy = warehouse_path.with_name("warehouse-after-full-build.duckdb")
+    if runs > 1:
+        shutil.copyfile(warehouse_path, start_copy)
+    try:
+        reports = []
+        for attempt in range(1, runs + 1):
+            if attempt > 1:
+                warehouse_path.with_name(warehouse_path.name + ".wal").unlink(missing_ok=True)
+                shutil.copyfile(start_copy, warehouse_path)
+            reports.append(run_once(attempt))
+        return reports
+    finally:
+        start_copy.unlink(missing_ok=True)
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median wall time (the faster of the middle two for an even count) stands for all;
+    the report keeps every run's time beside it."""
+    return sorted(runs, key=lambda run_report: run_report["wall_seconds"])[(len(runs) - 1) // 2]
 
 
 RUN_LABELS = (("full_build", "full build"), ("incremental_build", "incremental build (+1%)"))
