@@ -31,11 +31,13 @@ LONGEST_FILES_FIRST = [
     # First: its session fixture builds the demo on Spark (~5 minutes) that the other test_spark_* files,
     # left to the end, read; the other worker runs the DuckDB files meanwhile.
     "test_spark_parity.py",
-    "test_publish.py", "test_real_shop_input.py", "test_publish_anywhere.py", "test_shapes_build.py",
-    "test_determinism_and_incremental.py", "test_append_only_rebuild.py", "test_bench.py", "test_bad_input.py",
-    "test_user_value_targets.py", "test_dirty_data.py", "test_sentiment_upgrade.py",
+    "test_publish.py", "test_shapes_build.py", "test_real_shop_input.py", "test_determinism_and_incremental.py",
+    "test_bench.py", "test_dbt_defaults.py", "test_append_only_rebuild.py", "test_user_value_targets.py",
+    # Spark builds of their own (a small shop's raw files; a Spark Connect server), not the shared one.
+    "test_spark_raw_files.py", "test_spark_connect.py",
+    "test_bad_input.py", "test_dirty_data.py", "test_sentiment_upgrade.py",
     "test_user_value_v4_serves_v3.py", "test_report.py", "test_recommendations_v3_build.py", "test_multilingual_sentiment.py", "test_model_comparison.py",
-    "test_readable_tables.py", "test_user_value_tuning.py", "test_dbt_defaults.py", "test_user_value_choice.py",
+    "test_readable_tables.py", "test_user_value_tuning.py", "test_user_value_choice.py",
     "test_raw_source_switch.py", "test_demo_build.py", "test_sentiment.py",
 ]
 
