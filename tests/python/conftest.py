@@ -33,8 +33,8 @@ LONGEST_FILES_FIRST = [
     "test_spark_parity.py",
     "test_publish.py", "test_shapes_build.py", "test_real_shop_input.py", "test_determinism_and_incremental.py",
     "test_bench.py", "test_dbt_defaults.py", "test_append_only_rebuild.py", "test_user_value_targets.py",
-    # Spark builds of their own (a small shop's raw files; a Spark Connect server), not the shared one.
-    "test_spark_raw_files.py", "test_spark_connect.py",
+    # A Spark Connect server of its own (the other Spark files read the shared build).
+    "test_spark_connect.py",
     "test_bad_input.py", "test_dirty_data.py", "test_sentiment_upgrade.py",
     "test_user_value_v4_serves_v3.py", "test_report.py", "test_recommendations_v3_build.py", "test_multilingual_sentiment.py", "test_model_comparison.py",
     "test_readable_tables.py", "test_user_value_tuning.py", "test_user_value_choice.py",
@@ -235,15 +235,12 @@ def requires_spark() -> None:
     pytest.skip(f"{missing} is not installed", allow_module_level=True)
 
 
-def spark_environment(work_dir: Path, raw_dir: Path | None = None) -> dict:
-    """Environment of a dbt run on the `spark` target (tests/python/test_spark_*.py): its own Spark
-    warehouse and embedded metastore under work_dir/warehouse, target and logs beside it; the
-    executors' Python workers run this interpreter, which has ltv. raw_dir: the shop's files
-    (LTV_RAW_DIR), else the demo seeds."""
+def spark_environment(work_dir: Path) -> dict:
+    """Environment of dbt runs on the `spark` target (spark_demo): their own Spark warehouse and embedded
+    metastore under work_dir/warehouse, target and logs beside it; the executors' Python workers run this
+    interpreter, which has ltv. The demo seeds are the raw data unless a step sets LTV_RAW_DIR."""
     environment = dict(os.environ)
     environment.pop("LTV_RAW_DIR", None)
-    if raw_dir is not None:
-        environment["LTV_RAW_DIR"] = str(raw_dir)
     environment.update({
         "LTV_TARGET": "spark", "LTV_SPARK_WAREHOUSE_DIR": str(work_dir / "warehouse"),
         "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"), "DBT_TARGET_PATH": str(work_dir / "target"),
@@ -251,15 +248,6 @@ def spark_environment(work_dir: Path, raw_dir: Path | None = None) -> dict:
         "PYSPARK_PYTHON": sys.executable,
     })
     return environment
-
-
-def spark_dbt(arguments: list[str], work_dir: Path, raw_dir: Path | None = None) -> subprocess.CompletedProcess:
-    """`dbt <arguments>` on the spark target, in a process of its own (Spark's JVM stays out of the
-    test process); fails the test with dbt's output if dbt fails."""
-    result = subprocess.run([dbt_executable(), *arguments], cwd=PROJECT_DIR, env=spark_environment(work_dir, raw_dir),
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    return result
 
 
 def spark_parquet(warehouse: Path, folder: str) -> str:
@@ -279,7 +267,10 @@ def local_spark_session(tmp_path_factory, name: str, master: str = "local[1]", p
     session = (SparkSession.builder.master(master).appName(name)
                .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp(name)))
                .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", str(partitions))
-               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").getOrCreate())
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               # Adaptive execution re-plans each stage from its statistics: on the tests' frames of a few
+               # rows it only adds planning (about a sixth of these files' time); the results are the same.
+               .config("spark.sql.adaptive.enabled", "false").getOrCreate())
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -333,14 +324,40 @@ SPARK_FIRST_BUILD_FOLDERS = ["ml.db/ml_text_sentiment_v2", "registry.db/model_ru
 
 
 def _build_the_demo_on_spark(folder: Path) -> None:
-    spark_dbt(["build"], folder)
-    first = folder / "first_build"
-    for name in SPARK_FIRST_BUILD_FOLDERS:
-        shutil.copytree(folder / "warehouse" / name, first / name)
-    shutil.copy(folder / "target" / "run_results.json", first / "run_results.json")
-    # A second run of the model whose fits are reused when their training rows did not change (on the
-    # same warehouse: the embedded Derby admits one JVM at a time, so no test may run dbt on it later).
-    spark_dbt(["run", "-s", "ml_text_sentiment.v2"], folder)
+    """All in one process (spark_steps.py), so that Spark's JVM starts once: the base tables of a shop's
+    raw files (test_spark_raw_files.py), copied to raw_files_build/; the demo's `dbt build`; a copy of what
+    a second run may change (first_build/); the second run of the model whose fits are reused when their
+    training rows did not change (on the same warehouse: the embedded Derby admits one JVM at a time, so no
+    test may run dbt on it later); the probe project of test_spark_target.py in a schema of its own."""
+    import json
+
+    from spark_extra_builds import (
+        RAW_FILES_FOLDERS,
+        RAW_FILES_SELECTION,
+        write_probe_project,
+        write_raw_files_shop,
+    )
+
+    write_probe_project(folder / "probe")
+    write_raw_files_shop(folder / "raw_files_shop")
+    warehouse, first = folder / "warehouse", folder / "first_build"
+    steps = [
+        {"dbt": ["build", *RAW_FILES_SELECTION], "env": {"LTV_RAW_DIR": str(folder / "raw_files_shop")},
+         "output": str(folder / "raw_files_build.log")},
+        {"copy": [[str(warehouse / name), str(folder / "raw_files_build" / name)] for name in RAW_FILES_FOLDERS]},
+        {"dbt": ["build"], "output": str(folder / "build.log")},
+        {"copy": [*([str(warehouse / name), str(first / name)] for name in SPARK_FIRST_BUILD_FOLDERS),
+                  [str(folder / "target" / "run_results.json"), str(first / "run_results.json")]]},
+        {"dbt": ["run", "-s", "ml_text_sentiment.v2"], "output": str(folder / "rerun.log")},
+        {"dbt": ["build", "--project-dir", str(folder / "probe")], "output": str(folder / "probe" / "build.log"),
+         "env": {"DBT_TARGET_PATH": str(folder / "probe" / "target"), "DBT_LOG_PATH": str(folder / "probe" / "logs")}},
+    ]
+    (folder / "steps.json").write_text(json.dumps(steps, indent=1))
+    result = subprocess.run([sys.executable, str(Path(__file__).with_name("spark_steps.py")), str(folder / "steps.json")],
+                            cwd=PROJECT_DIR, env=spark_environment(folder), capture_output=True, text=True)
+    logs = "".join(Path(step["output"]).read_text()[-6000:] for step in steps
+                   if "output" in step and Path(step["output"]).exists())
+    assert result.returncode == 0, logs + result.stdout[-3000:] + result.stderr[-3000:]
 
 
 @pytest.fixture(scope="session")

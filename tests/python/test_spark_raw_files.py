@@ -1,49 +1,35 @@
 """A real shop's raw files on the `spark` target (LTV_RAW_DIR, macros/spark/spark_raw_data.sql): CSV and
-Parquet files, and the optional tables absent. The base tables Spark builds from them equal the DuckDB build's from the same files, row for row
-(quarantine verdicts included), and the absent tables are read as empty."""
+Parquet files, and the optional tables absent. The base tables Spark builds from them (spark_demo builds them,
+in its process: spark_extra_builds.py) equal the DuckDB build's from the same files, row for row (quarantine
+verdicts included), and the absent tables are read as empty."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import build_warehouse, requires_spark, spark_dbt, spark_parquet
+from conftest import build_warehouse, requires_spark, spark_parquet
+from spark_extra_builds import RAW_FILES_BASE_TABLES, RAW_FILES_SELECTION
 
 requires_spark()
 
-# What the base tables of the four required raw tables need, and nothing downstream of them.
-SELECTION = ["-s", "base_shop__raw_tables", "base_shop__users", "base_shop__items", "base_shop__orders",
-             "base_shop__order_items", "--indirect-selection", "cautious"]
-BASE_TABLES = ["users", "items", "orders", "order_items"]
+
+@pytest.fixture(scope="module")
+def shop(spark_demo):
+    return spark_demo / "raw_files_shop"
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory):
-    """The four required tables of a small generated shop (with dirty rows): users as CSV, the others
-    as Parquet."""
-    from ltv.generate import generate_shop
-
-    generated, shop = tmp_path_factory.mktemp("generated"), tmp_path_factory.mktemp("files_shop")
-    generate_shop(150, generated, seed=5, file_format="parquet", n_items=40, dirty=True)
-    with duckdb.connect() as connection:
-        connection.execute(f"copy (select * from '{generated}/users.parquet') to '{shop}/users.csv' (header)")
-        for table in ("items", "orders", "order_items"):
-            connection.execute(f"copy (select * from '{generated}/{table}.parquet') to '{shop}/{table}.parquet'")
-    return shop
-
-
-@pytest.fixture(scope="module")
-def both_engines(shop, tmp_path_factory):
-    duckdb_path, _ = build_warehouse(tmp_path_factory.mktemp("files_duckdb"), shop, extra_arguments=SELECTION)
-    work = tmp_path_factory.mktemp("files_spark")
-    spark_dbt(["build", *SELECTION], work, raw_dir=shop)
-    return duckdb_path, work / "warehouse"
+def both_engines(shop, spark_demo, tmp_path_factory):
+    """The DuckDB build of the shop's files here; the Spark build's tables as spark_demo copied them."""
+    duckdb_path, _ = build_warehouse(tmp_path_factory.mktemp("files_duckdb"), shop, extra_arguments=RAW_FILES_SELECTION)
+    return duckdb_path, spark_demo / "raw_files_build"
 
 
 def test_the_base_tables_on_spark_equal_duckdbs(both_engines):
     """Every raw row with its typed values, verdict and raw JSON; checked_at says only when."""
     duckdb_path, warehouse = both_engines
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
-        for table in BASE_TABLES:
+        for table in RAW_FILES_BASE_TABLES:
             duckdb_table = f"staging.base_shop__{table}"
             columns = ", ".join(f'"{name}"' for name, *_ in connection.sql(f"describe {duckdb_table}").fetchall()
                                 if name != "checked_at")

@@ -1,0 +1,103 @@
+"""The two other Spark builds that conftest's spark_demo runs in the process of the demo's Spark build
+(spark_steps.py), so that one JVM serves all three:
+
+* a shop's raw files (test_spark_raw_files.py): the base tables of a small dirty shop, users as CSV and
+  the rest as Parquet (LTV_RAW_DIR), built before the demo (the demo build then rebuilds its own base
+  tables from the seeds) and copied aside;
+* a throw-away dbt project (test_spark_target.py) with two seeds and two Python models, one returning a
+  Spark DataFrame and one a pandas frame (as ltv's models do), built after the demo into a schema of its
+  own (main_probe). Its second seed holds the texts dbt-spark's own seed loading mangles
+  (macros/spark/spark_seeds.sql)."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+PROBE_SCHEMA = "main_probe"
+
+# What the base tables of the four required raw tables need, and nothing downstream of them.
+RAW_FILES_SELECTION = ["-s", "base_shop__raw_tables", "base_shop__users", "base_shop__items", "base_shop__orders",
+                       "base_shop__order_items", "--indirect-selection", "cautious"]
+RAW_FILES_BASE_TABLES = ["users", "items", "orders", "order_items"]
+# The folders of the raw-files build's tables under its Spark warehouse, copied aside before the demo build.
+RAW_FILES_FOLDERS = ["staging.db/base_shop__raw_tables",
+                     *(f"staging.db/base_shop__{table}" for table in RAW_FILES_BASE_TABLES)]
+
+
+def write_raw_files_shop(shop: Path) -> None:
+    """The four required tables of a small generated shop (with dirty rows): users as CSV, the others
+    as Parquet."""
+    import duckdb
+
+    from ltv.generate import generate_shop
+
+    generated = shop.parent / "generated"
+    generate_shop(150, generated, seed=5, file_format="parquet", n_items=40, dirty=True)
+    shop.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as connection:
+        connection.execute(f"copy (select * from '{generated}/users.parquet') to '{shop}/users.csv' (header)")
+        for table in ("items", "orders", "order_items"):
+            connection.execute(f"copy (select * from '{generated}/{table}.parquet') to '{shop}/{table}.parquet'")
+
+ORDERS = [("u1", 12.5), ("u2", 3.25), ("u1", 7.0), ("u3", 100.0), ("u2", 0.75), ("u1", 0.5)]
+
+SPARK_MODEL = """
+from pyspark.sql import functions as F
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    orders = dbt.ref("orders")
+    return orders.groupBy("user_id").agg(F.sum("amount").alias("total"), F.count("*").alias("orders"))
+"""
+
+PANDAS_MODEL = """
+def model(dbt, session):
+    dbt.config(materialized="table")
+    orders = dbt.ref("orders").toPandas()
+    totals = orders.groupby("user_id", as_index=False).agg(total=("amount", "sum"), orders=("amount", "size"))
+    return totals.astype({"orders": "int64"})
+"""
+
+
+# Texts that dbt-spark's own seed loading mangles: an empty cell (it wrote the string 'None'), an
+# apostrophe (it ended the SQL literal early), and a backslash (Spark reads it as an escape).
+NOTES = [("n1", "it's fine"), ("n2", None), ("n3", "back\\slash and \"quotes\", commas")]
+
+
+def notes_csv() -> str:
+    def cell(text):
+        return "" if text is None else '"' + text.replace('"', '""') + '"'
+
+    return "note_id,note\n" + "".join(f"{note_id},{cell(text)}\n" for note_id, text in NOTES)
+
+
+def write_probe_project(project: Path) -> None:
+    (project / "models").mkdir(parents=True)
+    (project / "seeds").mkdir()
+    (project / "dbt_project.yml").write_text(textwrap.dedent("""\
+        name: spark_probe
+        version: "1.0"
+        config-version: 2
+        profile: ltv
+        flags: {send_anonymous_usage_stats: false}
+        models: {+file_format: parquet, +schema: probe}
+        seeds:
+          +file_format: parquet
+          +schema: probe
+          spark_probe:
+            orders: {+column_types: {user_id: string, amount: double}}
+            notes: {+column_types: {note_id: string, note: string}}
+        """))
+    (project / "seeds" / "notes.csv").write_text(notes_csv())
+    # ltv's seed loading for Spark, as the project has it (without it the apostrophe is a syntax error).
+    (project / "macros").mkdir()
+    shutil.copy(PROJECT_DIR / "macros" / "spark" / "spark_seeds.sql", project / "macros")
+    lines = ["user_id,amount", *(f"{user},{amount}" for user, amount in ORDERS)]
+    (project / "seeds" / "orders.csv").write_text("\n".join(lines) + "\n")
+    (project / "models" / "user_totals.py").write_text(SPARK_MODEL)
+    (project / "models" / "user_totals_pandas.py").write_text(PANDAS_MODEL)
