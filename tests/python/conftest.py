@@ -325,7 +325,8 @@ SPARK_FIRST_BUILD_FOLDERS = ["ml.db/ml_text_sentiment_v2", "registry.db/model_ru
 
 def _build_the_demo_on_spark(folder: Path) -> None:
     """All in one process (spark_steps.py), so that Spark's JVM starts once: the base tables of a shop's
-    raw files (test_spark_raw_files.py), copied to raw_files_build/; the demo's `dbt build`; a copy of what
+    raw files (test_spark_raw_files.py), copied to raw_files_build/, and of the same shop's tables in the
+    raw schema (LTV_RAW_SOURCE=warehouse), copied to raw_warehouse_build/; the demo's `dbt build`; a copy of what
     a second run may change (first_build/); the second run of the model whose fits are reused when their
     training rows did not change (on the same warehouse: the embedded Derby admits one JVM at a time, so no
     test may run dbt on it later); the probe project of test_spark_target.py in a schema of its own."""
@@ -334,6 +335,8 @@ def _build_the_demo_on_spark(folder: Path) -> None:
     from spark_extra_builds import (
         RAW_FILES_FOLDERS,
         RAW_FILES_SELECTION,
+        drop_raw_tables,
+        raw_tables_from_the_files,
         write_probe_project,
         write_raw_files_shop,
     )
@@ -345,6 +348,11 @@ def _build_the_demo_on_spark(folder: Path) -> None:
         {"dbt": ["build", *RAW_FILES_SELECTION], "env": {"LTV_RAW_DIR": str(folder / "raw_files_shop")},
          "output": str(folder / "raw_files_build.log")},
         {"copy": [[str(warehouse / name), str(folder / "raw_files_build" / name)] for name in RAW_FILES_FOLDERS]},
+        {"spark_sql": raw_tables_from_the_files()},
+        {"dbt": ["build", *RAW_FILES_SELECTION], "env": {"LTV_RAW_SOURCE": "warehouse"},
+         "output": str(folder / "raw_warehouse_build.log")},
+        {"copy": [[str(warehouse / name), str(folder / "raw_warehouse_build" / name)] for name in RAW_FILES_FOLDERS]},
+        {"spark_sql": drop_raw_tables()},
         {"dbt": ["build"], "output": str(folder / "build.log")},
         {"copy": [*([str(warehouse / name), str(first / name)] for name in SPARK_FIRST_BUILD_FOLDERS),
                   [str(folder / "target" / "run_results.json"), str(first / "run_results.json")]]},

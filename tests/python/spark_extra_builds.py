@@ -3,7 +3,9 @@
 
 * a shop's raw files (test_spark_raw_files.py): the base tables of a small dirty shop, users as CSV and
   the rest as Parquet (LTV_RAW_DIR), built before the demo (the demo build then rebuilds its own base
-  tables from the seeds) and copied aside;
+  tables from the seeds) and copied aside; then the same shop as the shop's own tables in the raw schema
+  (LTV_RAW_SOURCE=warehouse: tables copied from the files), built and copied aside too, and the tables
+  dropped again, so that the demo's seeds load as into a fresh warehouse;
 * a throw-away dbt project (test_spark_target.py) with two seeds and two Python models, one returning a
   Spark DataFrame and one a pandas frame (as ltv's models do), built after the demo into a schema of its
   own (main_probe). Its second seed holds the texts dbt-spark's own seed loading mangles
@@ -26,6 +28,21 @@ RAW_FILES_BASE_TABLES = ["users", "items", "orders", "order_items"]
 # The folders of the raw-files build's tables under its Spark warehouse, copied aside before the demo build.
 RAW_FILES_FOLDERS = ["staging.db/base_shop__raw_tables",
                      *(f"staging.db/base_shop__{table}" for table in RAW_FILES_BASE_TABLES)]
+
+
+
+
+def raw_tables_from_the_files() -> list[str]:
+    """Spark SQL putting the files' tables (as the raw-files build registered them) into the raw schema
+    as tables of the warehouse's own: the shop that keeps its raw tables in the warehouse. The raw-files
+    build's base tables are dropped, so the next build cannot keep them as they are (same rows)."""
+    return ["create schema if not exists raw",
+            *(f"create table raw.{table} using parquet as select * from raw_files.{table}" for table in RAW_FILES_BASE_TABLES),
+            *(f"drop table {folder.replace('.db/', '.')}" for folder in RAW_FILES_FOLDERS)]
+
+
+def drop_raw_tables() -> list[str]:
+    return [f"drop table raw.{table}" for table in RAW_FILES_BASE_TABLES]
 
 
 def write_raw_files_shop(shop: Path) -> None:

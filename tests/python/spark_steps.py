@@ -4,8 +4,9 @@ first invocation starts Spark's JVM and the later ones reuse its session (dbt-sp
 never stops it), which saves a JVM start and dbt's imports per invocation (about 20 s each in CI).
 
 steps.json is a list of {"dbt": [arguments], "env": {overrides of this process's environment},
-"output": file for dbt's console output} and {"copy": [[from, to], ...]} (folders or files). The first
-failing invocation ends the process with a message naming it."""
+"output": file for dbt's console output}, {"copy": [[from, to], ...]} (folders or files) and
+{"spark_sql": [statements]} (run on the session the dbt runs before it started). The first failing
+invocation ends the process with a message naming it."""
 
 from __future__ import annotations
 
@@ -33,6 +34,13 @@ def run_steps(steps: list[dict]) -> None:
     for number, step in enumerate(steps, 1):
         if "copy" in step:
             _copy(step["copy"])
+            continue
+        if "spark_sql" in step:
+            from pyspark.sql import SparkSession
+
+            session = SparkSession.builder.getOrCreate()  # dbt-spark's, with the target's settings
+            for statement in step["spark_sql"]:
+                session.sql(statement).collect()
             continue
         os.environ.clear()
         os.environ.update({**base_environment, **step.get("env", {})})

@@ -25,15 +25,15 @@ def both_engines(shop, spark_demo, tmp_path_factory):
     return duckdb_path, spark_demo / "raw_files_build"
 
 
-def test_the_base_tables_on_spark_equal_duckdbs(both_engines):
-    """Every raw row with its typed values, verdict and raw JSON; checked_at says only when."""
-    duckdb_path, warehouse = both_engines
+def assert_same_base_tables(duckdb_path, spark_warehouse) -> None:
+    """Every raw row of the four base tables with its typed values, verdict and raw JSON, both ways;
+    checked_at says only when."""
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
         for table in RAW_FILES_BASE_TABLES:
             duckdb_table = f"staging.base_shop__{table}"
             columns = ", ".join(f'"{name}"' for name, *_ in connection.sql(f"describe {duckdb_table}").fetchall()
                                 if name != "checked_at")
-            spark_table = spark_parquet(warehouse, f"staging.db/base_shop__{table}")
+            spark_table = spark_parquet(spark_warehouse, f"staging.db/base_shop__{table}")
             rows, quarantined = connection.sql(
                 f"select count(*), count(quarantine_reason) from {duckdb_table}").fetchall()[0]
             assert rows > 20 and quarantined > 0, table  # the dirty rows are there, and checked alike
@@ -42,10 +42,28 @@ def test_the_base_tables_on_spark_equal_duckdbs(both_engines):
                 assert differing.fetchall() == [], (table, left)
 
 
+def _raw_tables(spark_warehouse) -> dict:
+    return dict(duckdb.sql(f"select raw_table, location from {spark_parquet(spark_warehouse, 'staging.db/base_shop__raw_tables')}")
+                .fetchall())
+
+
+def test_the_base_tables_on_spark_equal_duckdbs(both_engines):
+    assert_same_base_tables(*both_engines)
+
+
 def test_spark_reads_each_file_where_it_is_and_the_absent_tables_as_empty(both_engines, shop):
     _, warehouse = both_engines
-    listed = dict(duckdb.sql(f"select raw_table, location from {spark_parquet(warehouse, 'staging.db/base_shop__raw_tables')}")
-                  .fetchall())
-    assert listed == {"users": f"{shop}/users.csv", "items": f"{shop}/items.parquet",
+    assert _raw_tables(warehouse) == {"users": f"{shop}/users.csv", "items": f"{shop}/items.parquet",
                       "orders": f"{shop}/orders.parquet", "order_items": f"{shop}/order_items.parquet",
                       "events": None, "reviews": None, "support_conversations": None}
+
+
+def test_the_shops_own_tables_in_the_raw_schema_build_the_same_base_tables(both_engines, spark_demo):
+    """LTV_RAW_SOURCE=warehouse on Spark: the same shop's tables put in the raw schema (spark_demo copies
+    the files' tables there and drops the files build's base tables) give the base tables DuckDB builds
+    from the files, row for row; the absent optional tables are read as empty there too."""
+    duckdb_path, _ = both_engines
+    warehouse = spark_demo / "raw_warehouse_build"
+    assert_same_base_tables(duckdb_path, warehouse)
+    assert _raw_tables(warehouse) == {**{table: f"raw.{table}" for table in RAW_FILES_BASE_TABLES},
+                                      "events": None, "reviews": None, "support_conversations": None}
