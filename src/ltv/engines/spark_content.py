@@ -54,8 +54,9 @@ def item_tokens(batches):
                 seen[0] += 1
             for term, (count, position) in first_seen.items():
                 ids.append(item_id), terms.append(term), counts.append(count), positions.append(position)
-        yield pd.DataFrame({"item_id": pd.Series(ids, dtype=batch["item_id"].dtype), "term": terms,
-                            "count": np.asarray(counts, np.int64), "position": np.asarray(positions, np.int64)})
+        if ids:  # (an empty frame's columns have no type Arrow could convert)
+            yield pd.DataFrame({"item_id": ids, "term": terms, "count": np.asarray(counts, np.int64),
+                                "position": np.asarray(positions, np.int64)})
 
 
 def term_weights(entries: pd.DataFrame) -> pd.DataFrame:
