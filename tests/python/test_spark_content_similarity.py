@@ -115,7 +115,8 @@ def test_without_columns(spark, dropped):
 
 
 def test_missing_values_in_every_column(spark):
-    """Nulls in each column (an item with nothing at all among them), null ids, an empty category."""
+    """Nulls in each column (an item with nothing at all among them), null ids, an empty category,
+    repeated rows."""
     items = _catalogue(11, 90, boilerplate_share=0.3)
     rng = np.random.default_rng(12)
     for column in ("title", "category", "brand", "price", "description"):
@@ -123,6 +124,7 @@ def test_missing_values_in_every_column(spark):
     items.loc[3, ["title", "category", "brand", "price", "description"]] = None
     items.loc[5:8, "category"] = ""
     items.loc[10:12, "item_id"] = None
+    items = pd.concat([items, items.iloc[[20, 40]]], ignore_index=True)  # repeated rows: one item each
     assert_spark_equals_duckdb_code(spark, items, top_k=8, min_rows=200)
 
 

@@ -197,23 +197,25 @@ def _head_pairs(items, groups: list[str], weights: dict, top_k: int):
 
     weighted = [group for group in groups if weights[group] > 0]
     keys = [f"key_{group}" for group in groups]
-    cells = None
+    cells = []  # each item's cell of each subset, the other groups' values left null
     for size in range(1, len(weighted) + 1):
         for subset in combinations(weighted, size):
-            members = items.where(F.col("norm") > 0)
+            in_cell = F.col("norm") > 0
             for group in subset:
-                members = members.where(F.col(f"key_{group}").isNotNull())
-            members = members.select("item_id", "norm", F.lit(",".join(subset)).alias("subset"), *(
-                F.col(key) if group in subset else F.lit(None).cast(items.schema[key].dataType).alias(key)
-                for group, key in zip(groups, keys, strict=True)))
-            cells = members if cells is None else cells.unionByName(members)
-    if cells is None:
+                in_cell = in_cell & F.col(f"key_{group}").isNotNull()
+            values = [F.col(key) if group in subset else F.lit(None).cast(items.schema[key].dataType)
+                      for group, key in zip(groups, keys, strict=True)]
+            cells.append(F.when(in_cell, F.struct(F.lit(",".join(subset)).alias("subset"), *(
+                value.alias(key) for value, key in zip(values, keys, strict=True)))))
+    if not cells:
         return None
+    members = (items.select("item_id", "norm", F.explode(F.array(*cells)).alias("cell"))
+               .where(F.col("cell").isNotNull()).select("item_id", "norm", "cell.*"))
     order = Window.partitionBy("subset", *keys).orderBy("norm", "item_id")
-    heads = cells.withColumn("place", F.row_number().over(order)).where(F.col("place") <= top_k + 1)
+    heads = members.withColumn("place", F.row_number().over(order)).where(F.col("place") <= top_k + 1)
     same_cell = [F.col("member.subset") == F.col("head.subset"),
                  *(F.col(f"member.{key}").eqNullSafe(F.col(f"head.{key}")) for key in keys)]
-    return (cells.alias("member").join(heads.alias("head"), same_cell)
+    return (members.alias("member").join(heads.alias("head"), same_cell)
             .where(F.col("member.item_id") != F.col("head.item_id"))
             .select(F.col("member.item_id").alias("item_id"), F.col("head.item_id").alias("similar_item_id")))
 
@@ -259,11 +261,14 @@ def content_similarities(items, top_k: int = 50, price_bands: int = 5, group_wei
     weights = {**DEFAULT_CONTENT_GROUP_WEIGHTS, **(group_weights or {})}
     if set(weights) != set(DEFAULT_CONTENT_GROUP_WEIGHTS) or min(weights.values()) < 0:
         raise ValueError(f"group_weights: non-negative weights for {sorted(DEFAULT_CONTENT_GROUP_WEIGHTS)}")
-    catalogue = _catalogue(items)
+    # The catalogue, the TF-IDF rows and the keyed items are computed once and kept in the executors:
+    # the plans below read each several times. (A checkpoint's blocks are freed once its frame is no
+    # longer referenced, where a cache would stay until unpersisted.)
+    catalogue = _catalogue(items).localCheckpoint(eager=True)
     n_items = catalogue.count()  # the one number the driver needs: TF-IDF's document count
-    text = _text_weights(catalogue, n_items) if "text" in catalogue.columns else None
+    text = _text_weights(catalogue, n_items).localCheckpoint(eager=True) if "text" in catalogue.columns else None
     groups = _group_columns(catalogue, price_bands)
-    keyed = _keyed_items(catalogue, groups, price_bands, text, weights)
+    keyed = _keyed_items(catalogue, groups, price_bands, text, weights).localCheckpoint(eager=True)
     parts = []
     heads = _head_pairs(keyed, groups, weights, top_k)
     if heads is not None:
