@@ -130,9 +130,10 @@ def test_missing_values_in_every_column(spark):
     assert_spark_equals_duckdb_code(spark, items, top_k=8, min_rows=200)
 
 
-def test_one_item_and_k_above_the_catalogue(spark):
-    one = _catalogue(13, 1)
-    assert len(assert_spark_equals_duckdb_code(spark, one, top_k=5, min_rows=0)) == 0
+def test_tiny_catalogues_and_k_above_the_catalogue(spark):
+    """One item, no items, items with nothing but an id: no rows; 12 items with K = 40: all pairs."""
+    for items in (_catalogue(13, 1), _catalogue(13, 0), _catalogue(13, 5)[["item_id"]]):
+        assert len(assert_spark_equals_duckdb_code(spark, items, top_k=5, min_rows=0)) == 0
     assert_spark_equals_duckdb_code(spark, _catalogue(14, 12), top_k=40, min_rows=60)
 
 
