@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ltv.content_similarity import DEFAULT_CONTENT_GROUP_WEIGHTS, ONE_HOT_GROUPS, content_text_vectorizer
+from ltv.content_top_k import SLACK
 from ltv.engines.spark_recommendations import _ordered_sum, _rounded, _top_per_group
 from ltv.similarity import SIMILARITY_DECIMALS, _normalise_columns
 
@@ -188,16 +189,15 @@ def _keyed_items(catalogue, groups: list[str], price_bands: int, text, weights: 
     return items.select("item_id", *(f"key_{group}" for group in groups), F.sqrt(squared).alias("norm"))
 
 
-def _head_pairs(items, groups: list[str], weights: dict, top_k: int):
-    """[item_id, similar_item_id] of content_top_k's heads: for each non-empty subset G of the groups
-    with a positive weight, each cell's first K + 1 members by (norm, item_id), paired with every
-    other member of the cell (items in a cell have all of G's values). None without such a group."""
-    from pyspark.sql import Window
+def _cells(items, groups: list[str], weights: dict):
+    """[item_id, norm, subset, shared, key_<group>...]: each item's cell of each non-empty subset G of
+    the groups with a positive weight (the items with all of G's values; the other groups' keys null
+    here), shared = S_G, the summed weights of G. None without such a group."""
     from pyspark.sql import functions as F
 
     weighted = [group for group in groups if weights[group] > 0]
     keys = [f"key_{group}" for group in groups]
-    cells = []  # each item's cell of each subset, the other groups' values left null
+    cells = []
     for size in range(1, len(weighted) + 1):
         for subset in combinations(weighted, size):
             in_cell = F.col("norm") > 0
@@ -205,50 +205,93 @@ def _head_pairs(items, groups: list[str], weights: dict, top_k: int):
                 in_cell = in_cell & F.col(f"key_{group}").isNotNull()
             values = [F.col(key) if group in subset else F.lit(None).cast(items.schema[key].dataType)
                       for group, key in zip(groups, keys, strict=True)]
-            cells.append(F.when(in_cell, F.struct(F.lit(",".join(subset)).alias("subset"), *(
-                value.alias(key) for value, key in zip(values, keys, strict=True)))))
+            cells.append(F.when(in_cell, F.struct(
+                F.lit(",".join(subset)).alias("subset"), F.lit(sum(weights[group] for group in subset)).alias("shared"),
+                *(value.alias(key) for value, key in zip(values, keys, strict=True)))))
     if not cells:
         return None
-    members = (items.select("item_id", "norm", F.explode(F.array(*cells)).alias("cell"))
-               .where(F.col("cell").isNotNull()).select("item_id", "norm", "cell.*"))
-    order = Window.partitionBy("subset", *keys).orderBy("norm", "item_id")
-    heads = members.withColumn("place", F.row_number().over(order)).where(F.col("place") <= top_k + 1)
+    return (items.select("item_id", "norm", F.explode(F.array(*cells)).alias("cell"))
+            .where(F.col("cell").isNotNull()).select("item_id", "norm", "cell.*"))
+
+
+def _placed(cells, top_k: int):
+    """The cells' rows with `place`, 1.. in each cell by (norm, item_id), and the norms of the cell's
+    K-th and K + 1st members (null where the cell is smaller)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    cell = Window.partitionBy("subset", *(column for column in cells.columns if column.startswith("key_")))
+    placed = cells.withColumn("place", F.row_number().over(cell.orderBy("norm", "item_id")))
+    return (placed.withColumn("kth_norm", F.max(F.when(F.col("place") == top_k, F.col("norm"))).over(cell))
+            .withColumn("next_norm", F.max(F.when(F.col("place") == top_k + 1, F.col("norm"))).over(cell)))
+
+
+def _head_pairs(placed, top_k: int):
+    """[item_id, similar_item_id] of content_top_k's heads: each cell's first K + 1 members, paired
+    with every other member of the cell."""
+    from pyspark.sql import functions as F
+
+    keys = [column for column in placed.columns if column.startswith("key_")]
+    heads = placed.where(F.col("place") <= top_k + 1)
     same_cell = [F.col("member.subset") == F.col("head.subset"),
                  *(F.col(f"member.{key}").eqNullSafe(F.col(f"head.{key}")) for key in keys)]
-    return (members.alias("member").join(heads.alias("head"), same_cell)
+    return (placed.alias("member").join(heads.alias("head"), same_cell)
             .where(F.col("member.item_id") != F.col("head.item_id"))
             .select(F.col("member.item_id").alias("item_id"), F.col("head.item_id").alias("similar_item_id")))
 
 
-def _text_pairs(text):
-    """[item_id, similar_item_id, text_cosine] of every pair sharing a word: the sum of the products of
-    their shared words' weights, added in vocabulary order from 0 (content_top_k.text_cosines)."""
+def _lower_bounds(placed, top_k: int):
+    """[item_id, bound]: content_top_k's L_i less SLACK, the largest over i's cells of S_G / (n_i * n of
+    the K-th other member): K items score at least that with i, so no pair scoring less can be in its
+    top K (items without a cell of more than K members have none: no row)."""
     from pyspark.sql import functions as F
 
-    products = (text.alias("left").join(text.alias("right"), "term")
-                .where(F.col("left.item_id") != F.col("right.item_id"))
+    kth_other = F.when(F.col("place") <= top_k, F.col("next_norm")).otherwise(F.col("kth_norm"))
+    return (placed.where(kth_other.isNotNull() & (F.lit(top_k) > 0))
+            .groupBy("item_id").agg(F.max(F.col("shared") / (F.col("norm") * kth_other)).alias("bound"))
+            .select("item_id", (F.col("bound") - F.lit(SLACK)).alias("bound")))
+
+
+def _text_pairs(text, keyed, bounds, groups: list[str], weights: dict):
+    """[item_id, similar_item_id, text_cosine] of every pair sharing a word that could reach i's lower
+    bound (with t = 1): the sum of the products of their shared words' weights, added in vocabulary
+    order from 0 (content_top_k.text_cosines)."""
+    from pyspark.sql import functions as F
+
+    sides = text.join(keyed, "item_id")
+    left = sides.join(bounds, "item_id", "left") if bounds is not None else sides.withColumn("bound", F.lit(None))
+    reachable = (_shared_weight(groups, weights, "left", "right") + F.lit(float(weights["text"]))) / (
+        F.col("left.norm") * F.col("right.norm")) >= F.coalesce(F.col("left.bound"), F.lit(0.0))
+    products = (left.alias("left").join(sides.alias("right"), "term")
+                .where((F.col("left.item_id") != F.col("right.item_id")) & reachable)
                 .select("term", F.col("left.item_id").alias("item_id"), F.col("right.item_id").alias("similar_item_id"),
                         (F.col("left.weight") * F.col("right.weight")).alias("product")))
     return products.groupBy("item_id", "similar_item_id").agg(_ordered_sum("term", "product").alias("text_cosine"))
 
 
-def _scored(candidates, items, groups: list[str], weights: dict):
-    """content_top_k.pair_scores of each candidate [item_id, similar_item_id, text_cosine]: rounded
-    (S + w_text * t) / (n_i * n_j), at most 1, with S summed over the groups in order from 0."""
+def _shared_weight(groups: list[str], weights: dict, left: str, right: str):
+    """content_top_k.shared_weight: S(i, j) summed over the groups in order from 0, of the columns
+    key_<group> of the frames aliased `left` and `right`."""
     from pyspark.sql import functions as F
 
-    def side(prefix: str, id_name: str):
-        return items.select(F.col("item_id").alias(id_name), F.col("norm").alias(f"{prefix}_norm"),
-                            *(F.col(f"key_{group}").alias(f"{prefix}_{group}") for group in groups))
-
-    pairs = candidates.join(side("i", "item_id"), "item_id").join(side("j", "similar_item_id"), "similar_item_id")
     shared = F.lit(0.0)
     for group in groups:
         if weights[group] > 0:
-            same = F.col(f"i_{group}") == F.col(f"j_{group}")  # null (not shared) where either lacks it
+            same = F.col(f"{left}.key_{group}") == F.col(f"{right}.key_{group}")  # null where either lacks it
             shared = shared + F.when(same, F.lit(float(weights[group]))).otherwise(F.lit(0.0))
-    cosine = (shared + F.lit(float(weights["text"])) * F.col("text_cosine")) / (F.col("i_norm") * F.col("j_norm"))
-    return pairs.select("item_id", "similar_item_id",
+    return shared
+
+
+def _scored(candidates, items, groups: list[str], weights: dict):
+    """content_top_k.pair_scores of each candidate [item_id, similar_item_id, text_cosine]: rounded
+    (S + w_text * t) / (n_i * n_j), at most 1."""
+    from pyspark.sql import functions as F
+
+    pairs = (candidates.join(items.alias("i"), "item_id")
+             .join(items.alias("j"), F.col("similar_item_id") == F.col("j.item_id")))
+    cosine = (_shared_weight(groups, weights, "i", "j") + F.lit(float(weights["text"])) * F.col("text_cosine")) / (
+        F.col("i.norm") * F.col("j.norm"))
+    return pairs.select(F.col("i.item_id").alias("item_id"), "similar_item_id",
                         F.least(_rounded(cosine, SIMILARITY_DECIMALS), F.lit(1.0)).alias("similarity"))
 
 
@@ -269,12 +312,12 @@ def content_similarities(items, top_k: int = 50, price_bands: int = 5, group_wei
     text = _text_weights(catalogue, n_items).localCheckpoint(eager=True) if "text" in catalogue.columns else None
     groups = _group_columns(catalogue, price_bands)
     keyed = _keyed_items(catalogue, groups, price_bands, text, weights).localCheckpoint(eager=True)
-    parts = []
-    heads = _head_pairs(keyed, groups, weights, top_k)
-    if heads is not None:
-        parts.append(heads.withColumn("text_cosine", F.lit(0.0)))
+    cells = _cells(keyed, groups, weights)
+    placed = _placed(cells, top_k).localCheckpoint(eager=True) if cells is not None else None
+    parts = [] if placed is None else [_head_pairs(placed, top_k).withColumn("text_cosine", F.lit(0.0))]
     if text is not None and weights["text"] > 0:
-        parts.append(_text_pairs(text))
+        bounds = _lower_bounds(placed, top_k) if placed is not None else None
+        parts.append(_text_pairs(text, keyed, bounds, groups, weights))
     if not parts:
         return keyed.where(F.lit(False)).select(
             "item_id", F.col("item_id").alias("similar_item_id"), F.lit(0.0).alias("similarity"),
