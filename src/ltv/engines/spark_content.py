@@ -307,8 +307,8 @@ def content_similarities(items, top_k: int = 50, price_bands: int = 5, group_wei
     weights = {**DEFAULT_CONTENT_GROUP_WEIGHTS, **(group_weights or {})}
     if set(weights) != set(DEFAULT_CONTENT_GROUP_WEIGHTS) or min(weights.values()) < 0:
         raise ValueError(f"group_weights: non-negative weights for {sorted(DEFAULT_CONTENT_GROUP_WEIGHTS)}")
-    # The catalogue, the TF-IDF rows and the keyed items are computed once and kept in the executors:
-    # the plans below read each several times. (A checkpoint's blocks are freed once its frame is no
+    # The catalogue, the TF-IDF rows, the keyed items and their cells are computed once and kept in the
+    # executors: the plans below read each several times. (A checkpoint's blocks are freed once its frame is no
     # longer referenced, where a cache would stay until unpersisted.)
     catalogue = _catalogue(items).localCheckpoint(eager=True)
     n_items = catalogue.count()  # the one number the driver needs: TF-IDF's document count
