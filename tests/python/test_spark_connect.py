@@ -1,10 +1,10 @@
 """The engine layer on Spark Connect (the `spark_connect` target): a local Spark Connect server in its
 own JVM, as a cluster's would be, and this process only a Connect client (no SparkContext, no RDDs).
 
-The tests imported below are the classic-session tests of test_spark_text_models.py and
-test_spark_recommendations.py, run again here by pytest on this module's Connect fixtures
-(`local_spark`, `spark`): the same assertions against experience.holdout_split, fit_experience and
-numpy's similarity and recommendation code. Beside them: DuckDB's own fingerprint of the same rows,
+The tests imported below are the classic-session tests of test_spark_text_models.py,
+test_spark_recommendations.py and test_spark_content_similarity.py, run again here by pytest on this
+module's Connect fixtures (`local_spark`, `spark`): the same assertions against experience.holdout_split,
+fit_experience, numpy's similarity and recommendation code and content_similarities. Beside them: DuckDB's own fingerprint of the same rows,
 and the numbering of the holdout split really spanning several partitions.
 
 The whole demo also builds on Connect (README "Running on Spark"); that build takes too long for a
@@ -28,6 +28,10 @@ from conftest import requires_spark
 requires_spark()
 
 # The same tests, collected again in this module: they run on this module's fixtures.
+from test_spark_content_similarity import (  # noqa: E402
+    test_missing_values_in_every_column,  # noqa: F401
+    test_the_demo_catalogue,  # noqa: F401
+)
 from test_spark_recommendations import (  # noqa: E402
     test_random_recommendations_equal_numpys,  # noqa: F401
     test_random_similarities_equal_numpys,  # noqa: F401

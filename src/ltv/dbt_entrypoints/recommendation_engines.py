@@ -96,13 +96,17 @@ def recommendation_evaluation(session, interactions, items, settings_frame, cont
 
 
 def content_similarity(session, items, settings_frame, this: str | None = None):
-    """ml_item_content_similarities (recommendation_models.content_similarity); on Spark on the driver
-    from the collected catalogue (ltv.engines.spark_offline), and never reused."""
+    """ml_item_content_similarities (recommendation_models.content_similarity); on Spark distributed
+    (ltv.engines.spark_content, the same rows), and never reused."""
     frames = frames_for(session)
     if frames.distributed:
-        from ltv.engines import spark_offline
+        from pyspark.sql import functions as F
 
-        return spark_offline.content_similarity(frames, items, frames.settings_frame(settings_frame))
+        from ltv.engines import spark_content
+
+        settings = frames.settings(settings_frame)
+        similarities = spark_content.content_similarities(items, top_k=int(settings.get("similarity_top_k", 50)))
+        return similarities.withColumn("source", F.lit("content"))
     return recommendation_models.content_similarity(session, items, frames.settings_frame(settings_frame), this)
 
 

@@ -1,8 +1,7 @@
 """ml_recommendation_tuning and ml_recommendation_evaluation on Spark: each runs the DuckDB build's own
 code (ltv.dbt_entrypoints.recommendation_offline) on the driver, over a bounded sample of the shop
-collected from Spark into a DuckDB in memory there. So do the fit of ml_item_similarities v3 (a
-sample, too) and ml_item_content_similarities, over the catalogue (not distributed yet: the catalogue
-is collected whole).
+collected from Spark into a DuckDB in memory there. So does the fit of ml_item_similarities v3 (a
+sample, too). (ml_item_content_similarities is distributed: ltv.engines.spark_content.)
 
 The sample is every row of at most max_users users: the first by md5(random_seed:user_id), the rule
 the evaluation already draws its test users by. A shop with no more users than that is collected
@@ -116,15 +115,6 @@ def recommendation_evaluation(frames, interactions, items, content_similarities,
             content_similarities=connection.table("content_lists"), tuning=connection.table("tuning_table"))
         _recorded_in_spark(frames, connection)
     return table
-
-
-def content_similarity(frames, items, settings_frame: pd.DataFrame) -> pd.DataFrame:
-    """ml_item_content_similarities on the driver: the catalogue is collected (one row per item, the
-    only input) and the DuckDB build's code runs on it, as a DuckDB relation of the same columns."""
-    from ltv.dbt_entrypoints import recommendation_models
-
-    with _driver_duckdb(frames, {"catalogue": items}) as connection:
-        return recommendation_models.content_similarity(connection, connection.table("catalogue"), settings_frame)
 
 
 def item_similarity_v3(frames, interactions, items, tuning, settings_frame: pd.DataFrame,
