@@ -28,10 +28,7 @@ from conftest import requires_spark
 requires_spark()
 
 # The same tests, collected again in this module: they run on this module's fixtures.
-from test_spark_content_similarity import (  # noqa: E402
-    test_missing_values_in_every_column,  # noqa: F401
-    test_the_demo_catalogue,  # noqa: F401
-)
+from test_spark_content_similarity import test_missing_values_in_every_column  # noqa: E402, F401
 from test_spark_recommendations import (  # noqa: E402
     test_random_recommendations_equal_numpys,  # noqa: F401
     test_random_similarities_equal_numpys,  # noqa: F401

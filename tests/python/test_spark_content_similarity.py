@@ -1,6 +1,6 @@
 """ml_item_content_similarities on Spark (ltv.engines.spark_content) against the DuckDB build's code,
 content_similarity.content_similarities, called directly on the same catalogue: the same rows to the
-bit (ids, ranks and every float), on the demo catalogue and on hand-made shapes (exact ties, a word
+bit (ids, ranks and every float), on the demo catalogue (in the shared Spark and DuckDB builds) and on hand-made shapes (exact ties, a word
 pruned as boilerplate, missing columns, missing values, one item, no usable words, K above the
 catalogue). Then, without Spark, the per-item TF-IDF weighting against sklearn's own rows.
 """
@@ -83,10 +83,20 @@ def _catalogue(seed: int, n_items: int, boilerplate_share: float = 0.0) -> pd.Da
     })
 
 
-def test_the_demo_catalogue(spark):
-    items = pd.read_csv(SEEDS / "items.csv", dtype={"item_id": str})
-    expected = assert_spark_equals_duckdb_code(spark, items, top_k=50, min_rows=20_000)
+def test_the_demo_builds_content_similarities_equal_to_the_bit(demo_warehouse, spark_demo):
+    """The demo catalogue, as both builds that every test file shares computed it (the Spark build's
+    table read from its Parquet files): the same rows, every float bit for bit."""
+    import duckdb
+    from conftest import spark_parquet
+
+    columns = "item_id, similar_item_id, similarity, rank, source"
+    with duckdb.connect(str(demo_warehouse), read_only=True) as connection:
+        expected = connection.sql(f"select {columns} from ml.ml_item_content_similarities order by item_id, rank").df()
+        got = connection.sql(f"select {columns} from {spark_parquet(spark_demo / 'warehouse', 'ml.db/ml_item_content_similarities')} "
+                             "order by item_id, rank").df()
+    assert len(expected) >= 20_000
     assert expected.duplicated(["item_id", "similarity"]).sum() > 1000  # ties at and inside the cut
+    pd.testing.assert_frame_equal(got, expected, check_exact=True, check_dtype=False)
 
 
 @pytest.mark.parametrize("columns", [list(COLUMN_TYPES), ["item_id", "category", "brand"]])
