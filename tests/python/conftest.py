@@ -23,15 +23,18 @@ MODEL_SCHEMAS = (PUBLIC_SCHEMA, *dict.fromkeys(INTERNAL_SCHEMAS.values()))
 MODEL_SCHEMAS_SQL = "(" + ", ".join(f"'{schema}'" for schema in MODEL_SCHEMAS) + ")"
 
 
-# Test files by their measured time, longest first (a CI run of 2026-12-06). xdist runs with
+# Test files by their measured time, longest first (a CI run of 2026-12-07). xdist runs with
 # --no-loadscope-reorder, so it hands files to its workers in this order and the short files fill in at
 # the end; by default it orders files by their number of tests, which put the few-test files that build
 # the most warehouses last and left one worker alone for minutes. A file not listed comes after these.
 LONGEST_FILES_FIRST = [
-    # First: its session fixture builds the demo on Spark (~5 minutes) that the other test_spark_* files,
-    # left to the end, read; the other worker runs the DuckDB files meanwhile.
+    # First: its session fixture makes the Spark builds (~5 minutes) that the other test_spark_* files
+    # read; the other worker runs the DuckDB files meanwhile.
     "test_spark_parity.py",
     "test_publish.py", "test_shapes_build.py", "test_real_shop_input.py", "test_determinism_and_incremental.py",
+    # The longest files that read the Spark builds: handed out once those are made (~5 minutes in), not
+    # left for the end where a minute of them would keep one worker alone.
+    "test_spark_content_similarity.py", "test_spark_recommendations.py",
     "test_bench.py", "test_dbt_defaults.py", "test_append_only_rebuild.py", "test_user_value_targets.py",
     # A Spark Connect server of its own (the other Spark files read the shared build).
     "test_spark_connect.py",

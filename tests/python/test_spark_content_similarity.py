@@ -83,22 +83,6 @@ def _catalogue(seed: int, n_items: int, boilerplate_share: float = 0.0) -> pd.Da
     })
 
 
-def test_the_demo_builds_content_similarities_equal_to_the_bit(demo_warehouse, spark_demo):
-    """The demo catalogue, as both builds that every test file shares computed it (the Spark build's
-    table read from its Parquet files): the same rows, every float bit for bit."""
-    import duckdb
-    from conftest import spark_parquet
-
-    columns = "item_id, similar_item_id, similarity, rank, source"
-    with duckdb.connect(str(demo_warehouse), read_only=True) as connection:
-        expected = connection.sql(f"select {columns} from ml.ml_item_content_similarities order by item_id, rank").df()
-        got = connection.sql(f"select {columns} from {spark_parquet(spark_demo / 'warehouse', 'ml.db/ml_item_content_similarities')} "
-                             "order by item_id, rank").df()
-    assert len(expected) >= 20_000
-    assert expected.duplicated(["item_id", "similarity"]).sum() > 1000  # ties at and inside the cut
-    pd.testing.assert_frame_equal(got, expected, check_exact=True, check_dtype=False)
-
-
 @pytest.mark.parametrize("columns", [list(COLUMN_TYPES), ["item_id", "category", "brand"]])
 def test_identical_items_tie_everywhere(spark, columns):
     """Blocks of identical items: every similarity ties, so ranks and the cut follow the ids alone.
@@ -202,3 +186,20 @@ def test_term_weights_are_sklearns_rows_to_the_bit():
     in_string_order = _weights_by_batch(entries.assign(first_item="", first_position=0), 1, seed=0)
     both = expected.merge(in_string_order, on=["item_id", "term"], suffixes=("", "_got"))
     assert (both["weight"].to_numpy() != both["weight_got"].to_numpy()).sum() > 100
+
+
+# Last in the file: it waits for the shared Spark build, which the hand-made shapes above do not need.
+def test_the_demo_builds_content_similarities_equal_to_the_bit(demo_warehouse, spark_demo):
+    """The demo catalogue, as both builds that every test file shares computed it (the Spark build's
+    table read from its Parquet files): the same rows, every float bit for bit."""
+    import duckdb
+    from conftest import spark_parquet
+
+    columns = "item_id, similar_item_id, similarity, rank, source"
+    with duckdb.connect(str(demo_warehouse), read_only=True) as connection:
+        expected = connection.sql(f"select {columns} from ml.ml_item_content_similarities order by item_id, rank").df()
+        got = connection.sql(f"select {columns} from {spark_parquet(spark_demo / 'warehouse', 'ml.db/ml_item_content_similarities')} "
+                             "order by item_id, rank").df()
+    assert len(expected) >= 20_000
+    assert expected.duplicated(["item_id", "similarity"]).sum() > 1000  # ties at and inside the cut
+    pd.testing.assert_frame_equal(got, expected, check_exact=True, check_dtype=False)
