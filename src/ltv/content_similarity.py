@@ -76,12 +76,19 @@ def _text_matrix(items: pd.DataFrame) -> sparse.csr_matrix | None:
     return _normalise_columns(sparse.csr_matrix(tfidf, dtype=np.float64).T.tocsr()).T.tocsr()
 
 
-def content_parts(items: pd.DataFrame, price_bands: int = 5, group_weights: dict | None = None) -> ContentParts:
-    """The attribute groups of `items` (one row per item, in the order given); each group is used
-    only if its columns exist. group_weights: overrides of DEFAULT_CONTENT_GROUP_WEIGHTS."""
+def content_group_weights(group_weights: dict | None = None) -> dict:
+    """DEFAULT_CONTENT_GROUP_WEIGHTS with the overrides in group_weights; refuses unknown groups and
+    negative weights (shared by the DuckDB and the Spark code)."""
     weights = {**DEFAULT_CONTENT_GROUP_WEIGHTS, **(group_weights or {})}
     if set(weights) != set(DEFAULT_CONTENT_GROUP_WEIGHTS) or min(weights.values()) < 0:
         raise ValueError(f"group_weights: non-negative weights for {sorted(DEFAULT_CONTENT_GROUP_WEIGHTS)}")
+    return weights
+
+
+def content_parts(items: pd.DataFrame, price_bands: int = 5, group_weights: dict | None = None) -> ContentParts:
+    """The attribute groups of `items` (one row per item, in the order given); each group is used
+    only if its columns exist. group_weights: overrides of DEFAULT_CONTENT_GROUP_WEIGHTS."""
+    weights = content_group_weights(group_weights)
     codes = np.full((len(items), len(ONE_HOT_GROUPS)), -1, dtype=np.int64)
     for position, column in enumerate(("category", "brand")):
         if column in items:

@@ -33,7 +33,7 @@ import numpy as np
 # pandas at module top: Spark checks a pandas function's signature against the names in its module.
 import pandas as pd
 
-from ltv.content_similarity import DEFAULT_CONTENT_GROUP_WEIGHTS, ONE_HOT_GROUPS, content_text_vectorizer
+from ltv.content_similarity import ONE_HOT_GROUPS, content_group_weights, content_text_vectorizer
 from ltv.content_top_k import SLACK
 from ltv.engines.spark_recommendations import _ordered_sum, _rounded, _top_per_group
 from ltv.similarity import SIMILARITY_DECIMALS, _normalise_columns
@@ -304,9 +304,7 @@ def content_similarities(items, top_k: int = 50, price_bands: int = 5, group_wei
     similarity, rank] with the same rows."""
     from pyspark.sql import functions as F
 
-    weights = {**DEFAULT_CONTENT_GROUP_WEIGHTS, **(group_weights or {})}
-    if set(weights) != set(DEFAULT_CONTENT_GROUP_WEIGHTS) or min(weights.values()) < 0:
-        raise ValueError(f"group_weights: non-negative weights for {sorted(DEFAULT_CONTENT_GROUP_WEIGHTS)}")
+    weights = content_group_weights(group_weights)
     # The catalogue, the TF-IDF rows, the keyed items and their cells are computed once and kept in the
     # executors: the plans below read each several times. (A checkpoint's blocks are freed once its frame is no
     # longer referenced, where a cache would stay until unpersisted.)
