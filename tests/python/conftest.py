@@ -190,6 +190,29 @@ def _dbt_in_this_process(arguments: list[str], environment: dict, cwd: Path) -> 
     return subprocess.CompletedProcess(["dbt", *arguments], returncode, output.getvalue(), "")
 
 
+def _cpu_and_wall() -> tuple[float, float]:
+    import resource
+    import time
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, time.monotonic()
+
+
+def _log_dbt_run(arguments: list[str], environment: dict, started: tuple[float, float]) -> None:
+    """With LTV_TEST_DBT_LOG=<file>, append each dbt run of the tests (the test, its arguments, the raw
+    data it read, CPU and wall seconds) as a JSON line: which builds the suite pays for, and how much."""
+    log_path = os.environ.get("LTV_TEST_DBT_LOG")
+    if not log_path:
+        return
+    import json
+
+    cpu, wall = (now - then for now, then in zip(_cpu_and_wall(), started, strict=True))
+    with open(log_path, "a") as log:
+        log.write(json.dumps({"test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+                              "arguments": arguments, "raw": raw_data_kind(environment),
+                              "cpu": round(cpu, 2), "wall": round(wall, 2)}) + "\n")
+
+
 def run_dbt(arguments: list[str], environment: dict, check: bool = True) -> subprocess.CompletedProcess:
     environment = dict(environment)
     warehouse_path = Path(environment["LTV_DUCKDB_PATH"])
@@ -199,12 +222,14 @@ def run_dbt(arguments: list[str], environment: dict, check: bool = True) -> subp
     # --vars changes make dbt parse everything again: a parse is saved per set of vars too.
     variables = arguments[arguments.index("--vars") + 1] if "--vars" in arguments else ""
     parse_kind = raw_data_kind(environment) + (f"|vars={variables}" if variables else "")
+    started = _cpu_and_wall()
     with reusing_a_saved_parse(environment["DBT_TARGET_PATH"], warehouse_path.name, parse_kind):
         if _runs_in_this_process(environment):
             result = _dbt_in_this_process(arguments, environment, warehouse_path.parent)
         else:
             result = subprocess.run([dbt_executable(), *arguments], cwd=warehouse_path.parent, env=environment,
                                     capture_output=True, text=True)
+    _log_dbt_run(arguments, environment, started)
     if check and result.returncode != 0:
         raise AssertionError(f"dbt {' '.join(arguments)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
     return result
