@@ -16,6 +16,21 @@
         {% endfor -%}
 {%- endmacro %}
 
+{#- The typed columns of a fct_user_value_predictions_vN, in contract order: those every version shares,
+    with the version's own numeric columns (version_columns, doubles) before features_as_of_date. The
+    served view takes the shared ones only. -#}
+{% macro user_value_prediction_columns(version_columns=[]) -%}
+    cast(user_id as string) as user_id,
+        cast(model_version as integer) as model_version,
+        cast(predicted_spend as double) as predicted_spend,
+        cast(value_decile as integer) as value_decile,
+        {% for column in version_columns -%}
+        cast({{ column }} as double) as {{ column }},
+        {% endfor -%}
+        cast(features_as_of_date as date) as features_as_of_date,
+        {{ user_value_driver_columns() }}
+{%- endmacro %}
+
 {#- User value (fct_user_value_versions): the columns and types every fct_user_value_predictions_vN shares. -#}
 {% macro served_user_value_predictions_sql(versions=[1, 2, 3, 4], versions_relation=none) -%}
     {#- versions_relation: the *_versions model itself when its own post-hook calls this (a ref to
@@ -23,12 +38,7 @@
     {%- set versions_relation = versions_relation or ref('fct_user_value_versions') -%}
     {%- for version in versions %}
     select
-        cast(user_id as string) as user_id,
-        cast(model_version as integer) as model_version,
-        cast(predicted_spend as double) as predicted_spend,
-        cast(value_decile as integer) as value_decile,
-        cast(features_as_of_date as date) as features_as_of_date,
-        {{ user_value_driver_columns() }}
+        {{ user_value_prediction_columns() }}
     from {{ ref('ml_user_value', v=version) }}
     where {{ version }} = (select model_version from {{ versions_relation }} where is_champion)
     {{ "union all" if not loop.last }}
