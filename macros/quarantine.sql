@@ -86,7 +86,7 @@ rows_to_check as {{ ltv_cte_inlined() }} (
 
     select * from typed_rows
     {%- if plan is not none %}
-    /* ltv:rows_to_check code_fingerprint={{ plan.code_fingerprint }} first_new_row={{ plan.first_new_row }} keys={{ key_columns | join(',') }} rows={{ plan.rows }} rows_fingerprint={{ plan.rows_fingerprint }} */
+    /* ltv:rows_to_check code_fingerprint={{ plan.code_fingerprint }} first_new_row={{ plan.first_new_row }} keys={{ key_columns | join(',') }} rows={{ plan.rows }} rows_fingerprint={{ plan.rows_fingerprint }} source={{ arguments.source_relation }} */
     {%- if plan.first_new_row != 'all' %}
     where raw_row_number >= {{ plan.first_new_row }}
        or ({{ key_columns | join(', ') }}) in (
