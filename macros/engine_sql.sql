@@ -87,3 +87,13 @@
 {% macro default__ltv_ordered_avg(expression_sql, order_sql) -%}
     avg({{ expression_sql }} order by {{ order_sql }})
 {%- endmacro %}
+
+{#- Written after `<name> as` in a CTE that a query reads more than once: DuckDB would otherwise
+    materialize it (every column of every row, spilled to disk past the memory cap: 3.9 GB for the
+    large shop's events check), where computing it again streams. Spark always inlines CTEs. -#}
+{% macro ltv_cte_inlined() -%}
+    {{ return(adapter.dispatch('ltv_cte_inlined')()) }}
+{%- endmacro %}
+{% macro default__ltv_cte_inlined() -%}
+    not materialized
+{%- endmacro %}

@@ -52,7 +52,10 @@
 {%- set references = arguments.references -%}
 {%- set earliest = validated_date_var('ltv_earliest_valid_timestamp') -%}
 
-with raw_rows as (
+{#- Every row is read once from the source to the output, never stored in between: the CTEs a query
+    reads twice are inlined (ltv_cte_inlined), and only rows whose key hash repeats take the second,
+    ranking path (repeated_key_hashes). -#}
+with raw_rows as {{ ltv_cte_inlined() }} (
 
     select
         {%- for column in columns %}
@@ -68,7 +71,7 @@ with raw_rows as (
 
 ),
 
-typed_rows as (
+typed_rows as {{ ltv_cte_inlined() }} (
 
     select
         raw_rows.*,
@@ -79,11 +82,11 @@ typed_rows as (
 
 ),
 
-rows_to_check as (
+rows_to_check as {{ ltv_cte_inlined() }} (
 
     select * from typed_rows
     {%- if plan is not none %}
-    /* ltv:rows_to_check code_fingerprint={{ plan.code_fingerprint }} first_new_row={{ plan.first_new_row }} keys={{ key_columns | join(',') }} rows={{ plan.rows }} rows_fingerprint={{ plan.rows_fingerprint }} */
+    /* ltv:rows_to_check code_fingerprint={{ plan.code_fingerprint }} first_new_row={{ plan.first_new_row }} keys={{ key_columns | join(',') }} rows={{ plan.rows }} rows_fingerprint={{ plan.rows_fingerprint }} source={{ arguments.source_relation }} */
     {%- if plan.first_new_row != 'all' %}
     where raw_row_number >= {{ plan.first_new_row }}
        or ({{ key_columns | join(', ') }}) in (
@@ -139,7 +142,7 @@ checked_rows as (
 
 ),
 
-referenced_rows as (
+referenced_rows as {{ ltv_cte_inlined() }} (
 
     select
         checked_rows.*,
@@ -162,13 +165,33 @@ referenced_rows as (
 
 ),
 
+{#- Only rows that share a key can be copies of each other or other versions of a key. Grouping the
+    key's hash (an integer) over every row checked finds a superset of those keys for less than
+    grouping the key texts; the rows with such a hash (usually a few thousand) are ranked below,
+    every other row keeps row_reason and streams straight to the output. -#}
+{%- set key_hash = 'hash(' ~ key_columns | join(', ') ~ ')' %}
+repeated_key_hashes as (
+
+    select {{ key_hash }} as key_hash
+    from rows_to_check
+    group by {{ key_hash }}
+    having count(*) > 1
+
+),
+
+rows_with_repeated_key_hash as (
+
+    select referenced_rows.*
+    from referenced_rows
+    where {{ key_hash }} in (select key_hash from repeated_key_hashes)
+
+),
+
 repeated_keys as (
 
-    {#- Keys that more than one otherwise valid row carries. Only those rows can be copies of each
-        other (a copy has the same key) or other versions of a key, so only they are ranked: the
-        two window functions below then sort thousands of rows instead of every row. -#}
+    {#- Keys that more than one otherwise valid row carries. -#}
     select {{ key_columns | join(', ') }}, count(*) as valid_rows_with_key
-    from referenced_rows
+    from rows_with_repeated_key_hash
     where row_reason is null
     group by {{ key_columns | join(', ') }}
     having count(*) > 1
@@ -178,13 +201,13 @@ repeated_keys as (
 flagged_rows as (
 
     select
-        referenced_rows.*,
+        rows_with_repeated_key_hash.*,
         repeated_keys.valid_rows_with_key is not null as has_repeated_key
-    from referenced_rows
+    from rows_with_repeated_key_hash
     left join repeated_keys
-        on referenced_rows.row_reason is null
+        on rows_with_repeated_key_hash.row_reason is null
         {%- for key_column in key_columns %}
-        and referenced_rows.{{ key_column }} is not distinct from repeated_keys.{{ key_column }}
+        and rows_with_repeated_key_hash.{{ key_column }} is not distinct from repeated_keys.{{ key_column }}
         {%- endfor %}
 
 ),
@@ -232,6 +255,11 @@ deduplicated_rows as (
 
 all_rows as (
 
+    {#- hash() is never null, so `not in` keeps every row whose hash does not repeat. -#}
+    select {{ carried | join(', ') }}, row_reason as quarantine_reason
+    from referenced_rows
+    where {{ key_hash }} not in (select key_hash from repeated_key_hashes)
+    union all
     select {{ carried | join(', ') }}, row_reason as quarantine_reason
     from flagged_rows
     where not has_repeated_key

@@ -53,3 +53,7 @@
 {% macro spark__ltv_ordered_avg(expression_sql, order_sql) -%}
     avg({{ expression_sql }})
 {%- endmacro %}
+
+{#- Spark inlines every CTE (macros/engine_sql.sql: ltv_cte_inlined). -#}
+{% macro spark__ltv_cte_inlined() -%}
+{%- endmacro %}
