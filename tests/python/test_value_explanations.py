@@ -185,6 +185,58 @@ def test_batches_do_not_change_the_explanation(population, fits):
     pd.testing.assert_frame_equal(whole, batched)
 
 
+def _assert_bitwise_equal(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    """Same columns, index and order; text equal, floats equal to the bit (NaN where NaN, -0.0 apart)."""
+    assert list(left.columns) == list(right.columns) and left.index.equals(right.index)
+    for column in left.columns:
+        if column.endswith("_contribution"):
+            np.testing.assert_array_equal(left[column].to_numpy(dtype=float).view(np.uint64),
+                                          right[column].to_numpy(dtype=float).view(np.uint64))
+        else:
+            assert left[column].tolist() == right[column].tolist(), column
+
+
+@pytest.mark.parametrize("version", [2, 3, 4])
+def test_threads_explain_and_predict_exactly_what_one_thread_does(population, fits, monkeypatch, version):
+    """Batches explained at once, each in a thread of the pool, give the one-thread result to the bit
+    and in order: nothing one batch computes is seen by another (v3/v4: ForestOcclusion.for_batch)."""
+    import threading
+
+    import ltv.user_value.explanations as explanations
+
+    _, latest = population
+    users = _prepare(latest, version, "latest").set_axis(np.arange(len(latest)) * 3 + 1)  # an index of its own
+    state = fits[version].state
+    one_explained, one_predicted = explain_and_predict(version, state, users, HORIZON_DAYS, batch_rows=41, threads=1)
+    assert len(users) > 10 * 41 and one_explained["driver_1"].notna().sum() > len(users) / 2
+
+    explaining_threads = set()
+    explain_batch = explanations._contributions_and_predictions
+
+    def recorded(*arguments, **keywords):
+        explaining_threads.add(threading.current_thread().name)
+        return explain_batch(*arguments, **keywords)
+
+    monkeypatch.setattr(explanations, "_contributions_and_predictions", recorded)
+    for threads in (2, 3):
+        explained, predicted = explain_and_predict(version, state, users, HORIZON_DAYS, batch_rows=41, threads=threads)
+        _assert_bitwise_equal(explained, one_explained)
+        np.testing.assert_array_equal(predicted.view(np.uint64), one_predicted.view(np.uint64))
+    assert explaining_threads and all(name.startswith("ltv-explain") for name in explaining_threads)
+
+
+def test_small_frames_and_v1_are_explained_in_one_thread(monkeypatch):
+    import ltv.user_value.explanations as explanations
+
+    monkeypatch.setattr(explanations, "available_cores", lambda: 16)
+    minimum = explanations.EXPLANATION_THREADS_MIN_ROWS
+    assert explanations.explanation_threads(3, minimum - 1) == 1
+    assert explanations.explanation_threads(1, 10 * minimum) == 1
+    assert explanations.explanation_threads(3, minimum) == explanations.EXPLANATION_THREADS_MAX == 4
+    monkeypatch.setattr(explanations, "available_cores", lambda: 2)
+    assert explanations.explanation_threads(4, minimum) == 2
+
+
 # --------------------------------------------------------------------------------------------------
 # Versions that did not fit, and explanations that fail
 # --------------------------------------------------------------------------------------------------

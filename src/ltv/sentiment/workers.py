@@ -21,11 +21,12 @@ import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from ltv.cores import available_cores  # noqa: F401 - callers use workers.available_cores
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +64,6 @@ def _settle_child() -> None:
     gc.freeze()
     if _MALLOPT is not None:
         _MALLOPT(_M_TRIM_THRESHOLD, _CHILD_TRIM_THRESHOLD)
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _child(task: Task, start: int, end: int, connection: multiprocessing.connection.Connection) -> None:

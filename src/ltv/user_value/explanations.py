@@ -36,20 +36,30 @@ the 20 features v2 does not read.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
+from ltv.cores import available_cores
 from ltv.user_value.constants import EXPLANATION_COLUMNS, TOP_DRIVERS, V1_FEATURES, V3_BASE_FEATURES
 from ltv.user_value.inputs import _numeric
 from ltv.user_value.probabilistic import v2_history, v2_outputs, v2_parts
-from ltv.user_value.tree_occlusion import V2_INPUTS, stacked_predictor
+from ltv.user_value.tree_occlusion import V2_INPUTS, ForestOcclusion, stacked_predictor
 
 # The inputs each version is explained by: the columns it reads from the feature tables.
 EXPLAINED_FEATURES = {1: V1_FEATURES, 2: V2_INPUTS, 3: V3_BASE_FEATURES, 4: V3_BASE_FEATURES}
 # Users explained at once: v3/v4 keep each tree's output per user of a batch (25,000 × 300 trees at
 # most = 60 MB), so memory stays flat whatever the shop's size.
 BATCH_ROWS = 25_000
+# Batches explained at once, each in a thread: the tree kernels (tree_kernels.py) run without the
+# GIL, so at a million users v3's and v4's explanations (~10 s of one core each) use a second core
+# where the build leaves one idle. Threads rather than numba's parallel=True: dbt runs two Python
+# models at once in one process, and numba's default threading layer is not safe to launch from two
+# threads at the same time. Below EXPLANATION_THREADS_MIN_ROWS users (the tests' shops, the demo)
+# one thread: a pool would cost more than it saves.
+EXPLANATION_THREADS_MAX = 4
+EXPLANATION_THREADS_MIN_ROWS = 50_000
 
 # predict(features, occluded) -> predictions; see occlusion_contributions.
 Predictor = Callable[[np.ndarray, int | None], np.ndarray]
@@ -121,11 +131,16 @@ def top_drivers(names, contributions: np.ndarray, count: int = TOP_DRIVERS) -> p
     return pd.DataFrame(explained)
 
 
-def _predictor(version: int, state: dict, horizon_days: int) -> Predictor:
-    """The version's prediction as a function of its explained features (EXPLAINED_FEATURES order)."""
+def _batch_predictors(version: int, state: dict, horizon_days: int) -> Callable[[], Predictor]:
+    """A maker of one predictor per batch (v2-v4, EXPLAINED_FEATURES order). A predictor keeps its
+    batch's own pass for the occluded ones, so batches explained at once must not share one; what is
+    costly to build (v3's and v4's tables of their trees) is built once here and only read after."""
     if version == 2:
-        return _v2_predictor(state, horizon_days)
-    return stacked_predictor(version, state, horizon_days)
+        return lambda: _v2_predictor(state, horizon_days)
+    shared = stacked_predictor(version, state, horizon_days)
+    if isinstance(shared, ForestOcclusion):
+        return shared.for_batch
+    return lambda: stacked_predictor(version, state, horizon_days, per_tree=False)  # nothing to share
 
 
 def _v2_predictor(state: dict, horizon_days: int) -> Predictor:
@@ -151,7 +166,7 @@ def feature_contributions(version: int, state: dict, frame: pd.DataFrame, horizo
 def _contributions_and_predictions(version: int, state: dict, frame: pd.DataFrame, horizon_days: int,
                                    predict: Predictor | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """feature_contributions and, for v2-v4, the version's own prediction of every row (None for v1).
-    predict: the version's predictor when the caller built it already (once for all batches)."""
+    predict: this batch's predictor when the caller made it (explain_and_predict: one per batch)."""
     names = EXPLAINED_FEATURES[version]
     baseline_by_name = state["explanation_baseline"]
     baseline = np.array([baseline_by_name[column] for column in names], dtype=float)
@@ -159,7 +174,7 @@ def _contributions_and_predictions(version: int, state: dict, frame: pd.DataFram
     if version == 1:
         # Exact and one pass: the occlusion of a linear model is its coefficient times the distance.
         return state["model"].coef_ * (features - baseline), None
-    return _occlusion(predict or _predictor(version, state, horizon_days), features, baseline)
+    return _occlusion(predict or _batch_predictors(version, state, horizon_days)(), features, baseline)
 
 
 def explain_user_value(version: int, state: dict | None, frame: pd.DataFrame, horizon_days: int,
@@ -171,22 +186,50 @@ def explain_user_value(version: int, state: dict | None, frame: pd.DataFrame, ho
 
 
 def explain_and_predict(version: int, state: dict | None, frame: pd.DataFrame, horizon_days: int,
-                        batch_rows: int = BATCH_ROWS) -> tuple[pd.DataFrame, np.ndarray | None]:
+                        batch_rows: int = BATCH_ROWS, threads: int | None = None,
+                        ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """explain_user_value's drivers, and the version's predicted_spend for every row of frame, which
     the occlusion of v2-v4 computes before occluding anything: the same values as the version's
     predict, so scoring need not predict the latest users a second time (for v3 and v4 that is every
-    tree for every user). None for v1 and for a version without explanations."""
+    tree for every user). None for v1 and for a version without explanations.
+
+    threads: how many batches are explained at once (explanation_threads when None). The result is
+    the same to the bit for any number: each batch is computed on its own and they are put back in order."""
     names = EXPLAINED_FEATURES[version]
     if state is None or "explanation_baseline" not in state:
         return top_drivers(names, np.full((len(frame), len(names)), np.nan)).set_axis(frame.index), None
-    parts, predictions = [], []
-    # One predictor for every batch: v3's and v4's tables of their trees are built once.
-    predict = None if version == 1 or len(frame) == 0 else _predictor(version, state, horizon_days)
-    for start in range(0, len(frame), batch_rows):
-        contributions, predicted = _contributions_and_predictions(version, state, frame.iloc[start:start + batch_rows],
-                                                                  horizon_days, predict)
-        parts.append(top_drivers(names, contributions))
-        predictions.append(predicted)
+    new_predictor = None if version == 1 or len(frame) == 0 else _batch_predictors(version, state, horizon_days)
+
+    def explain_batch(batch: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
+        predict = None if new_predictor is None else new_predictor()
+        contributions, predicted = _contributions_and_predictions(version, state, batch, horizon_days, predict)
+        return top_drivers(names, contributions), predicted
+
+    # Sliced here, so that the threads only read their own batch, never the shared frame.
+    batches = [frame.iloc[start:start + batch_rows] for start in range(0, len(frame), batch_rows)]
+    explained_batches = _in_order(explain_batch, batches, threads or explanation_threads(version, len(frame)))
+    parts = [explained for explained, _ in explained_batches]
     explained = pd.concat(parts, ignore_index=True) if parts else top_drivers(names, np.zeros((0, len(names))))
+    predictions = [predicted for _, predicted in explained_batches]
     predicted = None if version == 1 else (np.concatenate(predictions) if predictions else np.zeros(0))
     return explained[list(EXPLANATION_COLUMNS)].set_axis(frame.index), predicted
+
+
+def explanation_threads(version: int, rows: int) -> int:
+    """How many batches of `rows` users to explain at once: the cores this process may use, at most
+    EXPLANATION_THREADS_MAX; one for a frame below EXPLANATION_THREADS_MIN_ROWS, and for v1, whose
+    one vectorised pass is mostly the ranking of drivers, which holds the GIL."""
+    if version == 1 or rows < EXPLANATION_THREADS_MIN_ROWS:
+        return 1
+    return max(1, min(available_cores(), EXPLANATION_THREADS_MAX))
+
+
+def _in_order(function: Callable, items: list, threads: int) -> list:
+    """[function(item) for item in items], `threads` items at a time, results in the items' order."""
+    if threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ltv-explain")
+    try:
+        return list(pool.map(function, items))
+    finally:
+        pool.shutdown(cancel_futures=True)  # after a failure, the batches not yet started are dropped

@@ -21,6 +21,7 @@ occlusion through the versions' own predict functions.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import numpy as np
@@ -45,7 +46,9 @@ def v2_frame(batch: np.ndarray, names) -> pd.DataFrame:
 
 class ForestOcclusion:
     """predict(batch, occluded) of v3 or v4 for occlusion_contributions (batch columns: V3_BASE_FEATURES).
-    Built once per explanation: the tables describe the trees; the batch's own pass resets the rest."""
+    Built once per explanation: the tables describe the trees and are only read after __init__; the
+    batch's own pass (self.own) is the one thing a call writes, so batches explained at once each
+    take their own copy (for_batch)."""
 
     def __init__(self, state: dict, horizon_days: int, combine: Callable):
         self.state, self.horizon_days, self.combine = state, horizon_days, combine
@@ -55,7 +58,14 @@ class ForestOcclusion:
         kept = state.get("kept_columns", np.ones(width, dtype=bool))
         # Position of each full-matrix column in the trees' matrix (-1: dropped as constant).
         self.position = np.where(kept, np.cumsum(kept) - 1, -1)
+        self.forest.packed  # noqa: B018 - packed here, not lazily by whichever batch's thread comes first
         self.own = None  # the unoccluded batch: v2's outputs, bins, each tree's leaf, raw sum, prediction
+
+    def for_batch(self) -> ForestOcclusion:
+        """A predictor for one batch that shares the tables of the trees but keeps its own pass."""
+        batch_predictor = copy.copy(self)
+        batch_predictor.own = None
+        return batch_predictor
 
     def _v2_outputs(self, batch: np.ndarray, known: tuple[dict, dict] | None = None):
         """(v2's outputs, its history, its parts) for the batch, or Nones without a v2 fit. known: the
