@@ -30,6 +30,7 @@ from ltv.build_profile import (
     CoreSampler,
     budget_verdicts,
     core_profile,
+    cpu_profile,
     memory_peak,
     node_name,
     stage_seconds,
@@ -233,6 +234,7 @@ def measured_dbt_run(arguments: list[str], project_dir: Path, environment: dict,
             "model_seconds": model_timings(Path(environment["DBT_TARGET_PATH"]) / "run_results.json"),
             **node_profile(Path(environment["DBT_TARGET_PATH"]) / "run_results.json"),
             **core_profile(sampler.samples),
+            **cpu_profile(sampler.samples, _run_results(Path(environment["DBT_TARGET_PATH"]))),
             **memory_peak(sampler.memory_samples, _run_results(Path(environment["DBT_TARGET_PATH"]))),
             "output_tail": output_tail if exit_code != 0 else []}
 
@@ -419,10 +421,13 @@ def _stage_lines(report: dict) -> list[str]:
     if not runs:
         return []
     stages = list(report[runs[0][0]]["stage_seconds"])
-    lines = ["", "## Node seconds per stage", "", "| stage | " + " | ".join(label for _, label in runs) + " |",
-             "|---|" + "---|" * len(runs)]
-    lines += [f"| {stage} | " + " | ".join(str(report[key]["stage_seconds"].get(stage, "")) for key, _ in runs) + " |"
-              for stage in stages]
+    # Node seconds include waiting beside other nodes; the CPU estimate (node_cpu_seconds) does not.
+    lines = ["", "## Node seconds and estimated CPU seconds per stage", "",
+             "| stage | " + " | ".join(f"{label} s | {label} CPU-s" for _, label in runs) + " |",
+             "|---|" + "---|---|" * len(runs)]
+    lines += [f"| {stage} | " + " | ".join(f"{report[key]['stage_seconds'].get(stage, '')} | "
+                                          f"{report[key].get('stage_cpu_seconds', {}).get(stage, '')}" for key, _ in runs)
+              + " |" for stage in stages]
     budgets = report.get("budgets") or []
     if budgets:
         over = [row["what"] for row in budgets if row["over"]]
@@ -470,6 +475,8 @@ def render_markdown(report: dict) -> str:
             continue
         lines += ["", f"## {label}: slowest models (s)", "", "| model | seconds |", "|---|---|"]
         lines += [f"| {name} | {seconds} |" for name, seconds in list(report[key]["model_seconds"].items())[:15]]
+        lines += ["", f"## {label}: most CPU, estimated (s)", "", "| node | CPU-s |", "|---|---|"]
+        lines += [f"| {name} | {cpu} |" for name, cpu in list(report[key].get("node_cpu_seconds", {}).items())[:15]]
         if report[key].get("output_tail"):
             lines += ["", "```", *report[key]["output_tail"], "```"]
     if len(report.get("incremental_wall_seconds", [])) > 1:

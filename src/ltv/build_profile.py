@@ -110,7 +110,8 @@ class CoreSampler:
 
     def __init__(self, root_pid: int, interval: float = 0.5):
         self.root_pid, self.interval = root_pid, interval
-        self.samples: list[tuple[float, float]] = []  # (monotonic seconds, CPU seconds of the tree)
+        # (epoch seconds, CPU seconds of the tree): epoch, as run_results times its nodes.
+        self.samples: list[tuple[float, float]] = []
         self.memory_samples: list[tuple[float, float]] = []  # (epoch seconds, MB of the tree's PSS)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -128,8 +129,9 @@ class CoreSampler:
         while not self._stop.is_set():
             cpu = tree_cpu_seconds(self.root_pid, self._ticks)
             if cpu is not None:
-                self.samples.append((time.monotonic(), cpu))
-                self.memory_samples.append((time.time(), tree_memory_mb(self.root_pid)))
+                now = time.time()
+                self.samples.append((now, cpu))
+                self.memory_samples.append((now, tree_memory_mb(self.root_pid)))
             self._stop.wait(self.interval)
 
 
@@ -183,22 +185,51 @@ def tree_memory_mb(root_pid: int) -> float:
     return total_kb / 1024
 
 
-def memory_peak(memory_samples: list[tuple[float, float]], run_results: dict | None) -> dict:
-    """The sampled peak of the tree's memory, when it happened (seconds after the first sample) and
-    which nodes were running then (from run_results' compile-start to execute-end times): the nodes
-    to look at first when the peak is over budget."""
-    if not memory_samples:
-        return {"peak_memory_mb": None, "peak_memory_seconds": None, "peak_memory_nodes": []}
-    at, megabytes = max(memory_samples, key=lambda sample: sample[1])
-    running = []
+def node_intervals(run_results: dict | None) -> list[tuple[str, float, float]]:
+    """(node, start, end) in epoch seconds for every node of run_results that has times: from its first
+    step's start (compile) to its last step's end (execute)."""
+    intervals = []
     for result in (run_results or {}).get("results", []):
         times = [datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
                  for step in result.get("timing", []) for moment in (step.get("started_at"), step.get("completed_at"))
                  if moment]
-        if times and min(times) <= at <= max(times):
-            running.append(node_name(result["unique_id"]))
+        if times:
+            intervals.append((node_name(result["unique_id"]), min(times), max(times)))
+    return intervals
+
+
+def memory_peak(memory_samples: list[tuple[float, float]], run_results: dict | None) -> dict:
+    """The sampled peak of the tree's memory, when it happened (seconds after the first sample) and
+    which nodes were running then (node_intervals): the nodes to look at first when the peak is over
+    budget."""
+    if not memory_samples:
+        return {"peak_memory_mb": None, "peak_memory_seconds": None, "peak_memory_nodes": []}
+    at, megabytes = max(memory_samples, key=lambda sample: sample[1])
+    running = [name for name, start, end in node_intervals(run_results) if start <= at <= end]
     return {"peak_memory_mb": round(megabytes), "peak_memory_seconds": round(at - memory_samples[0][0], 1),
             "peak_memory_nodes": sorted(running)}
+
+
+# What no node ran in: dbt's start, parse, hooks between nodes and artifacts.
+OUTSIDE_NODES = "(dbt outside nodes)"
+
+
+def node_cpu_seconds(samples: list[tuple[float, float]], run_results: dict | None) -> dict[str, float]:
+    """An estimate of the CPU seconds each node cost, most first: the CPU the process tree spent between
+    two samples, shared among the nodes running then in proportion to the part of the interval each ran
+    (OUTSIDE_NODES when none did). Node times say how long a node waited too (two dbt threads, forked
+    workers, the other node's DuckDB threads); the CPU is what a faster build must remove. Nodes side by
+    side share by time, not by what each used: a map of where CPU goes, not a measure of one node."""
+    intervals = node_intervals(run_results)
+    totals: dict[str, float] = {}
+    for (start, cpu_start), (end, cpu_end) in itertools.pairwise(samples):
+        overlaps = {name: min(node_end, end) - max(node_start, start)
+                    for name, node_start, node_end in intervals if node_start < end and node_end > start}
+        running = sum(overlaps.values())
+        for name, overlap in (overlaps.items() if running > 0 else [(OUTSIDE_NODES, 1.0)]):
+            share = (cpu_end - cpu_start) * (overlap / running if running > 0 else 1.0)
+            totals[name] = totals.get(name, 0.0) + share
+    return {name: round(seconds, 2) for name, seconds in sorted(totals.items(), key=lambda item: -item[1])}
 
 
 def core_profile(samples: list[tuple[float, float]], one_core_below: float = 1.5) -> dict:
@@ -214,3 +245,9 @@ def core_profile(samples: list[tuple[float, float]], one_core_below: float = 1.5
         if seconds > 0 and (cpu_end - cpu_start) / seconds < one_core_below:
             one_core += seconds
     return {"one_core_share": round(one_core / wall, 3) if wall else None, "sampled_seconds": round(wall, 1)}
+
+
+def cpu_profile(samples: list[tuple[float, float]], run_results: dict | None) -> dict:
+    """Each node's estimated CPU seconds (node_cpu_seconds) and their totals per stage."""
+    node_cpu = node_cpu_seconds(samples, run_results)
+    return {"node_cpu_seconds": node_cpu, "stage_cpu_seconds": stage_seconds(node_cpu)}

@@ -46,6 +46,12 @@ def test_the_benchmark_reports_both_builds(tmp_path):
         # RSS plus its workers, and some node was running when it was sampled.
         assert 50 < run["peak_memory_mb"] < 3 * run["peak_rss_mb"] and run["peak_memory_nodes"]
         assert set(run["peak_memory_nodes"]) <= set(run["node_seconds"])
+        # The CPU estimate shares out every sampled CPU second: the nodes' and dbt's own add up to what the
+        # sampler saw, and the models that fit take some.
+        sampled_cpu = sum(run["node_cpu_seconds"].values())
+        assert 0.5 * run["cpu_seconds"] < sampled_cpu <= 1.05 * run["cpu_seconds"]
+        assert run["node_cpu_seconds"]["ml_user_value.v3"] > 0
+        assert sum(run["stage_cpu_seconds"].values()) == pytest.approx(sampled_cpu, abs=0.1)
     assert full["stage_seconds"]["data tests"] > 0 and full["stage_seconds"]["user value"] > 0
     assert report["budgets"] == []  # budgets are for the large shop
     # The incremental build ran with the full build's cut-off.
@@ -63,7 +69,9 @@ def test_the_benchmark_reports_both_builds(tmp_path):
     markdown = render_markdown(report)
     assert "| incremental build (+1%) | 0 |" in markdown and cutoff in markdown
     assert f"Memory peak of the full build (PSS of dbt's process tree, sampled): {full['peak_memory_mb']:,} MB" in markdown
-    assert "## Node seconds per stage" in markdown and "| user value |" in markdown
+    assert "## Node seconds and estimated CPU seconds per stage" in markdown and "| user value |" in markdown
+    top_cpu_node, top_cpu = next(iter(full["node_cpu_seconds"].items()))
+    assert "## Full build: most CPU, estimated (s)" in markdown and f"| {top_cpu_node} | {top_cpu} |" in markdown
 
 
 # --incremental-runs repeats the incremental build, each run from the full build's warehouse: checked here on

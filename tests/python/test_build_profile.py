@@ -12,10 +12,13 @@ import pytest
 from ltv.build_profile import (
     LARGE_NODE_BUDGETS,
     LARGE_STAGE_BUDGETS,
+    OUTSIDE_NODES,
     CoreSampler,
     budget_verdicts,
     core_profile,
+    cpu_profile,
     memory_peak,
+    node_cpu_seconds,
     node_name,
     stage_of,
     stage_seconds,
@@ -110,6 +113,28 @@ def test_memory_peak_names_the_nodes_running_at_the_peak():
                                              "peak_memory_nodes": ["ends_at_peak", "long"]}
     assert memory_peak([], results)["peak_memory_mb"] is None
     assert memory_peak(samples, None)["peak_memory_nodes"] == []
+
+
+def test_node_cpu_is_each_intervals_cpu_shared_by_the_time_each_node_ran_in_it():
+    def node(name, start, end):
+        return {"unique_id": f"model.ltv.{name}", "timing": [
+            {"name": "compile", "started_at": _moment(start), "completed_at": _moment(start + 0.5)},
+            {"name": "execute", "started_at": _moment(start + 0.5), "completed_at": _moment(end)}]}
+
+    base = 1_800_000_000.0
+    # Four 1-second intervals with 1.0, 2.0, 1.5 and 0.4 CPU-s. 0-1: nothing runs (dbt's start);
+    # 1-2: only a (from 1); 2-3: a and b whole (b from 2 to 4); 3-4: b whole, a the first half (a ends at 3.5).
+    samples = [(base, 0.0), (base + 1, 1.0), (base + 2, 3.0), (base + 3, 4.5), (base + 4, 4.9)]
+    results = {"results": [node("a", base + 1, base + 3.5), node("b", base + 2, base + 4)]}
+    # a: 2.0 + 1.5 / 2 + 0.4 * 0.5 / 1.5; b: 1.5 / 2 + 0.4 * 1.0 / 1.5.
+    expected = {"a": 2.0 + 0.75 + 0.4 / 3, "b": 0.75 + 0.8 / 3, OUTSIDE_NODES: 1.0}
+    estimated = node_cpu_seconds(samples, results)
+    assert estimated == pytest.approx({name: round(cpu, 2) for name, cpu in expected.items()})
+    assert list(estimated) == ["a", "b", OUTSIDE_NODES]  # most first
+    assert sum(estimated.values()) == pytest.approx(4.9, abs=0.02)  # every CPU second once
+    profile = cpu_profile(samples, results)
+    assert profile["stage_cpu_seconds"]["other"] == pytest.approx(sum(estimated.values()))  # a, b: no stage
+    assert node_cpu_seconds(samples[:1], results) == {} and node_cpu_seconds(samples, None) == {OUTSIDE_NODES: 4.9}
 
 
 def test_budgets_apply_to_the_large_shop_only_and_say_what_is_over():
