@@ -99,16 +99,18 @@ def _moment(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
-def test_memory_peak_names_the_nodes_running_at_the_peak():
-    def node(name, start, end):
-        return {"unique_id": f"model.ltv.{name}", "timing": [
-            {"name": "compile", "started_at": _moment(start), "completed_at": _moment(start + 0.1)},
-            {"name": "execute", "started_at": _moment(start + 0.1), "completed_at": _moment(end)}]}
+def _node_result(name: str, start: float, end: float) -> dict:
+    """A model's entry in run_results: compiled in its first 0.1 s, executed until `end` (epoch seconds)."""
+    return {"unique_id": f"model.ltv.{name}", "timing": [
+        {"name": "compile", "started_at": _moment(start), "completed_at": _moment(start + 0.1)},
+        {"name": "execute", "started_at": _moment(start + 0.1), "completed_at": _moment(end)}]}
 
+
+def test_memory_peak_names_the_nodes_running_at_the_peak():
     base = 1_800_000_000.0
     samples = [(base, 50.0), (base + 1.0, 900.0), (base + 2.0, 300.0)]
-    results = {"results": [node("finished_before", base - 1, base + 0.5), node("long", base + 0.5, base + 3),
-                           node("ends_at_peak", base + 0.9, base + 1.0), node("starts_after", base + 1.5, base + 2)]}
+    results = {"results": [_node_result("finished_before", base - 1, base + 0.5), _node_result("long", base + 0.5, base + 3),
+                           _node_result("ends_at_peak", base + 0.9, base + 1.0), _node_result("starts_after", base + 1.5, base + 2)]}
     assert memory_peak(samples, results) == {"peak_memory_mb": 900, "peak_memory_seconds": 1.0,
                                              "peak_memory_nodes": ["ends_at_peak", "long"]}
     assert memory_peak([], results)["peak_memory_mb"] is None
@@ -116,16 +118,11 @@ def test_memory_peak_names_the_nodes_running_at_the_peak():
 
 
 def test_node_cpu_is_each_intervals_cpu_shared_by_the_time_each_node_ran_in_it():
-    def node(name, start, end):
-        return {"unique_id": f"model.ltv.{name}", "timing": [
-            {"name": "compile", "started_at": _moment(start), "completed_at": _moment(start + 0.5)},
-            {"name": "execute", "started_at": _moment(start + 0.5), "completed_at": _moment(end)}]}
-
     base = 1_800_000_000.0
     # Four 1-second intervals with 1.0, 2.0, 1.5 and 0.4 CPU-s. 0-1: nothing runs (dbt's start);
     # 1-2: only a (from 1); 2-3: a and b whole (b from 2 to 4); 3-4: b whole, a the first half (a ends at 3.5).
     samples = [(base, 0.0), (base + 1, 1.0), (base + 2, 3.0), (base + 3, 4.5), (base + 4, 4.9)]
-    results = {"results": [node("a", base + 1, base + 3.5), node("b", base + 2, base + 4)]}
+    results = {"results": [_node_result("a", base + 1, base + 3.5), _node_result("b", base + 2, base + 4)]}
     # a: 2.0 + 1.5 / 2 + 0.4 * 0.5 / 1.5; b: 1.5 / 2 + 0.4 * 1.0 / 1.5.
     expected = {"a": 2.0 + 0.75 + 0.4 / 3, "b": 0.75 + 0.8 / 3, OUTSIDE_NODES: 1.0}
     estimated = node_cpu_seconds(samples, results)
