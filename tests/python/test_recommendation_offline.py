@@ -150,7 +150,7 @@ def test_sampled_test_purchases_by_hand():
          ("u4", "d", 0.0, 0, 1, 0, 0, None), ("u4", "e", 0.0, 0, 1, 0, 0, None), ("u5", "a", 1.0, 1, 0, 0, 0, 4.0)],
         columns=EVALUATION_COLUMNS)
     connection = duckdb.connect()
-    _coded_rows(connection, "t", connection.from_df(interactions))
+    _coded_rows(connection, "t", connection.from_df(interactions), columns=())
     purchases, test_users = _sampled_test_purchases(connection, "t", seed=7, sample_size=1)
     assert test_users == 2
     user_codes = dict(connection.sql("select code, id from t_user_codes").fetchall())

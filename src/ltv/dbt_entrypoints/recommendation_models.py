@@ -14,6 +14,8 @@ SIMILARITY_METHODS = {1: "cosine", 2: "bm25"}
 # log-damped counts for BM25, so that repeat purchases of one item do not dominate.
 INTERACTION_TRANSFORMS = {1: "binary", 2: "log1p"}
 EVALUATION_LIST_LENGTH = 10
+# The interaction columns v1 and v2 recommendations read: the weight, and what is never recommended.
+V1_V2_COLUMNS = ("interaction_weight", "purchases_total", "returned_total", "cancelled_total")
 
 
 def _weighted_interactions(interactions: pd.DataFrame, weight_column: str) -> pd.DataFrame:
@@ -148,9 +150,11 @@ def user_recommendations(connection, interactions, similarities, users, settings
         select item_id as id from {prefix}_interactions where {kept_rows}
         union all select item_id from {prefix}_similarities
         union all select similar_item_id from {prefix}_similarities""")
+    # Only the columns this version reads (see _coded_rows).
+    columns = recommendation_tuning.PERIOD_COLUMNS["all"] if tuning is not None else V1_V2_COLUMNS
     coded_interactions = connection.sql(f"""
-        select user_codes.code as user_id, item_codes.code as item_id,
-               interactions.* exclude (user_id, item_id)
+        select user_codes.code as user_id, item_codes.code as item_id
+               {"".join(f", interactions.{column}" for column in columns)}
         from {prefix}_interactions as interactions
         inner join {prefix}_user_codes as user_codes on interactions.user_id = user_codes.id
         inner join {prefix}_item_codes as item_codes on interactions.item_id = item_codes.id
@@ -210,7 +214,8 @@ def item_similarity_v3(connection, interactions, items, tuning, settings_frame: 
 
     prefix = "ltv_item_similarity_v3"
     connection.register(f"{prefix}_items", items)
-    frame = _coded_rows(connection, prefix, interactions, f"select item_id from {prefix}_items")
+    frame = _coded_rows(connection, prefix, interactions, recommendation_tuning.PERIOD_COLUMNS["all"],
+                        f"select item_id from {prefix}_items")
     catalogue = connection.sql(f"""
         select distinct item_codes.code from {prefix}_items as items
         inner join {prefix}_item_codes as item_codes on items.item_id = item_codes.id""").fetchnumpy()["code"]

@@ -38,10 +38,13 @@ TUNING_ROWS = ("purchases_before_cutoff > 0 or returned_before_cutoff > 0 or can
                "or rating_before_cutoff is not null")
 
 
-def _coded_rows(connection, prefix: str, interactions, item_ids_sql: str | None = None,
-                drop_columns: tuple[str, ...] = (), where: str | None = None) -> pd.DataFrame:
-    """The interaction rows (those matching the SQL condition `where`, default all) with user_id
-    and item_id replaced by their codes, sorted by them.
+def _coded_rows(connection, prefix: str, interactions, columns: tuple[str, ...], item_ids_sql: str | None = None,
+                where: str | None = None) -> pd.DataFrame:
+    """The interaction rows (those matching the SQL condition `where`, default all) as user_id and
+    item_id replaced by their codes, sorted by them, and `columns`: only those, because the
+    aggregated interactions have 21 more and a model reads four to eight of them (fetching all of
+    them for 8.4M rows, and then selecting rows of the wide frame, cost v1's recommendations 7 of
+    their 19 CPU-s).
 
     Creates the temp tables {prefix}_user_codes (the users of all the rows) and {prefix}_item_codes
     (the items of all the rows and of item_ids_sql). Sorted because DuckDB hands rows over in no
@@ -55,8 +58,8 @@ def _coded_rows(connection, prefix: str, interactions, item_ids_sql: str | None 
         items_sql += f" union all {item_ids_sql}"
     _create_id_codes(connection, f"{prefix}_item_codes", items_sql)
     return _fetched_frame(connection.sql(f"""
-        select user_codes.code as user_id, item_codes.code as item_id,
-               rows.* exclude ({", ".join(("user_id", "item_id", *drop_columns))})
+        select user_codes.code as user_id, item_codes.code as item_id
+               {"".join(f", rows.{column}" for column in columns)}
         from {prefix}_rows as rows
         inner join {prefix}_user_codes as user_codes on rows.user_id = user_codes.id
         inner join {prefix}_item_codes as item_codes on rows.item_id = item_codes.id
@@ -81,7 +84,8 @@ def recommendation_tuning(connection, interactions, settings_frame: pd.DataFrame
     previous = _reused_or_remembered(connection, this, settings, fingerprint)
     if previous is not None:
         return previous
-    frame = _coded_rows(connection, "ltv_recommendation_tuning", interactions)
+    frame = _coded_rows(connection, "ltv_recommendation_tuning", interactions,
+                        tuning.PERIOD_COLUMNS["validation"] + tuning.PERIOD_COLUMNS["cutoff"])
     train = tuning.period_interactions(frame, "validation")
     later = tuning.period_interactions(frame, "cutoff")
     later = later.loc[later["purchases"] > 0].merge(
@@ -225,8 +229,9 @@ def recommendation_evaluation(connection, interactions, items, settings_frame: p
         return previous
     prefix = "ltv_recommendation_evaluation"
     connection.register(f"{prefix}_items", items)
-    rows = _coded_rows(connection, prefix, interactions, f"select item_id from {prefix}_items",
-                       drop_columns=("purchases_after_cutoff",), where=TRAINING_ROWS)
+    rows = _coded_rows(connection, prefix, interactions,
+                       ("interaction_weight_before_cutoff", *v3_tuning.PERIOD_COLUMNS["cutoff"]),
+                       f"select item_id from {prefix}_items", where=TRAINING_ROWS)
     test_purchases, test_users = _sampled_test_purchases(
         connection, prefix, int(settings.get("random_seed") or 0), ranking_metrics.EVALUATION_SAMPLE_USERS)
     catalogue = connection.sql(f"""
