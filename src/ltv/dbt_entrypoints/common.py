@@ -16,6 +16,15 @@ def model_settings(settings_frame: pd.DataFrame) -> dict:
             for key, value in row.items()}
 
 
+def text_frame(relation) -> pd.DataFrame:
+    """A relation's rows as a DataFrame, through Arrow: what .df() gives for text, number and
+    timestamp columns (text as pandas' Arrow-backed str, timestamps as datetime64[us]), at a fraction
+    of its cost where there is text. .df() makes a Python string of every value and pandas then packs
+    them into Arrow again: for the 1.27M texts of the large shop that was 3.9 of masking's 15 CPU-s.
+    Not for DATE or DECIMAL columns, which Arrow hands to pandas as Python objects."""
+    return relation.to_arrow_table().combine_chunks().to_pandas()
+
+
 def sample_bound(value, var_name: str, default: int) -> int:
     """A Spark-only sample bound var as it reaches a model (its config, rendered as text): the most users
     a driver-side fit collects. validate_vars refuses a bad value before any model runs; this names the

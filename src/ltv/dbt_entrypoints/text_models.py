@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ltv.build_cache import FittedModelStore
-from ltv.dbt_entrypoints.common import _as_date, _metric_value, model_settings, reuse_allowed
+from ltv.dbt_entrypoints.common import _as_date, _metric_value, model_settings, reuse_allowed, text_frame
 from ltv.registry import record_run
 
 TEXTBLOB_FINGERPRINT = "textblob-0.20.1-pattern-analyzer"
@@ -86,7 +86,7 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
         if "source_hash" not in previous.columns:  # a table from before source_hash existed
             previous = None
     if previous is None:
-        masked = connection.from_df(_mask_texts(current.project(source_hash).df(), max_characters, phone_region))
+        masked = connection.from_df(_mask_texts(text_frame(current.project(source_hash)), max_characters, phone_region))
         return masked.project(hashed_list).order("text_source, source_id")
     # Every text is hashed once, into a temporary table of keys and hashes; only the few rows whose
     # hash is new are read again in full (and hashed again) to be masked.
@@ -100,7 +100,7 @@ def texts_masked(connection, reviews, conversations, settings_frame: pd.DataFram
     changed = current.set_alias("current").join(
         changed_keys, "current.text_source = changed.text_source and current.source_id = changed.source_id",
         how="semi").project(source_hash)
-    newly_masked = connection.from_df(_mask_texts(changed.df(), max_characters, phone_region))
+    newly_masked = connection.from_df(_mask_texts(text_frame(changed), max_characters, phone_region))
     return kept.project(column_list).union(newly_masked.project(hashed_list)).order("text_source, source_id")
 
 
