@@ -205,13 +205,11 @@ sys.exit(result.returncode)
 
 
 def measured_dbt_run(arguments: list[str], project_dir: Path, environment: dict, label: str) -> dict:
-    """Run dbt (as ltv publish runs it) in a wrapper process that reports the peak RSS of its whole
-    process tree."""
-    from ltv.publish import dbt_command
-
+    """Run dbt in a wrapper process that reports the peak RSS of its whole process tree."""
+    dbt = Path(sys.executable).with_name("dbt")
     rss_file = Path(environment["DBT_TARGET_PATH"]) / "resource_usage.json"
     rss_file.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-c", _MEASURE_CHILD, str(rss_file), *dbt_command(), *arguments]
+    command = [sys.executable, "-c", _MEASURE_CHILD, str(rss_file), str(dbt), *arguments]
     started = time.monotonic()
     log(f"{label}: dbt {' '.join(arguments)}")
     process = subprocess.Popen(command, cwd=project_dir, env=environment, stdout=subprocess.PIPE,

@@ -163,10 +163,10 @@ def _lock_holder(descriptor: int) -> str:
     return "unknown"
 
 
-def dbt_command() -> list[str]:
-    """dbt as ltv runs it: this Python's dbt (never another one on PATH), handing ready nodes out
-    longest remaining chain first (ltv.dbt_launcher)."""
-    return [sys.executable, "-m", "ltv.dbt_launcher"]
+def dbt_executable() -> str:
+    # The dbt installed beside this Python, so a venv's ltv never picks up another dbt on PATH.
+    beside_python = Path(sys.executable).with_name("dbt")
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
 # dbt runs in the folder of the file it builds, which it opens by name: the warehouse path is part of
@@ -196,7 +196,7 @@ def dbt_environment(warehouse_path: Path, raw_dir: str | None, project_dir: Path
 
 def run_dbt(arguments: list[str], build_folder: Path, environment: dict, keep_fds: tuple[int, ...] = ()) -> None:
     """dbt `arguments` in `build_folder` (see dbt_environment)."""
-    command = [*dbt_command(), *arguments]
+    command = [dbt_executable(), *arguments]
     started = time.monotonic()
     print(f"ltv publish: dbt {' '.join(arguments)}", flush=True)
     exit_code = run_guarded(command, cwd=build_folder, env=environment, keep_fds=keep_fds)
