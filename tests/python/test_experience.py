@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from ltv.experience import SCORE_COLUMNS, fit_experience, normalize_response_time
+from ltv.experience import SCORE_COLUMNS, fit_experience, holdout_split, normalize_response_time
 
 
 def synthetic_conversations(count: int, seed: int) -> pd.DataFrame:
@@ -72,19 +74,38 @@ def test_v1_formula_by_hand():
     assert run["parameters"]["sentiment_weight"] == run["parameters"]["response_time_weight"] == 0.5
 
 
+def _held_out_by_definition(conversation_id: str, seed: int = 42) -> bool:
+    return int(hashlib.md5(f"{seed}:{conversation_id}".encode()).hexdigest()[:8], 16) < 0.2 * 16**8
+
+
+def test_holdout_split_keeps_each_conversation_on_its_side_as_conversations_arrive():
+    ids = [f"C{number:05d}" for number in range(2000)]
+    train, holdout = holdout_split(pd.Series(ids[:1000]), seed=42)
+    more_train, more_holdout = holdout_split(pd.Series(ids[::-1]), seed=42)  # twice as many, another order
+    assert set(holdout) == {conversation_id for conversation_id in ids[:1000] if _held_out_by_definition(conversation_id)}
+    assert set(holdout) == set(more_holdout) & set(ids[:1000]) and set(train) == set(more_train) & set(ids[:1000])
+    assert list(holdout) == sorted(holdout) and list(train) == sorted(train)
+    assert 0.15 < len(more_holdout) / 2000 < 0.25
+    # Another seed, another holdout; a few ids where none falls below the limit: the smallest holds out.
+    assert set(holdout_split(pd.Series(ids[:1000]), seed=7)[1]) != set(holdout)
+    few = [conversation_id for conversation_id in ids if not _held_out_by_definition(conversation_id)][:3]
+    smallest = min(few, key=lambda conversation_id: hashlib.md5(f"42:{conversation_id}".encode()).hexdigest())
+    assert list(holdout_split(pd.Series(few), seed=42)[1]) == [smallest]
+    assert [len(part) for part in holdout_split(pd.Series([], dtype=object), seed=42)] == [0, 0]
+
+
 def test_v2_coefficients_equal_least_squares_on_the_train_rows():
     conversations = synthetic_conversations(400, seed=1)
     scores, run = fit_experience(conversations, "v2", seed=42)
     assert run["status"] == "fitted"
 
-    # The split, computed again from its definition: shuffle the sorted rated ids with the seed,
-    # hold out the last 20 %.
+    # The split, computed again from its definition: held out when the first 8 hex digits of
+    # md5("42:<id>") are below 20 % of 16^8.
     rated = conversations[conversations["satisfaction_rating"].notna()]
-    ids = np.sort(rated["conversation_id"].to_numpy())
-    order = np.random.default_rng(42).permutation(len(ids))
-    holdout_size = round(len(ids) * 0.2)
-    train = rated.set_index("conversation_id").loc[ids[order[:-holdout_size]]]
-    assert run["train_rows"] == len(train) and run["holdout_rows"] == holdout_size
+    held = rated["conversation_id"].map(_held_out_by_definition)
+    train = rated.loc[~held.to_numpy()].set_index("conversation_id").sort_index()
+    assert run["train_rows"] == len(train) and run["holdout_rows"] == held.sum()
+    assert 0.15 < held.mean() < 0.25
 
     hours = train["response_hours"].to_numpy()
     design = np.column_stack(
@@ -131,8 +152,8 @@ def test_v2_beats_v1_on_the_same_holdout():
 
     # v1's metrics, recomputed by hand on v2's holdout rows
     rated = conversations[conversations["satisfaction_rating"].notna()]
-    ids = np.sort(rated["conversation_id"].to_numpy())
-    holdout_ids = ids[np.random.default_rng(42).permutation(len(ids))[-v2_run["holdout_rows"] :]]
+    holdout_ids = rated.loc[rated["conversation_id"].map(_held_out_by_definition).to_numpy(), "conversation_id"]
+    assert len(holdout_ids) == v2_run["holdout_rows"]
     actual = rated.set_index("conversation_id").loc[holdout_ids, "satisfaction_rating"].to_numpy()
     predicted = v1_scores.set_index("conversation_id").loc[holdout_ids, "predicted_satisfaction"].to_numpy()
     assert v1_run["metrics"]["mse"] == pytest.approx(np.mean((predicted - actual) ** 2))

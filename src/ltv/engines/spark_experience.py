@@ -1,14 +1,10 @@
 """ml_conversation_experience on Spark (ltv.experience.fit_experience's rows and runs), and the holdout
 split it shares with the v2 support sentiment model, without collecting the conversations.
 
-The split is experience.holdout_split's exactly: the rated conversation ids in sorted order, shuffled
-by numpy's Generator(seed).permutation, the last 20 % held out. That shuffle depends only on how many
-ids there are, so the driver draws it from the count alone and hands the workers one bit per sorted
-position (held out or not); each worker keeps the ids whose bit is set. The driver holds the
-permutation (8 bytes a rated conversation: numpy's shuffle cannot be drawn in parts), never the ids.
-The positions are numbered as RDD.zipWithIndex numbers them, with DataFrame calls only (Spark
-Connect has no RDDs): the sorted ids' partition and row within it, one count per partition
-collected, each partition's first position summed on the driver.
+The split is experience.holdout_split's exactly: a conversation is held out when the first 32 bits of
+md5("<seed>:<id>") are below experience.HOLDOUT_BUCKET_LIMIT (Spark's md5 reads the same UTF-8
+bytes), or, when none is, the one with the smallest number; a column expression and a filter, so the
+conversations never leave the workers.
 
 The scores are column expressions in Spark, in fit_experience's order of operations (v1's are the
 same bits); v2's least squares is solved on the driver from Spark's sums over the training rows
@@ -18,13 +14,10 @@ scikit-learn's to rounding (weights within 1e-14, scores within 6e-15 on the dem
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 # pandas at module top: Spark checks a pandas function's signature against the names in its module.
 import pandas as pd
-import pyarrow as pa
 
 from ltv import experience
 
@@ -33,62 +26,19 @@ EXPERIENCE_SCHEMA = ("conversation_id string, user_id string, response_hours dou
                      "predicted_satisfaction double, normalized_response_time double")
 
 
-# monotonically_increasing_id() puts the partition in the upper 31 bits, the row within it in the lower 33.
-_ROW_IN_PARTITION = (1 << 33) - 1
-
-
-def _held_out_rows(batches, held_bits: np.ndarray, count: int, first_positions: np.ndarray):
-    held = np.unpackbits(held_bits, count=count).astype(bool)
-    for batch in batches:
-        partition = batch.column("partition").to_numpy(zero_copy_only=False)
-        row = batch.column("row_id").to_numpy(zero_copy_only=False) & _ROW_IN_PARTITION
-        keep = held[first_positions[partition] + row]
-        yield pa.RecordBatch.from_arrays([batch.column("conversation_id").filter(pa.array(keep))],
-                                         names=["conversation_id"])
-
-
-def _numbered(conversation_ids, count: int):
-    """(the ids in sorted order with their partition and row_id, persisted: numbered once, so that the
-    counts and the positions read the same partitions; each partition's first position)."""
+def holdout_ids(conversation_ids, seed: int):
+    """DataFrame[conversation_id]: the ids experience.holdout_split holds out of `conversation_ids`
+    (a one-column DataFrame), the same ones. Persisted (it is read twice: checked, then joined); the
+    caller unpersists it."""
     from pyspark.sql import functions as F
 
-    # Sorted as np.sort sorts Python strings (by code point), which is Spark's order of UTF-8 bytes.
-    # A sort's partitions are ranges in order (AQE merges only neighbours), so partition p's rows
-    # follow those of every partition before it.
-    numbered = conversation_ids.orderBy("conversation_id").select(
-        "conversation_id", F.spark_partition_id().alias("partition"),
-        F.monotonically_increasing_id().alias("row_id")).persist()
-    sizes = dict(numbered.groupBy("partition").count().collect())  # one row per non-empty partition
-    if sum(sizes.values()) != count:
-        numbered.unpersist()
-        raise ValueError(f"{sum(sizes.values())} conversation ids to number, {count} counted before")
-    first_positions = np.zeros(max(sizes) + 1, dtype=np.int64)
-    first_positions[sorted(sizes)] = np.cumsum([0] + [sizes[partition] for partition in sorted(sizes)])[:-1]
-    return numbered, first_positions
-
-
-def holdout_ids(frames, conversation_ids, seed: int, count: int | None = None):
-    """DataFrame[conversation_id]: the ids experience.holdout_split holds out of `conversation_ids`
-    (a one-column DataFrame of `count` rows), the same ones. Persisted: each use would otherwise
-    number the ids again; the caller unpersists it."""
-    count = conversation_ids.count() if count is None else count
-    if not count:
-        return conversation_ids.limit(0)
-    order = np.random.default_rng(seed).permutation(count)
-    held = np.zeros(count, dtype=bool)
-    held[order[-max(1, int(round(count * experience.HOLDOUT_SHARE))):]] = True
-    numbered, first_positions = _numbered(conversation_ids, count)
-    try:
-        held_out = frames.map_batches(numbered, partial(_held_out_rows, held_bits=np.packbits(held), count=count,
-                                                        first_positions=first_positions),
-                                      "conversation_id string", arrow=True).persist()
-        # Computed now, while the numbering it reads is still cached; the count checks it too.
-        if held_out.count() != held.sum():
-            held_out.unpersist()
-            raise ValueError(f"the holdout of {count} conversation ids is not {held.sum()} ids")
-        return held_out
-    finally:
-        numbered.unpersist()
+    bucket = F.conv(F.substring(F.md5(F.concat(F.lit(f"{seed}:"), F.col("conversation_id"))), 1, 8), 16, 10)
+    numbered = conversation_ids.select("conversation_id", bucket.cast("long").alias("bucket"))
+    held = numbered.where(F.col("bucket") < experience.HOLDOUT_BUCKET_LIMIT).select("conversation_id").persist()
+    if held.isEmpty():
+        held.unpersist()
+        held = numbered.orderBy("bucket", "conversation_id").limit(1).select("conversation_id").persist()
+    return held
 
 
 def _conversations_with_sentiment(conversations, texts, scores):
@@ -176,7 +126,7 @@ def _fitted_run(frame, rated, rated_count: int, version: int, seed: int):
                                                                     seed, metrics)
 
 
-def _scored(frames, frame, version: int, seed: int):
+def _scored(frame, version: int, seed: int):
     """fit_experience on Spark: (frame with experience_score and predicted_satisfaction, run), the
     frame None when the version scores nothing."""
     from pyspark.sql import functions as F
@@ -193,7 +143,7 @@ def _scored(frames, frame, version: int, seed: int):
             return _v1_scores(frame), experience.v1_run(rated_count)
         return None, experience.v2_skipped_run(rated_count)
     rated = frame.where(is_rated)
-    held = holdout_ids(frames, rated.select("conversation_id"), seed, rated_count)
+    held = holdout_ids(rated.select("conversation_id"), seed)
     try:
         rated = (rated.join(held.withColumn("held_out", F.lit(True)), "conversation_id", "left")
                  .withColumn("rating", F.col("satisfaction_rating").cast("double")))
@@ -209,7 +159,7 @@ def conversation_experience(frames, conversations, texts, scores, settings_frame
     from ltv.dbt_entrypoints.common import _as_date, model_settings
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
-    frame, run = _scored(frames, _with_features(_conversations_with_sentiment(conversations, texts, scores)),
+    frame, run = _scored(_with_features(_conversations_with_sentiment(conversations, texts, scores)),
                          version, int(settings.get("random_seed", 42)))
     if len(settings_frame):
         frames.record_run(run, cutoff_date=_as_date(settings.get("cutoff_date")),

@@ -82,7 +82,7 @@ def _support_model(frames, texts, conversations, settings: dict, version: int, r
     from ltv.engines.spark_experience import holdout_ids
 
     rated = conversations.where("satisfaction_rating is not null and response_hours is not null")
-    held_out = holdout_ids(frames, rated.select("conversation_id"), int(settings.get("random_seed", 42)))
+    held_out = holdout_ids(rated.select("conversation_id"), int(settings.get("random_seed", 42)))
     try:
         return _fitted_support_model(frames, _support_training(texts, conversations, held_out, settings), settings,
                                      version, review_model, review_fingerprint)
