@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ltv.recommend_scoring import _accumulate, _compiled, _csr_parts, _insert
+from ltv.compiled import compiled
+from ltv.recommend_scoring import _accumulate, _csr_parts, _insert
 
 # How the product's entry v = (left @ right)[i, j] becomes the value ranked (before rounding).
 RAW, SHRUNK_COSINE, COLUMN_SCALED = 0, 1, 2
@@ -35,7 +36,7 @@ MAX_SLOTS_PER_BLOCK = 1_000_000
 MAX_ROWS_PER_BLOCK = 2048
 
 
-@_compiled
+@compiled
 def _reweighted(mode, value, row_factor, column_factor, shrink):
     if mode == SHRUNK_COSINE:
         denominator = row_factor * column_factor + shrink
@@ -45,7 +46,7 @@ def _reweighted(mode, value, row_factor, column_factor, shrink):
     return value
 
 
-@_compiled
+@compiled
 def _top_k_block(start, end, l_indptr, l_indices, l_data, r_indptr, r_indices, r_data, n_columns, mode,
                  row_factors, column_factors, shrink, clip_at_one, top_k, scale, out_columns, out_values, out_counts):
     """Rows start..end-1: their top_k columns j != i with a rounded value > 0 into the out arrays

@@ -21,24 +21,16 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 import scipy.sparse as sparse
+
+from ltv.compiled import compiled
 
 # Output slots (users x top_n) per block: a block's memory is about 24 bytes a slot.
 MAX_SLOTS_PER_BLOCK = 2_000_000
 
 
-def _compiled(function):
-    """njit without the GIL, cached on disk where the package's folder (or the user's cache) is
-    writable: compiling costs 2-4 CPU-s in every new process otherwise."""
-    try:
-        return numba.njit(nogil=True, cache=True)(function)
-    except RuntimeError:  # numba found nowhere to write its cache
-        return numba.njit(nogil=True)(function)
-
-
-@_compiled
+@compiled
 def _position(indices, start, end, value):
     """Position of value in the sorted indices[start:end], or -1."""
     low, high = start, end
@@ -51,7 +43,7 @@ def _position(indices, start, end, value):
     return low if low < end and indices[low] == value else -1
 
 
-@_compiled
+@compiled
 def _accumulate(user, r_indptr, r_indices, r_data, s_indptr, s_indices, s_data, sums, seen, touched):
     """Fill sums[j] with the user's score of every item j reached; returns how many were reached
     (their codes in touched[:count], each marked in seen, which the caller clears)."""
@@ -71,7 +63,7 @@ def _accumulate(user, r_indptr, r_indices, r_data, s_indptr, s_indices, s_data, 
     return count
 
 
-@_compiled
+@compiled
 def _insert(items, scores, count, top_n, item, score):
     """Insert (item, score), which makes the list, keeping its order; returns the new count."""
     position = count - 1 if count == top_n else count
@@ -86,7 +78,7 @@ def _insert(items, scores, count, top_n, item, score):
     return count
 
 
-@_compiled
+@compiled
 def _because(user, item, r_indptr, r_indices, r_data, s_indptr, s_indices, s_data):
     """The user's item i with the largest r(u, i) * sim(i, item), the first in stored order on ties
     (ascending codes: the smaller id)."""
@@ -100,7 +92,7 @@ def _because(user, item, r_indptr, r_indices, r_data, s_indptr, s_indices, s_dat
     return best_item
 
 
-@_compiled
+@compiled
 def _score_block(start, end, r_indptr, r_indices, r_data, s_indptr, s_indices, s_data,
                  o_indptr, o_indices, top_n, scale, out_items, out_scores, out_because, out_counts):
     """Users start..end-1: their top_n items (rounded score > 0, not owned) into the out arrays at

@@ -26,14 +26,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-
-def _compiled(function):
-    """njit without the GIL, cached on disk where the package's folder (or the user's cache) is
-    writable: compiling costs a few CPU-s in every new process otherwise."""
-    try:
-        return numba.njit(nogil=True, cache=True)(function)
-    except RuntimeError:  # numba found nowhere to write its cache
-        return numba.njit(nogil=True)(function)
+from ltv.compiled import compiled
 
 
 def pack_trees(trees) -> dict[str, np.ndarray]:
@@ -93,7 +86,7 @@ def _leaf_replaced(binned, user, nodes, tree, missing_bin, slot, bins):
 
 # The kernels go tree by tree over every user (the tree's records stay in cache), each user's running
 # sum in raw: for one user that adds the same values in the same order as summing user by user.
-@_compiled
+@compiled
 def _raw_scores(binned, nodes, value, missing_bin, baseline, raw):
     raw[:] = baseline
     for tree in range(nodes.shape[0]):
@@ -109,7 +102,7 @@ def raw_scores(packed: dict, binned: np.ndarray, missing_bin: int, baseline: flo
     return raw
 
 
-@_compiled
+@compiled
 def _own_leaves(binned, nodes, value, missing_bin, baseline, leaves, raw):
     # User by user (the leaves row-major, as the occluded passes read them), trees in order.
     for user in range(binned.shape[0]):
@@ -130,7 +123,7 @@ def own_leaves(packed: dict, binned: np.ndarray, missing_bin: int, baseline: flo
     return leaves, raw
 
 
-@_compiled
+@compiled
 def _occluded_raw(binned, leaves, own_raw, nodes, value, missing_bin, candidates, leaf_moves, pairs, stay_bits, slot,
                   bins, per_user, columns, raw):
     # User by user: the user's bins and leaves stay in cache while their trees are walked again.
