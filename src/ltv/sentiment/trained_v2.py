@@ -9,12 +9,16 @@ Speed, exactly as scikit-learn computes it: scoring counts the hashed features w
 hashed_counts.FeatureCounter (the vectorizer's matrix, ~20 µs a text instead of ~60) and runs the
 pipeline's own TF-IDF and ridge steps on it, in forked workers (ltv.sentiment.workers); training
 loads only its bounded sample and fits the ridge on the filled columns (ridge_fit), the
-cross-validation folds side by side. At 1.2 million texts on the shared 2-core machine: scoring
-71 s -> 24 s, training 62 s -> 37 s, with every score bit-identical. Then (issue 18) the workers read
-the Arrow text column in place (arrow_texts) and keep their freed memory, training counts in
-batches, and the count matrix is built by one sort. At 1.2 million texts (CPU-s of the model in
-one process, under load): training and scoring 65 -> 47, scoring with stored models 41 -> 35, peak
-memory 2.7 -> 2.5 GB, most of it the kernel's page faults; every score still bit-identical.
+cross-validation folds side by side (in lockstep since, see below). At 1.2 million texts on the
+shared 2-core machine: scoring 71 s -> 24 s, training 62 s -> 37 s, with every score bit-identical.
+Then (issue 18) the workers read the Arrow text column in place (arrow_texts) and keep their freed
+memory, training counts in batches, and the count matrix is built by one sort. At 1.2 million texts
+(CPU-s of the model in one process, under load): training and scoring 65 -> 47, scoring with stored
+models 41 -> 35, peak memory 2.7 -> 2.5 GB, most of it the kernel's page faults; every score still
+bit-identical. The six ridge fits (all rows and the five folds) had run in a thread pool, which
+gained nothing because scipy's sparse products hold the GIL; they now iterate in lockstep with shared
+multi-vector products (ridge_fit.fit_ridges): on 100,000 real reviews 9.5 -> 6.2 CPU-s, and as much
+wall time, with every coefficient unchanged.
 
 Not done, and why: scoring in DuckDB as a join of per-term weights (the model is linear). The
 weights are easy, the terms are not: text_features lower-cases and splits by Python's Unicode rules
@@ -28,7 +32,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -46,7 +49,7 @@ from ltv.sentiment.evaluation import sentiment_evaluation
 from ltv.sentiment.features import text_features
 from ltv.sentiment.hashed_counts import FeatureCounter
 from ltv.sentiment.keys import text_hash
-from ltv.sentiment.ridge_fit import fit_ridge
+from ltv.sentiment.ridge_fit import fit_ridges
 
 # Changing anything about the model below must change this, so that stored models are retrained.
 MODEL_SPEC = "hashed-words-1-2gram+cjk-char-1-2gram-2^20-tfidf-sublinear+ridge-alpha1.0+max100k/v3"
@@ -138,40 +141,22 @@ def _vectorize(documents: np.ndarray):
 
 
 def _ridge_fits(matrix, targets: np.ndarray, subsets: list[np.ndarray | None], alpha: float) -> list[Ridge]:
-    """One ridge fit per subset of rows (None: all rows), on all cores, in subset order.
+    """One ridge fit per subset of rows (None: all rows), in subset order: Ridge(alpha).fit of each
+    subset's rows, to the last bit (ridge_fit.fit_ridges).
 
-    Threads, not processes: the fit is sparse products (scipy) and vector sums (numpy's BLAS) that
-    release the GIL, and nothing needs to be forked or copied. Each fit is the very computation it
-    is alone, on its own arrays, so the models do not depend on how the threads interleave (BLAS
-    splits a sum by its own thread count, which this does not touch: threadpool limits are
-    process-wide, and dbt runs other models beside this one)."""
-    def fit(rows: np.ndarray | None) -> Ridge:
-        part, target = (matrix, targets) if rows is None else (matrix[rows], targets[rows])
-        return fit_ridge(part, target, alpha)  # = Ridge(alpha=alpha).fit(part, target), faster
-
-    with ThreadPoolExecutor(max_workers=_fit_threads(len(subsets))) as pool:
-        return list(pool.map(fit, subsets))
-
-
-def _fit_threads(fits: int) -> int:
-    """Fits side by side: one per core when BLAS runs single-threaded (as in dbt, where
-    ltv.dbt_entrypoints holds it at one thread); otherwise one at a time, because each fit's BLAS
-    then has threads of its own, and two such fits would oversubscribe the cores (OpenBLAS's
-    threads spin while they wait: measured 2.5x slower on two cores)."""
-    from threadpoolctl import threadpool_info
-
-    blas = [library for library in threadpool_info() if library["user_api"] == "blas"]
-    single = all(library["num_threads"] == 1 for library in blas)
-    return max(1, min(fits, workers.available_cores())) if single else 1
+    All subsets' conjugate-gradient iterations run in lockstep in this thread, each iteration's
+    sparse products for all of them as one multi-vector product. Threads gave nothing: scipy's
+    sparse products hold the GIL, so six fits in a thread pool took as much CPU and wall time as
+    one after another."""
+    return fit_ridges(matrix, targets, subsets, alpha)
 
 
 def _cross_validated_fit(matrix, ratings: np.ndarray, seed: int, neutral: float = NEUTRAL_RATING,
                          alpha: float = 1.0, with_final: bool = True) -> tuple[np.ndarray, Ridge | None]:
     """(out-of-fold scores of the CV_FOLDS folds, the ridge fitted on all rows or None without
-    with_final), all fitted side by side."""
+    with_final), all fitted together (ridge_fit.fit_ridges)."""
     targets = _rating_target(ratings, neutral)
     folds = list(_folds(ratings, seed))
-    # The fit on all rows, the largest, goes first, so that the folds fill the other cores around it.
     subsets = [None] * with_final + [train for train, _ in folds]
     fits = _ridge_fits(matrix, targets, subsets, alpha)
     final, fold_fits = (fits[0], fits[1:]) if with_final else (None, fits)
