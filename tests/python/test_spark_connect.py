@@ -4,8 +4,8 @@ own JVM, as a cluster's would be, and this process only a Connect client (no Spa
 The tests imported below are the classic-session tests of test_spark_text_models.py,
 test_spark_recommendations.py and test_spark_content_similarity.py, run again here by pytest on this
 module's Connect fixtures (`local_spark`, `spark`): the same assertions against experience.holdout_split,
-fit_experience, numpy's similarity and recommendation code and content_similarities. Beside them: DuckDB's own fingerprint of the same rows,
-and the numbering of the holdout split really spanning several partitions.
+fit_experience, numpy's similarity and recommendation code and content_similarities. Beside them: DuckDB's own
+fingerprint of the same rows.
 
 The whole demo also builds on Connect (README "Running on Spark"); that build takes too long for a
 test, so it is not one.
@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from conftest import requires_spark
@@ -144,24 +143,6 @@ def test_the_session_is_a_connect_client(connect_session):
 
     with pytest.raises(PySparkAttributeError, match="JVM_ATTRIBUTE_NOT_SUPPORTED"):
         connect_session.sparkContext  # noqa: B018 (Connect has none: the engine layer must not need it)
-
-
-def test_the_holdout_numbering_spans_partitions(local_spark):
-    """The sorted ids land in several partitions, so the per-partition offsets are exercised; the
-    positions are 0..n-1 in sorted order, as zipWithIndex numbered them."""
-    from ltv.engines.spark_experience import _ROW_IN_PARTITION, _numbered
-
-    ids = [f"C{number:04d}" for number in np.random.default_rng(5).permutation(2000)]
-    frame = local_spark.session.createDataFrame(pd.DataFrame({"conversation_id": ids}), "conversation_id string")
-    numbered, first_positions = _numbered(frame.repartition(4), len(ids))
-    try:
-        rows = numbered.toPandas()
-    finally:
-        numbered.unpersist()
-    assert rows["partition"].nunique() > 1
-    positions = first_positions[rows["partition"]] + (rows["row_id"].to_numpy() & _ROW_IN_PARTITION)
-    assert rows.assign(position=positions).sort_values("position")["conversation_id"].tolist() == sorted(ids)
-    assert sorted(positions) == list(range(len(ids)))
 
 
 def test_the_fingerprint_on_connect_is_duckdbs(local_spark):
