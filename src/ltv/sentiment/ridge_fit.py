@@ -55,10 +55,7 @@ def fit_ridge(matrix, target, alpha: float) -> Ridge:
     offsets = mean_variance_axis(matrix, axis=0)[0]  # what Ridge's _preprocess_data centres by
     target_offset = np.asarray(np.average(target, axis=0))
     centred = target - target_offset
-    filled = np.flatnonzero(np.bincount(matrix.indices, minlength=columns))
-    position = np.zeros(columns, dtype=matrix.indices.dtype)
-    position[filled] = np.arange(len(filled), dtype=matrix.indices.dtype)
-    compact = sp.csr_matrix((matrix.data, position[matrix.indices], matrix.indptr), shape=(rows, len(filled)))
+    compact, filled, _ = _compact(matrix)
     filled_offsets, ones, full = offsets[filled], np.ones(rows), np.zeros(columns)
 
     def times_centred(b):  # (X - offsets) @ b, b on the filled columns
@@ -74,11 +71,29 @@ def fit_ridge(matrix, target, alpha: float) -> Ridge:
     dual, info = cg(kernel, centred, rtol=RIDGE_TOLERANCE)
     if info < 0:
         raise ValueError(f"Failed with error code {info}")
-    coefficients = np.zeros(columns)
-    coefficients[filled] = transposed_times(dual)
+    return _solved_ridge(alpha, filled, transposed_times(dual), offsets, target_offset)
+
+
+def _compact(matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """(matrix on its filled columns only, those columns, each column's position among them)."""
+    rows, columns = matrix.shape
+    filled = np.flatnonzero(np.bincount(matrix.indices, minlength=columns))
+    position = np.zeros(columns, dtype=matrix.indices.dtype)
+    position[filled] = np.arange(len(filled), dtype=matrix.indices.dtype)
+    compact = sp.csr_matrix((matrix.data, position[matrix.indices], matrix.indptr), shape=(rows, len(filled)))
+    return compact, filled, position
+
+
+def _solved_ridge(alpha: float, filled: np.ndarray, filled_coefficients: np.ndarray, offsets: np.ndarray,
+                  target_offset) -> Ridge:
+    """The Ridge Ridge.fit leaves, from the coefficients of the filled columns: the others are 0, the
+    intercept the centring's (Ridge's _set_intercept)."""
+    ridge = Ridge(alpha=alpha)
+    coefficients = np.zeros(len(offsets))
+    coefficients[filled] = filled_coefficients
     ridge.coef_ = coefficients
     ridge.intercept_ = target_offset - offsets @ coefficients
-    ridge.n_iter_, ridge.solver_, ridge.n_features_in_ = None, "sparse_cg", columns
+    ridge.n_iter_, ridge.solver_, ridge.n_features_in_ = None, "sparse_cg", len(offsets)
     return ridge
 
 
@@ -174,11 +189,7 @@ class _Lockstep:
 
     def __init__(self, matrix, systems: list[_System], alpha_value):
         self.systems, self.alpha_value, self.rows = systems, alpha_value, matrix.shape[0]
-        union = np.flatnonzero(np.bincount(matrix.indices, minlength=matrix.shape[1]))
-        position = np.zeros(matrix.shape[1], dtype=matrix.indices.dtype)
-        position[union] = np.arange(len(union), dtype=matrix.indices.dtype)
-        self.compact = sp.csr_matrix((matrix.data, position[matrix.indices], matrix.indptr),
-                                     shape=(matrix.shape[0], len(union)))
+        self.compact, union, position = _compact(matrix)
         # Scattering products (csc_matvecs) ran ~1.5x faster here than gathering ones (csr_matvecs),
         # so the row products go through a CSC copy when each row's entries are in column order: the
         # copy then adds each row's terms in the CSR's order (its conversion keeps rows in order).
@@ -224,13 +235,5 @@ class _Lockstep:
         self._solve()
         indices = list(range(len(self.systems)))
         transposed = self._transposed(indices, [system.dual for system in self.systems])
-        fits = []
-        for system, product in zip(self.systems, transposed, strict=True):
-            ridge = Ridge(alpha=alpha)
-            coefficients = np.zeros(len(system.offsets))
-            coefficients[system.filled] = product
-            ridge.coef_ = coefficients
-            ridge.intercept_ = system.target_offset - system.offsets @ coefficients
-            ridge.n_iter_, ridge.solver_, ridge.n_features_in_ = None, "sparse_cg", len(system.offsets)
-            fits.append(ridge)
-        return fits
+        return [_solved_ridge(alpha, system.filled, product, system.offsets, system.target_offset)
+                for system, product in zip(self.systems, transposed, strict=True)]
