@@ -107,3 +107,24 @@ def test_code_fingerprint_of_a_package_covers_every_module_in_it(tmp_path, monke
     before = code_fingerprint(module)
     (package / "detectors.py").write_text("VALUE = 2\n")
     assert code_fingerprint(module) != before
+
+
+def test_stored_fits_are_compressed_only_when_it_pays_and_old_pickles_still_load():
+    import pickle
+
+    from ltv.build_cache import COMPRESSED_PREFIX, deserialize, serialize
+
+    # Like sentiment v2's model: large arrays that are nearly all one value.
+    sparse_like = {"idf": np.full(1 << 18, 7.5), "coef": np.zeros(1 << 18), "name": "ridge"}
+    sparse_like["coef"][[3, 77, 1 << 17]] = [0.5, -1.25, 2.0]
+    stored = serialize(sparse_like)
+    plain = pickle.dumps(sparse_like, protocol=pickle.HIGHEST_PROTOCOL)
+    assert stored.startswith(COMPRESSED_PREFIX) and len(stored) < len(plain) / 20
+    loaded = deserialize(stored)
+    assert np.array_equal(loaded["idf"], sparse_like["idf"]) and np.array_equal(loaded["coef"], sparse_like["coef"])
+    # Random floats do not shrink by half: stored as the plain pickle, not compressed for nothing.
+    noise = np.random.default_rng(0).random(1 << 17)
+    assert serialize(noise) == pickle.dumps(noise, protocol=pickle.HIGHEST_PROTOCOL)
+    # Small objects too; and a plain pickle stored before compression existed loads as it is.
+    assert serialize({"a": 1}) == pickle.dumps({"a": 1}, protocol=pickle.HIGHEST_PROTOCOL)
+    assert np.array_equal(deserialize(plain)["coef"], sparse_like["coef"])
