@@ -43,8 +43,11 @@ def test_the_benchmark_reports_both_builds(tmp_path):
         assert sum(run["stage_seconds"].values()) == pytest.approx(sum(run["node_seconds"].values()), abs=0.1)
         assert 0 <= run["one_core_share"] <= 1 and run["sampled_seconds"] > 0.5 * run["wall_seconds"]
         # The sampled memory peak is the tree's proportional size: at most about the largest process's peak
-        # RSS plus its workers, and some node was running when it was sampled.
-        assert 50 < run["peak_memory_mb"] < 3 * run["peak_rss_mb"] and run["peak_memory_nodes"]
+        # RSS plus its workers; the nodes named are the build's. On the demo the peak may fall outside
+        # every node (parsing, writing the artifacts): then none is named (test_build_profile checks the
+        # naming itself).
+        assert 50 < run["peak_memory_mb"] < 3 * run["peak_rss_mb"]
+        assert set(run["peak_memory_nodes"]) <= set(run["node_seconds"])
         assert set(run["peak_memory_nodes"]) <= set(run["node_seconds"])
         # The CPU estimate shares out every sampled CPU second: the nodes' and dbt's own add up to what the
         # sampler saw, and the models that fit take some.
