@@ -13,6 +13,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+# The Python processes the tests start (dbt runs, `ltv publish`, Spark's Python workers) write and reuse
+# bytecode caches, even where the environment says not to write them (this sandbox sets
+# PYTHONDONTWRITEBYTECODE=1, and .ci/run installs with --no-compile): without them every such process
+# compiles dbt, scikit-learn, SciPy, pandas and pyspark from source again, 6.2 instead of 2.5 CPU-s
+# to import them (measured 2026-12-07), and the suite starts dozens of them.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SEEDS_DIR = PROJECT_DIR / "seeds"
 # Where a build puts its models (dbt_project.yml): main holds only the public relations, each family of
