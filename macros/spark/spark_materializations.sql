@@ -25,6 +25,11 @@
     select 1
 {% endmacro %}
 
+{#- Rebuilt in full every time: no key filter is needed (in_changed_keys is `true`). -#}
+{% macro spark__recomputes_every_key() %}
+  {{ return(true) }}
+{% endmacro %}
+
 {#- Rebuilt in full every time, so every base row counts as checked since the last build. -#}
 {% macro spark__checked_since_last_build(table_alias) -%}
   true

@@ -22,7 +22,7 @@ order_lines as (
         sum(quantity) as units,
         {{ exact_sum('line_amount') }} as order_amount
     from {{ ref('stg_shop__order_items') }}
-    where order_id in (select order_id from changed_orders)
+    where {{ in_changed_keys('order_id', 'changed_orders') }}
     group by order_id
 
 )
@@ -40,4 +40,4 @@ select
 from {{ ref('stg_shop__orders') }} as orders
 left join order_lines
     on orders.order_id = order_lines.order_id
-where orders.order_id in (select order_id from changed_orders)
+where {{ in_changed_keys('orders.order_id', 'changed_orders') }}

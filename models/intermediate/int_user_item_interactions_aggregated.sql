@@ -54,7 +54,7 @@ order_lines as (
     inner join {{ ref('stg_shop__orders') }} as orders
         on order_items.order_id = orders.order_id
     where orders.status in ('completed', 'returned', 'cancelled')
-      and orders.user_id in (select user_id from changed_users)
+      and {{ in_changed_keys('orders.user_id', 'changed_users') }}
 
 ),
 
@@ -64,7 +64,7 @@ browsing as (
     from {{ ref('stg_shop__events') }}
     where event_type in ('view', 'add_to_cart')
       and item_id is not null
-      and user_id in (select user_id from changed_users)
+      and {{ in_changed_keys('user_id', 'changed_users') }}
 
 ),
 
@@ -76,7 +76,7 @@ rated as (
     from {{ ref('stg_shop__reviews') }}
     where rating is not null
       and item_id is not null
-      and user_id in (select user_id from changed_users)
+      and {{ in_changed_keys('user_id', 'changed_users') }}
 
 ),
 
@@ -106,7 +106,7 @@ ratings as (
     cross join settings
     where reviews.rating is not null
       and reviews.item_id is not null
-      and reviews.user_id in (select user_id from changed_users)
+      and {{ in_changed_keys('reviews.user_id', 'changed_users') }}
     group by reviews.user_id, reviews.item_id
 
 ),
