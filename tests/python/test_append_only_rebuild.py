@@ -196,9 +196,18 @@ def _recomputed_keys(work_dir: Path) -> dict[str, int]:
             re.findall(r"changed_keys_table (\S+): recomputed the rows of (\d+) changed keys", last_run)}
 
 
+def _key_filters(work_dir: Path) -> dict[str, set[str]]:
+    """Per changed_keys_table, what its in_changed_keys() filters rendered as in the last run."""
+    return {table: set(re.findall(r"/\* ltv:key_filter .*? \*/ (.*?) /\* ltv:end_key_filter \*/", next(
+                (work_dir / "target" / "compiled").rglob(f"{table}.sql")).read_text()))
+            for table in CHANGED_KEYS_TABLES}
+
+
 def test_downstream_tables_recompute_only_changed_keys(dirty_shop, tmp_path):
     warehouse = _build_changed_keys_tables(tmp_path / "incremental", dirty_shop)
     assert _recomputed_keys(tmp_path / "incremental") == {}
+    # The first build recomputes every key: no row is kept to the set of all keys.
+    assert _key_filters(tmp_path / "incremental") == {table: {"true"} for table in CHANGED_KEYS_TABLES}
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         # A user with exactly one order and no weighed events: moving that order to another user
         # leaves them no rows at all, so the rebuild must delete a key it computes nothing for.
@@ -258,6 +267,11 @@ def test_downstream_tables_recompute_only_changed_keys(dirty_shop, tmp_path):
     # orders' users (the moved order's old and new user) and the viewing user.
     assert 4 <= recomputed["int_orders_summarized"] <= 4 + waiting_orders < all_orders
     assert 4 <= recomputed["int_user_item_interactions_aggregated"] <= 5 + waiting_users < all_users
+    assert _key_filters(tmp_path / "incremental") == {
+        "int_orders_summarized": {"order_id in (select order_id from changed_orders)",
+                                  "orders.order_id in (select order_id from changed_orders)"},
+        "int_user_item_interactions_aggregated": {f"{column} in (select user_id from changed_users)"
+                                                  for column in ("orders.user_id", "user_id", "reviews.user_id")}}
     fresh = _build_changed_keys_tables(tmp_path / "fresh", appended_dir)
     assert _tables(warehouse, CHANGED_KEYS_TABLES) == _tables(fresh, CHANGED_KEYS_TABLES)
     with duckdb.connect(str(warehouse), read_only=True) as connection:
