@@ -271,17 +271,24 @@ def requires_spark() -> None:
     pytest.skip(f"{missing} is not installed", allow_module_level=True)
 
 
-# Options of every JVM the tests start (the Spark builds through LTV_SPARK_JVM_OPTIONS, the test files'
-# own sessions, the Connect server). A build on local Spark is hundreds of short statements, each with
-# classes of its own that run a few times: HotSpot's optimising compiler (C2) spent 45% of the JVM's
-# CPU of the demo's Spark build compiling them (CPU by JVM thread from /proc). Raising its thresholds
-# tenfold leaves it the code that really runs hot; a larger code cache stops the sweeper evicting and
-# recompiling. The demo's Spark build alone, 2026-12-07, quiet machine: 257 -> 194 machine CPU-s,
-# 150 -> 134 s (JVM CPU 226 -> 148 s). Compiling only with C1 (TieredStopAtLevel=1) was worse: slower
-# code and a busy code-cache sweeper (285 CPU-s, 188 s).
+# Options of the JVMs of the tests' Spark builds (through LTV_SPARK_JVM_OPTIONS). A build on local Spark
+# is hundreds of short statements, each with classes of its own that run a few times: HotSpot's
+# optimising compiler (C2) spent 45% of the JVM's CPU of the demo's Spark build compiling them (CPU by
+# JVM thread from /proc). Raising its thresholds tenfold leaves it the code that really runs hot; a
+# larger code cache stops the sweeper evicting and recompiling. The demo's Spark build alone,
+# 2026-12-07, quiet machine: 257 -> 194 machine CPU-s, 150 -> 134 s (JVM CPU 226 -> 148 s). Compiling
+# only with C1 (TieredStopAtLevel=1) was worse there: slower code and a busy code-cache sweeper (285
+# CPU-s, 188 s).
 SPARK_TEST_JVM_OPTIONS = ("-XX:Tier4InvocationThreshold=100000 -XX:Tier4MinInvocationThreshold=50000 "
                           "-XX:Tier4CompileThreshold=120000 -XX:Tier4BackEdgeThreshold=1000000 "
                           "-XX:ReservedCodeCacheSize=512m")
+# Options of the other JVMs the tests start: the test files' own sessions, the sessions that read a
+# finished build, the Connect server. They run a few seconds of tiny frames each, where compiling is
+# most of the JVM's work even with C2's thresholds raised (a warm call of Spark's content similarity
+# on 40 items: 37% of the JVM's CPU in the compiler threads), so only C1 compiles there: the Spark
+# test files without a build, 2026-12-07, quiet machine, one process: 94.8 -> 75.4 and 139 -> 118
+# machine CPU-s (content similarity, recommendations, user value; the demo's DuckDB build included).
+SPARK_SESSION_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m"
 
 
 def spark_environment(work_dir: Path) -> dict:
@@ -317,7 +324,7 @@ def local_spark_session(tmp_path_factory, name: str, master: str = "local[1]", p
                .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp(name)))
                .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", str(partitions))
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-               .config("spark.driver.extraJavaOptions", SPARK_TEST_JVM_OPTIONS)
+               .config("spark.driver.extraJavaOptions", SPARK_SESSION_JVM_OPTIONS)
                # Adaptive execution re-plans each stage from its statistics: on the tests' frames of a few
                # rows it only adds planning (about a sixth of these files' time); the results are the same.
                .config("spark.sql.adaptive.enabled", "false").getOrCreate())
@@ -334,7 +341,7 @@ def spark_session_on(warehouse: Path, name: str, master: str = "local[1]"):
             .config("spark.sql.warehouse.dir", str(warehouse))
             .config("spark.hadoop.javax.jdo.option.ConnectionURL",
                     f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=false")
-            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse} {SPARK_TEST_JVM_OPTIONS}")
+            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse} {SPARK_SESSION_JVM_OPTIONS}")
             .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "2")
             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
             .enableHiveSupport().getOrCreate())

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SPARK_TEST_JVM_OPTIONS, requires_spark
+from conftest import SPARK_SESSION_JVM_OPTIONS, requires_spark
 
 requires_spark()
 
@@ -64,7 +64,7 @@ def _server_command(port: int, warehouse: Path) -> list[str]:
                 # Several shuffle partitions, so the holdout's numbering spans partitions.
                 "spark.sql.shuffle.partitions": 3, "spark.ui.enabled": "false",
                 "spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "localhost",
-                "spark.driver.extraJavaOptions": SPARK_TEST_JVM_OPTIONS}
+                "spark.driver.extraJavaOptions": SPARK_SESSION_JVM_OPTIONS}
     return [str(Path(_find_spark_home()) / "bin" / "spark-submit"), "--class",
             "org.apache.spark.sql.connect.service.SparkConnectServer", "--master", "local[2]",
             *(part for name, value in settings.items() for part in ("--conf", f"{name}={value}")), "spark-internal"]
