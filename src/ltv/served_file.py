@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ltv.text_privacy import clean_text, mask_personal_data
+from ltv.text_privacy import clean_and_mask_personal_data
 
 QUARANTINE_TABLE = "quarantine_rows"
 # The free-text fields of a quarantined raw row, per raw table: the ones staging masks.
@@ -105,7 +105,7 @@ def masked_raw_rows(source_tables: pd.Series, raw_rows: pd.Series) -> pd.Series:
             if not positions:
                 continue
             texts = pd.Series([parsed[position][field] for position in positions], dtype="object")
-            masked = mask_personal_data(clean_text(texts))
+            masked = clean_and_mask_personal_data(texts)
             for position, text in zip(positions, masked, strict=True):
                 parsed[position][field] = text
     return pd.Series([json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in parsed],

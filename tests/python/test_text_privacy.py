@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ltv.text_privacy import clean_text, mask_personal_data, mask_text, neutralise_formula
+from ltv.text_privacy import (
+    clean_and_mask_personal_data,
+    clean_text,
+    mask_personal_data,
+    mask_text,
+    neutralise_formula,
+)
 
 EMAILS = [
     "anna.smith@example.com",
@@ -229,3 +235,46 @@ def test_neutralise_formula_prefixes_what_a_spreadsheet_would_run():
         "Great, =fine", "[EMAIL] wrote"]
     assert pd.isna(neutralise_formula(texts)["i"]) and list(neutralise_formula(texts).index) == list("abcdefghi")
     assert texts["a"].startswith("=")  # not modified in place
+
+
+def _hostile_texts(count: int, seed: int) -> list[str | None]:
+    """Texts drawn from pieces that each step reacts to (control, bidi and invisible characters, every
+    kind of whitespace, markup, entities, e-mails plain and obfuscated, IBANs, cards, phones, dates) and
+    from plain words and numbers, so that some rows need nothing and others several steps."""
+    import random
+
+    rng = random.Random(seed)
+    pieces = ["good", "bad", "shoes", "at", "dot", "Size 42", "49.99", "2024", "O00012345", "café", "日本",
+              "\x00", "\x07", "\u202e", "\u200b", "\xad", "\t", "\n", "\u00a0", "\u3000", "  ", " ",
+              "<b>", "</p>", "<3", "&amp;", "&#64;", "&nbsp;", "a < b", "anna@example.com", "john at gmail.com",
+              "john (at) example (dot) com", "DE89 3704 0044 0532 0130 00", "4111 1111 1111 1111",
+              "+44 20 7946 0958", "(415) 555-0132", "01.02.2024", "138 0013 8000", "5901234123457", ""]
+    texts: list[str | None] = [None, "", " ", "plain words only"]
+    for _ in range(count):
+        texts.append("".join(rng.choice(pieces) + rng.choice(["", " "]) for _ in range(rng.randint(1, 8))))
+    return texts
+
+
+def test_clean_and_mask_equals_mask_after_clean_and_skips_rows_that_need_nothing(monkeypatch):
+    from test_pii_corpus import negatives, positives
+
+    import ltv.text_privacy as text_privacy
+
+    cleaned_rows = []
+    monkeypatch.setattr(text_privacy, "clean_text",
+                        lambda texts, clean=text_privacy.clean_text: cleaned_rows.append(len(texts)) or clean(texts))
+
+    texts = pd.Series(_hostile_texts(3000, seed=7) + [sentence for sentence, _, _ in positives()] + negatives(),
+                      dtype="object")
+    texts.index = texts.index * 3 + 1  # not a RangeIndex from 0: the rows must keep their labels
+    expected = mask_personal_data(clean_text(texts))
+    got = clean_and_mask_personal_data(texts)
+    pd.testing.assert_series_equal(got, expected)
+    assert got.isna().sum() > 0 and (got != texts).sum() > 1000
+    # The one scan sends only the rows that may change through the two steps (the nulls and the plain
+    # corpus sentences stay out); plain text none at all.
+    assert cleaned_rows[-1] < len(texts) - 100
+    plain = pd.Series(["Great fit, size 42, would buy again.", "Arrived in 3 days"] * 50)
+    cleaned_rows.clear()
+    pd.testing.assert_series_equal(clean_and_mask_personal_data(plain), plain.astype("str"))
+    assert cleaned_rows == []

@@ -37,10 +37,10 @@ def _mask_texts(texts: pd.DataFrame, max_characters: int, phone_region: str) -> 
     with a spreadsheet formula character gets a leading apostrophe: BI users export masked_text to
     CSV and open it in a spreadsheet (OWASP's CSV-injection rule). The text hash is added in DuckDB
     (_HASHED_COLUMNS)."""
-    from ltv.text_privacy import clean_text, mask_personal_data, neutralise_formula
+    from ltv.text_privacy import clean_and_mask_personal_data, neutralise_formula
 
     texts = texts.copy()
-    masked = neutralise_formula(mask_personal_data(clean_text(texts["original_text"]), default_region=phone_region))
+    masked = neutralise_formula(clean_and_mask_personal_data(texts["original_text"], default_region=phone_region))
     texts["is_truncated"] = masked.str.len().fillna(0) > max_characters
     texts["masked_text"] = masked.str.slice(0, max_characters)
     texts["written_at"] = pd.to_datetime(texts["written_at"]).astype("datetime64[us]")
