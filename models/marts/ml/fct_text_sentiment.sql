@@ -62,4 +62,4 @@ left join languages
    and texts.text_hash = languages.text_hash
 -- A text's rows next to each other: its text and hash are then stored once per block instead of twice
 -- (the large shop: 436 -> 267 MB, the largest public table, and about 1 CPU-s less to write it).
-order by texts.text_source, texts.source_id, versions.model_version
+{{ write_order('texts.text_source, texts.source_id, versions.model_version') }}
