@@ -121,6 +121,23 @@ def _similarity_recommendations(
     return top_n_per_user(strengths, similarity, owned, top_n, chunk_users, SCORE_DECIMALS, BLOCK_THREADS)
 
 
+def buyers_per_item(interactions: pd.DataFrame, bought_column: str) -> pd.DataFrame:
+    """DataFrame[item_id, popularity_score]: how many rows with a positive `bought_column` each item
+    has, items in id order; with one row per (user, item) pair, its distinct buyers. The same as
+    interactions.loc[interactions[bought_column] > 0].groupby("item_id").size(): the fallback list.
+
+    The warehouse models' ids are integer codes: counted with np.bincount on the two columns, not by
+    copying every column of the selected rows and hashing them (~1 CPU-s per model at 8.4M rows)."""
+    bought = (interactions[bought_column] > 0).to_numpy(dtype=bool)
+    item_ids = interactions["item_id"].to_numpy()
+    if item_ids.dtype.kind in "iu" and (item_ids.size == 0 or item_ids.min() >= 0):
+        counts = np.bincount(item_ids[bought], minlength=0)
+        items = np.flatnonzero(counts)
+        return pd.DataFrame({"item_id": items.astype(item_ids.dtype), "popularity_score": counts[items].astype(np.int64)})
+    buyers = interactions.loc[bought, ["item_id"]]
+    return buyers.groupby("item_id").size().rename("popularity_score").reset_index()
+
+
 def _popularity_scores(
     popularity: pd.DataFrame | None, user_items: sparse.csr_matrix, item_index: pd.Index
 ) -> np.ndarray:

@@ -40,7 +40,7 @@ import pandas as pd
 
 from ltv.item_weights import EASE_MAX_ITEMS, fit_item_weights
 from ltv.ranking_metrics import evaluate_recommendations
-from ltv.recommend import recommend_items
+from ltv.recommend import buyers_per_item, recommend_items
 from ltv.similarity import SIMILARITY_COLUMNS, SIMILARITY_DECIMALS, user_item_matrix
 
 RATING_MODES = ("ignore", "positive_only", "centered")
@@ -155,8 +155,7 @@ def config_similarities(interactions: pd.DataFrame, config: dict, item_ids=None,
 
 def popularity_of(interactions: pd.DataFrame) -> pd.DataFrame:
     """Distinct buyers (completed purchases) per item: the fallback list."""
-    buyers = interactions.loc[interactions["purchases"] > 0]
-    return buyers.groupby("item_id").size().rename("popularity_score").reset_index()
+    return buyers_per_item(interactions, "purchases")
 
 
 def blended_weights(similarities: pd.DataFrame, items, popularity: pd.DataFrame, popularity_weight: float) -> pd.DataFrame:

@@ -241,3 +241,25 @@ def test_unknown_interaction_transform_is_refused():
     interactions = random_interactions(0)
     with pytest.raises(ValueError, match="interaction_transform"):
         recommend_items(interactions, item_similarities(interactions), interaction_transform="sqrt")
+
+
+@pytest.mark.parametrize("coded", [True, False])
+def test_buyers_per_item_counts_the_rows_that_bought_as_a_groupby_would(coded):
+    """Integer codes go through bincount, other ids through pandas: both equal the plain groupby
+    (a hand count of a small case, then random frames with missing and zero purchases)."""
+    from ltv.recommend import buyers_per_item
+
+    small = pd.DataFrame({"item_id": [3, 0, 3, 5, 5, 5, 7], "purchases": [1, 2, 0, np.nan, 4, 1, -1]})
+    if not coded:
+        small["item_id"] = small["item_id"].map(lambda code: f"I{code}")
+    expected_items = [0, 3, 5] if coded else ["I0", "I3", "I5"]
+    counted = buyers_per_item(small, "purchases")
+    assert counted["item_id"].tolist() == expected_items and counted["popularity_score"].tolist() == [1, 1, 2]
+    rng = np.random.default_rng(7)
+    for rows in (0, 1, 500):
+        frame = pd.DataFrame({"item_id": rng.integers(0, 40, rows),
+                              "purchases": rng.choice([0.0, 1.0, 3.0, np.nan], rows)})
+        if not coded:
+            frame["item_id"] = frame["item_id"].map(lambda code: f"I{code:02d}")
+        reference = frame.loc[frame["purchases"] > 0].groupby("item_id").size().rename("popularity_score").reset_index()
+        pd.testing.assert_frame_equal(buyers_per_item(frame, "purchases"), reference, check_index_type=False)

@@ -106,12 +106,6 @@ def content_similarity(connection, items, settings_frame: pd.DataFrame, this: st
     return similarities
 
 
-def _popularity(interactions: pd.DataFrame, purchase_column: str) -> pd.DataFrame:
-    """Distinct buyers per item: the fallback list for users with no history."""
-    buyers = interactions.loc[interactions[purchase_column] > 0]
-    return buyers.groupby("item_id").size().rename("popularity_score").reset_index()
-
-
 def _never_recommended(interactions: pd.DataFrame) -> pd.DataFrame:
     """Pairs never recommended, in every version: bought, returned or cancelled (returned means no)."""
     touched = ((interactions["purchases_total"] > 0) | (interactions["returned_total"] > 0)
@@ -129,7 +123,7 @@ def user_recommendations(connection, interactions, similarities, users, settings
     returned: users are every customer and every interacting user, items every item that is
     interacted with or has similarity rows, so the result is what recommend_items gives on the ids."""
     from ltv import recommendation_tuning
-    from ltv.recommend import recommend_items
+    from ltv.recommend import buyers_per_item, recommend_items
 
     settings = model_settings(settings_frame) if len(settings_frame) else {}
     top_n = int(settings.get("recommendations_top_n", 10))
@@ -176,7 +170,7 @@ def user_recommendations(connection, interactions, similarities, users, settings
         coded_interactions, coded_similarities = _fetched_frame(coded_interactions), _fetched_frame(coded_similarities)
         weighted = _weighted_interactions(coded_interactions, "interaction_weight")
         owned = _never_recommended(coded_interactions)
-        popularity = _popularity(coded_interactions, "purchases_total")
+        popularity = buyers_per_item(coded_interactions, "purchases_total")
         del coded_interactions
         recommendations = recommend_items(
             weighted, coded_similarities, top_n=top_n, owned=owned, popularity=popularity,
