@@ -26,6 +26,14 @@
     regexp_matches({{ text_sql }}, '{{ pattern }}')
 {%- endmacro %}
 
+{#- The text of a capturing group of the pattern's first match ('' without a match). -#}
+{% macro ltv_regexp_extract(text_sql, pattern, group) -%}
+    {{ return(adapter.dispatch('ltv_regexp_extract')(text_sql, pattern, group)) }}
+{%- endmacro %}
+{% macro default__ltv_regexp_extract(text_sql, pattern, group) -%}
+    regexp_extract({{ text_sql }}, '{{ pattern }}', {{ group }})
+{%- endmacro %}
+
 {#- A top-level field of a JSON object text, as text (null when absent or JSON null). -#}
 {% macro ltv_json_field(json_sql, field) -%}
     {{ return(adapter.dispatch('ltv_json_field')(json_sql, field)) }}

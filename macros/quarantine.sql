@@ -23,7 +23,8 @@
     {%- endfor -%}
 {%- endif -%}
 {%- set arguments = {'table_name': table_name, 'source_relation': source_relation, 'key_columns': contract.key,
-                     'columns': contract.columns, 'raw_types': raw_types, 'rules': rules, 'references': references} -%}
+                     'columns': contract.columns, 'raw_types': raw_types, 'rules': rules, 'references': references,
+                     'date_orders': slash_date_orders(table_name, source_relation, contract.columns, raw_types)} -%}
 {#- Parquet sources number their rows (raw_data.sql), which is what lets a rebuild check only rows
     appended since the last build; see raw_rows_check_plan. -#}
 {%- set row_numbered = 'file_row_number' in raw_types -%}
@@ -76,7 +77,7 @@ typed_rows as {{ ltv_cte_inlined() }} (
     select
         raw_rows.*,
         {%- for column in columns %}
-        {{ typed_raw_value(column, arguments.raw_types.get(column.name, 'VARCHAR')) }} as {{ column.name }}{{ "," if not loop.last }}
+        {{ typed_raw_value(column, arguments.raw_types.get(column.name, 'VARCHAR'), arguments.date_orders.get(column.name)) }} as {{ column.name }}{{ "," if not loop.last }}
         {%- endfor %}
     from raw_rows
 
@@ -320,11 +321,12 @@ from all_rows
 
 
 {#- A raw value cast to its contract type; a value that does not cast becomes null, which the
-    checks then tell apart from a value that was missing. raw_type is the raw column's DuckDB type. -#}
-{% macro typed_raw_value(column, raw_type) -%}
+    checks then tell apart from a value that was missing. raw_type is the raw column's DuckDB type;
+    date_order how a text timestamp column reads slash dates (slash_date_orders). -#}
+{% macro typed_raw_value(column, raw_type, date_order=none) -%}
     {%- set raw_column = 'raw__' ~ column.name -%}
     {%- if column.type == 'timestamp' -%}
-        {{ utc_timestamp(raw_column, raw_type) }}
+        {{ utc_timestamp(raw_column, raw_type, date_order) }}
     {%- elif column.type == 'number' -%}
         {#- NaN and ±Infinity are not amounts: invalid_number. #}
         case when {{ ltv_is_finite('try_cast(' ~ raw_column ~ ' as double)') }} then try_cast({{ raw_column }} as double) end
@@ -349,19 +351,22 @@ from all_rows
         (default UTC, when it is simply taken as it is);
       epoch numbers (integer or decimal columns, or text of digits): seconds since 1970-01-01 UTC,
         or milliseconds from 10^11, microseconds from 10^14, nanoseconds from 10^17 (so any date
-        after 1973 reads right in any of the four units); from 10^20 on: invalid_timestamp. -#}
-{% macro utc_timestamp(raw_column, raw_type) -%}
-    {#- DuckDB's names, and Spark's INT. -#}
-    {%- set numeric_types = ['TINYINT', 'SMALLINT', 'INTEGER', 'INT', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT',
-                             'UINTEGER', 'UBIGINT', 'UHUGEINT', 'FLOAT', 'DOUBLE', 'REAL'] -%}
-    {%- if raw_type == 'TIMESTAMP WITH TIME ZONE' -%}
+        after 1973 reads right in any of the four units); from 10^20 on: invalid_timestamp;
+      text slash dates (12/31/2010 8:26, 31.12.2010): read in date_order, 'month_first' or
+        'day_first' (slash_date_orders); with none they stay invalid_timestamp. -#}
+{% macro utc_timestamp(raw_column, raw_type, date_order=none) -%}
+    {%- set form = raw_timestamp_form(raw_type) -%}
+    {%- if form == 'zoned' -%}
         {{ ltv_offset_text_as_utc(raw_column) }}
-    {%- elif raw_type.startswith('TIMESTAMP') or raw_type == 'DATE' -%}
+    {%- elif form == 'naive' -%}
         {{ naive_as_utc('cast(' ~ raw_column ~ ' as timestamp)') }}
-    {%- elif raw_type in numeric_types or raw_type.startswith('DECIMAL') -%}
+    {%- elif form == 'epoch' -%}
         {{ epoch_as_timestamp('cast(' ~ raw_column ~ ' as double)') }}
     {%- else -%}
         {%- set text = 'trim(cast(' ~ raw_column ~ ' as string))' -%}
+        {%- if date_order is not none -%}
+            {%- set text = '(' ~ slash_date_as_iso(text, date_order) ~ ')' -%}
+        {%- endif -%}
         case
             when {{ ltv_regexp_full_match(text, '-?[0-9]+(\\.[0-9]+)?') }}
                 then {{ epoch_as_timestamp('try_cast(' ~ text ~ ' as double)') }}
@@ -370,6 +375,100 @@ from all_rows
             else {{ naive_as_utc('try_cast(' ~ text ~ ' as timestamp)') }}
         end
     {%- endif -%}
+{%- endmacro %}
+
+{#- How a raw timestamp column is read, by its type: 'zoned' (TIMESTAMPTZ), 'naive' (TIMESTAMP,
+    DATE), 'epoch' (a number) or 'text' (by what each value holds). -#}
+{% macro raw_timestamp_form(raw_type) -%}
+    {#- DuckDB's names, and Spark's INT. -#}
+    {%- set numeric_types = ['TINYINT', 'SMALLINT', 'INTEGER', 'INT', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT',
+                             'UINTEGER', 'UBIGINT', 'UHUGEINT', 'FLOAT', 'DOUBLE', 'REAL'] -%}
+    {%- if raw_type == 'TIMESTAMP WITH TIME ZONE' -%}
+        {{ return('zoned') }}
+    {%- elif raw_type.startswith('TIMESTAMP') or raw_type == 'DATE' -%}
+        {{ return('naive') }}
+    {%- elif raw_type in numeric_types or raw_type.startswith('DECIMAL') -%}
+        {{ return('epoch') }}
+    {%- endif -%}
+    {{ return('text') }}
+{%- endmacro %}
+
+{#- A date written with the year last, 1-2 digit day and month and '/', '.' or '-' between them
+    (12/31/2010, 31.12.2010 08:26, 1-5-2010), then anything (a time, an offset): groups first
+    number, second number, year, the rest. -#}
+{% macro slash_date_pattern() -%}
+    {{ return('([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})(.*)') }}
+{%- endmacro %}
+
+{#- A text timestamp with a slash date rewritten year first (2010-12-31 8:26), which both engines
+    cast; other texts as they are. -#}
+{% macro slash_date_as_iso(text_sql, date_order) -%}
+    {%- set anchored = '^' ~ slash_date_pattern() -%}
+    {%- set month_group, day_group = (1, 2) if date_order == 'month_first' else (2, 1) -%}
+    case when {{ ltv_regexp_full_match(text_sql, slash_date_pattern()) }}
+        then concat({{ ltv_regexp_extract(text_sql, anchored, 3) }}, '-', {{ ltv_regexp_extract(text_sql, anchored, month_group) }},
+                    '-', {{ ltv_regexp_extract(text_sql, anchored, day_group) }}, {{ ltv_regexp_extract(text_sql, anchored, 4) }})
+        else {{ text_sql }}
+    end
+{%- endmacro %}
+
+{#- How each text timestamp column of a raw table reads slash dates: {column: 'month_first' |
+    'day_first'}. Var ltv_source_date_order decides when set; by default ('auto') the column's own
+    values do: a first number above 12 is a day (31/12/2010), a second one above 12 makes the first a
+    month (12/31/2010). A column that has slash dates but does not settle it (no number above 12, or
+    both kinds) is left out: its slash dates stay invalid_timestamp, and the build log says why and
+    which var decides. One scan of the raw table per build, only when it has such a text column; the
+    order is written into the check's SQL, so a rebuild whose order changed rechecks every row. -#}
+{% macro slash_date_orders(table_name, source_relation, columns, raw_types) %}
+    {%- set setting = validated_choice_var('ltv_source_date_order', ['auto', 'month_first', 'day_first']) -%}
+    {%- set text_columns = [] -%}
+    {%- for column in columns if column.type == 'timestamp' and column.name in raw_types
+                                 and raw_timestamp_form(raw_types[column.name]) == 'text' -%}
+        {%- do text_columns.append(column.name) -%}
+    {%- endfor -%}
+    {%- set orders = {} -%}
+    {%- if setting != 'auto' -%}
+        {%- for name in text_columns -%}
+            {%- do orders.update({name: setting}) -%}
+        {%- endfor -%}
+        {{ return(orders) }}
+    {%- endif -%}
+    {%- if not execute or text_columns | length == 0 -%}
+        {{ return(orders) }}
+    {%- endif -%}
+    {%- set pattern = slash_date_pattern() -%}
+    {%- set anchored = '^' ~ pattern -%}
+    {%- set query -%}
+        select
+        {%- for name in text_columns %}
+            {%- set text = 'trim(cast(' ~ adapter.quote(name) ~ ' as string))' %}
+            {%- set is_slash_date = ltv_regexp_full_match(text, pattern) %}
+            coalesce(max(case when {{ is_slash_date }} then 1 else 0 end), 0) as slash_dates_{{ loop.index }},
+            coalesce(max(case when {{ is_slash_date }} and try_cast({{ ltv_regexp_extract(text, anchored, 1) }} as int) > 12
+                              then 1 else 0 end), 0) as day_first_{{ loop.index }},
+            coalesce(max(case when {{ is_slash_date }} and try_cast({{ ltv_regexp_extract(text, anchored, 2) }} as int) > 12
+                              then 1 else 0 end), 0) as month_first_{{ loop.index }}{{ "," if not loop.last }}
+        {%- endfor %}
+        from {{ source_relation }}
+    {%- endset -%}
+    {%- set found = run_query(query).rows[0] -%}
+    {%- for name in text_columns -%}
+        {%- set slash_dates, day_first, month_first = found[3 * loop.index0] | int, found[3 * loop.index0 + 1] | int,
+                                                      found[3 * loop.index0 + 2] | int -%}
+        {%- set where = table_name ~ '.' ~ name -%}
+        {%- if slash_dates and day_first != month_first -%}
+            {%- set order = 'day_first' if day_first else 'month_first' -%}
+            {%- do orders.update({name: order}) -%}
+            {{ log("ltv: " ~ where ~ " reads its slash dates " ~ ("day/month/year (a first number above 12)" if day_first
+                   else "month/day/year (a second number above 12)") ~ "; var ltv_source_date_order overrides", info=true) }}
+        {%- elif slash_dates -%}
+            {{ log("ltv: " ~ where ~ " has slash dates whose order its values do not settle ("
+                   ~ ("some have a day first and some a month first" if day_first else "no number above 12")
+                   ~ "): they are quarantined as invalid_timestamp; set var ltv_source_date_order to month_first or day_first",
+                   info=true) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(orders) }}
 {%- endmacro %}
 
 {% macro naive_as_utc(timestamp_sql) -%}

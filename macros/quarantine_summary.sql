@@ -11,7 +11,7 @@
     {%- set hints = {
         'missing_required': "a required column is empty (README: the input contract)",
         'invalid_number': "not a finite number (NaN, Infinity or text)",
-        'invalid_timestamp': "not a timestamp, date or epoch number",
+        'invalid_timestamp': "not a timestamp, date or epoch number (a year-last date 03/04/2010 reads by var ltv_source_date_order, or by a day above 12 in its column)",
         'invalid_rating': "not a whole number from 1 to 5",
         'invalid_enum': "status must be completed | cancelled | returned; event_type view | add_to_cart | search | login",
         'non_positive_quantity': "quantity 0 or less",

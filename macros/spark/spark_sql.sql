@@ -18,6 +18,10 @@
     ({{ text_sql }} rlike {{ spark_regex_literal(pattern) }})
 {%- endmacro %}
 
+{% macro spark__ltv_regexp_extract(text_sql, pattern, group) -%}
+    regexp_extract({{ text_sql }}, {{ spark_regex_literal(pattern) }}, {{ group }})
+{%- endmacro %}
+
 {% macro spark__ltv_json_field(json_sql, field) -%}
     get_json_object({{ json_sql }}, '$.{{ field }}')
 {%- endmacro %}

@@ -251,6 +251,7 @@ BAD_VARS = {
     "ltv_quarantine_warn_share: 0.5, ltv_quarantine_error_share: 0.1":
         "var 'ltv_quarantine_warn_share' (0.5) must not exceed var 'ltv_quarantine_error_share' (0.1)",
     "ltv_source_time_zone: 'Mars/Olympus'": "var 'ltv_source_time_zone' must be a time zone name",
+    "ltv_source_date_order: 'ymd'": "var 'ltv_source_date_order' must be one of auto, month_first, day_first, got 'ymd'",
 }
 
 
@@ -287,6 +288,78 @@ def test_naive_timestamps_are_read_in_the_shops_zone_when_one_is_named(small_sho
     try:
         assert scalar(connection, f"select ordered_at from staging.stg_shop__orders where order_id = '{order.order_id}'") \
             == expected.to_pydatetime()
+    finally:
+        connection.close()
+
+
+# The models that check the three raw tables below, without data tests (a table all quarantined is the point).
+YEAR_LAST_SELECTION = ["--select", "+stg_shop__users", "+stg_shop__orders", "+stg_shop__reviews",
+                       "--exclude-resource-type", "test", "unit_test", *NO_RUN_ARTIFACTS]
+
+
+def make_shop_with_year_last_dates(small_shop, folder):
+    """small_shop with text dates written year last, as spreadsheet exports do: sign-ups day first
+    (31/12/2024 23:10:05), orders month first with minutes (12/31/2024 8:26), and only the reviews
+    written on days 1-12, month first without a time (03/04/2024): a column no value settles."""
+    shutil.copytree(small_shop, folder)
+    users = pd.read_parquet(folder / "users.parquet")
+    users.assign(signed_up_at=users.signed_up_at.dt.strftime("%d/%m/%Y %H:%M:%S")).to_csv(folder / "users.csv", index=False)
+    orders = pd.read_parquet(folder / "orders.parquet")
+    orders.assign(ordered_at=orders.ordered_at.map(lambda t: f"{t.month}/{t.day}/{t.year} {t.hour}:{t.minute:02d}")) \
+        .to_csv(folder / "orders.csv", index=False)
+    reviews = pd.read_parquet(folder / "reviews.parquet")
+    reviews = reviews[reviews.created_at.dt.day <= 12]
+    reviews.assign(created_at=reviews.created_at.dt.strftime("%m/%d/%Y")).to_csv(folder / "reviews.csv", index=False)
+    for table in ("users", "orders", "reviews"):
+        (folder / f"{table}.parquet").unlink()
+    return users, orders, reviews
+
+
+def test_dates_written_year_last_read_in_the_order_their_column_settles(small_shop, tmp_path):
+    users, orders, reviews = make_shop_with_year_last_dates(small_shop, tmp_path / "shop")
+    assert (users.signed_up_at.dt.day > 12).any() and (orders.ordered_at.dt.day > 12).any()
+    warehouse, result = build_warehouse(tmp_path / "build", raw_dir=tmp_path / "shop", extra_arguments=YEAR_LAST_SELECTION)
+    assert "ltv: users.signed_up_at reads its slash dates day/month/year" in result.stdout
+    assert "ltv: orders.ordered_at reads its slash dates month/day/year" in result.stdout
+    assert ("ltv: reviews.created_at has slash dates whose order its values do not settle (no number above 12): they are "
+            "quarantined as invalid_timestamp; set var ltv_source_date_order to month_first or day_first") in result.stdout
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        read = dict(connection.sql("select user_id, signed_up_at from staging.stg_shop__users").fetchall())
+        assert read == {row.user_id: row.signed_up_at.to_pydatetime() for row in users.itertuples()}
+        read = dict(connection.sql("select order_id, ordered_at from staging.stg_shop__orders").fetchall())
+        assert read == {row.order_id: row.ordered_at.floor("min").to_pydatetime() for row in orders.itertuples()}
+        assert scalar(connection, "select count(*) from staging.stg_shop__reviews") == 0
+        assert connection.sql("select quarantine_reason, count(*) from staging.base_shop__reviews "
+                              "group by all").fetchall() == [("invalid_timestamp", len(reviews))]
+    finally:
+        connection.close()
+
+
+def test_the_date_order_var_decides_for_every_column(small_shop, tmp_path):
+    users, orders, reviews = make_shop_with_year_last_dates(small_shop, tmp_path / "shop")
+    warehouse, result = build_warehouse(tmp_path / "build", raw_dir=tmp_path / "shop", extra_arguments=[
+        *YEAR_LAST_SELECTION, "--vars", "{ltv_source_date_order: month_first}"])
+    assert "reads its slash dates" not in result.stdout  # nothing detected: the var said
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        # Sign-ups were written day first: read month first, a day above 12 is no month, and a day up to 12
+        # swaps with the month (the var is obeyed, not second-guessed).
+        impossible = users[users.signed_up_at.dt.day > 12]
+        assert dict(connection.sql("select quarantine_reason, count(*) from staging.base_shop__users "
+                                   "group by all").fetchall()) == {None: len(users) - len(impossible),
+                                                                   "invalid_timestamp": len(impossible)}
+        # Every review reads right; those of the users just quarantined wait for them (unknown_user).
+        read = dict(connection.sql("select review_id, created_at from staging.stg_shop__reviews").fetchall())
+        expected = {row.review_id: row.created_at.normalize().to_pydatetime() for row in reviews.itertuples()
+                    if row.user_id not in set(impossible.user_id)}
+        assert read == expected and len(read) > 0
+        assert dict(connection.sql("select quarantine_reason, count(*) from staging.base_shop__reviews "
+                                   "where quarantine_reason is not null group by all").fetchall()) \
+            == {"unknown_user": len(reviews) - len(expected)}
+        swapped = users[users.signed_up_at.dt.day <= 12].iloc[0]
+        assert scalar(connection, f"select signed_up_at from staging.stg_shop__users where user_id = '{swapped.user_id}'") \
+            == swapped.signed_up_at.replace(month=swapped.signed_up_at.day, day=swapped.signed_up_at.month).to_pydatetime()
     finally:
         connection.close()
 

@@ -5,7 +5,10 @@ verdicts included), and the absent tables are read as empty."""
 
 from __future__ import annotations
 
+import json
+
 import duckdb
+import pandas as pd
 import pytest
 from conftest import build_warehouse, requires_spark, spark_parquet
 from spark_extra_builds import RAW_FILES_BASE_TABLES, RAW_FILES_SELECTION
@@ -49,6 +52,24 @@ def _raw_tables(spark_warehouse) -> dict:
 
 def test_the_base_tables_on_spark_equal_duckdbs(both_engines):
     assert_same_base_tables(*both_engines)
+
+
+def test_day_first_sign_up_dates_read_as_written_and_only_the_injected_defects_are_quarantined(both_engines, shop):
+    """users.csv has its sign-ups day first with the year last (spark_extra_builds): each engine detects the
+    order from the column (equal tables, above), and reads each date as pandas does with that format."""
+    duckdb_path, _ = both_engines
+    written = pd.read_csv(shop / "users.csv", dtype=str)
+    expected = pd.to_datetime(written.signed_up_at, format="%d/%m/%Y %H:%M:%S", errors="coerce")
+    defects = json.loads((shop.parent / "generated" / "defects.json").read_text())["expected_quarantine"]["users"]
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        reasons = dict(connection.sql("select quarantine_reason, count(*) from staging.base_shop__users "
+                                      "where quarantine_reason is not null group by all").fetchall())
+        accepted = connection.sql("select user_id, signed_up_at from staging.base_shop__users "
+                                  "where quarantine_reason is null and signed_up_at is not null").fetchall()
+    assert reasons == defects
+    as_written = {(user, date.to_pydatetime()) for user, date in zip(written.user_id, expected, strict=True)
+                  if not pd.isna(date)}
+    assert len(accepted) > 100 and set(accepted) <= as_written
 
 
 def test_spark_reads_each_file_where_it_is_and_the_absent_tables_as_empty(both_engines, shop):
