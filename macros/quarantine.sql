@@ -338,7 +338,15 @@ from all_rows
                 then try_cast(try_cast({{ raw_column }} as double) as integer)
         end
     {%- elif column.allowed is defined -%}
-        lower(trim(cast({{ raw_column }} as string)))
+        {%- set written = 'lower(trim(cast(' ~ raw_column ~ ' as string)))' -%}
+        {%- if column.spellings is defined -%}
+            case {{ written }}
+                {%- for spelling, value in column.spellings.items() %} when '{{ spelling }}' then '{{ value }}'{% endfor %}
+                else {{ written }}
+            end
+        {%- else -%}
+            {{ written }}
+        {%- endif -%}
     {%- else -%}
         nullif(trim(cast({{ raw_column }} as string)), '')
     {%- endif -%}

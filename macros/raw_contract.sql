@@ -11,6 +11,8 @@
               column is also nullable; real catalogues often have no brand or description, many
               shops record no country or sign-up date
     allowed   for enumerations: the accepted lower-case values
+    spellings for enumerations: other ways exports write an accepted value, read as it ('canceled'
+              in US English; 'addtocart' and 'cart' in public event logs), never a value of another meaning
     sign      'positive' (quantity: > 0, else non_positive_quantity) or 'non_negative' (prices:
               0 is a free line or item, < 0 is negative_price)
   table fields
@@ -36,7 +38,8 @@
             {'name': 'order_id', 'type': 'text', 'required': true},
             {'name': 'user_id', 'type': 'text', 'required': true},
             {'name': 'ordered_at', 'type': 'timestamp', 'required': true},
-            {'name': 'status', 'type': 'text', 'required': true, 'allowed': ['completed', 'cancelled', 'returned']},
+            {'name': 'status', 'type': 'text', 'required': true, 'allowed': ['completed', 'cancelled', 'returned'],
+             'spellings': {'canceled': 'cancelled'}},
         ]},
         'order_items': {'key': ['order_id', 'item_id'], 'optional': false, 'columns': [
             {'name': 'order_id', 'type': 'text', 'required': true},
@@ -48,7 +51,9 @@
             {'name': 'event_id', 'type': 'text', 'required': true},
             {'name': 'user_id', 'type': 'text', 'required': true},
             {'name': 'item_id', 'type': 'text', 'required': false},
-            {'name': 'event_type', 'type': 'text', 'required': true, 'allowed': ['view', 'add_to_cart', 'search', 'login']},
+            {'name': 'event_type', 'type': 'text', 'required': true, 'allowed': ['view', 'add_to_cart', 'search', 'login'],
+             'spellings': {'addtocart': 'add_to_cart', 'add-to-cart': 'add_to_cart', 'add to cart': 'add_to_cart',
+                           'cart': 'add_to_cart'}},
             {'name': 'occurred_at', 'type': 'timestamp', 'required': true},
         ]},
         'reviews': {'key': ['review_id'], 'optional': true, 'columns': [

@@ -364,6 +364,35 @@ def test_the_date_order_var_decides_for_every_column(small_shop, tmp_path):
         connection.close()
 
 
+def test_other_spellings_of_a_status_or_event_type_read_as_the_contracts(small_shop, tmp_path):
+    """'canceled' (US English), and the add-to-cart names of public event logs ('addtocart', 'cart'), in
+    any case: staged as the contract's value, not quarantined as invalid_enum."""
+    shop = tmp_path / "shop"
+    shutil.copytree(small_shop, shop)
+    orders = pd.read_parquet(shop / "orders.parquet")
+    cancelled = orders.status == "cancelled"
+    orders.loc[cancelled, "status"] = np.where(np.arange(cancelled.sum()) % 2 == 0, "Canceled", " canceled ")
+    orders.to_parquet(shop / "orders.parquet", index=False)
+    events = pd.read_parquet(shop / "events.parquet")
+    carts = events.index[events.event_type == "add_to_cart"]
+    spellings = ["addtocart", "Cart", "add-to-cart", "Add To Cart"]
+    events.loc[carts, "event_type"] = [spellings[position % len(spellings)] for position in range(len(carts))]
+    events.to_parquet(shop / "events.parquet", index=False)
+    assert cancelled.sum() >= 2 and len(carts) >= len(spellings)
+    warehouse, _ = build_warehouse(tmp_path / "build", raw_dir=shop, extra_arguments=[
+        "--select", "+stg_shop__orders", "+stg_shop__events", "--exclude-resource-type", "test", "unit_test",
+        *NO_RUN_ARTIFACTS])
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        staged = dict(connection.sql("select order_id, status from staging.stg_shop__orders").fetchall())
+        assert staged == dict(zip(orders.order_id, np.where(cancelled, "cancelled", orders.status), strict=True))
+        staged = dict(connection.sql("select event_id, event_type from staging.stg_shop__events").fetchall())
+        assert [staged[event_id] for event_id in events.event_id[carts]] == ["add_to_cart"] * len(carts)
+        assert len(staged) == len(events)
+    finally:
+        connection.close()
+
+
 def test_settings_without_a_cutoff_are_none_not_nat():
     from ltv.dbt_entrypoints import model_settings
 
