@@ -369,7 +369,7 @@ from all_rows
     {%- elif form == 'naive' -%}
         {{ naive_as_utc('cast(' ~ raw_column ~ ' as timestamp)') }}
     {%- elif form == 'epoch' -%}
-        {{ epoch_as_timestamp('cast(' ~ raw_column ~ ' as double)') }}
+        {{ compact_date_or_epoch('cast(' ~ raw_column ~ ' as double)') }}
     {%- else -%}
         {%- set text = 'trim(cast(' ~ raw_column ~ ' as string))' -%}
         {%- if date_order is not none -%}
@@ -377,7 +377,7 @@ from all_rows
         {%- endif -%}
         case
             when {{ ltv_regexp_full_match(text, '-?[0-9]+(\\.[0-9]+)?') }}
-                then {{ epoch_as_timestamp('try_cast(' ~ text ~ ' as double)') }}
+                then {{ compact_date_or_epoch('try_cast(' ~ text ~ ' as double)') }}
             when {{ ltv_regexp_matches(text, '[0-9]:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?\\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$') }}
                 then {{ ltv_offset_text_as_utc(text) }}
             else {{ naive_as_utc('try_cast(' ~ text ~ ' as timestamp)') }}
@@ -486,6 +486,23 @@ from all_rows
     {%- else -%}
         {{ ltv_local_as_utc(timestamp_sql, zone) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- A number that is a date written as digits, YYYYMMDD (19970101, as CDNOW-style exports write it)
+    or YYYYMMDDhhmmss, as that naive date and time; other numbers as epoch_as_timestamp. As epoch
+    seconds such an 8-digit number would fall in August 1970, and as milliseconds a 14-digit one after
+    the year 2500: no shop's dates. Digits that are not a real date (19971340) are invalid_timestamp. -#}
+{% macro compact_date_or_epoch(number_sql) -%}
+    {%- set digits = 'cast(cast(' ~ number_sql ~ ' as bigint) as string)' -%}
+    {%- set date_part = "concat(substr(" ~ digits ~ ", 1, 4), '-', substr(" ~ digits ~ ", 5, 2), '-', substr(" ~ digits ~ ", 7, 2)" -%}
+    case
+        when {{ number_sql }} between 19000101 and 21001231 and {{ number_sql }} = floor({{ number_sql }})
+            then {{ naive_as_utc('try_cast(' ~ date_part ~ ') as timestamp)') }}
+        when {{ number_sql }} between 19000101000000 and 21001231235959 and {{ number_sql }} = floor({{ number_sql }})
+            then {{ naive_as_utc('try_cast(' ~ date_part ~ ", ' ', substr(" ~ digits ~ ", 9, 2), ':', substr(" ~ digits
+                                 ~ ", 11, 2), ':', substr(" ~ digits ~ ", 13, 2)) as timestamp)") }}
+        else {{ epoch_as_timestamp(number_sql) }}
+    end
 {%- endmacro %}
 
 {% macro epoch_as_timestamp(number_sql) -%}

@@ -364,6 +364,36 @@ def test_the_date_order_var_decides_for_every_column(small_shop, tmp_path):
         connection.close()
 
 
+def test_dates_written_as_digits_read_as_those_dates(small_shop, tmp_path):
+    """CDNOW-style exports write a day as the integer 19970101: sign-ups as such integers, orders as
+    YYYYMMDDhhmmss text, and review times still epoch seconds (the old reading of plain numbers)."""
+    shop = tmp_path / "shop"
+    shutil.copytree(small_shop, shop)
+    users = pd.read_parquet(shop / "users.parquet")
+    users.assign(signed_up_at=users.signed_up_at.dt.strftime("%Y%m%d").astype("int64")).to_parquet(
+        shop / "users.parquet", index=False)
+    orders = pd.read_parquet(shop / "orders.parquet")
+    not_a_date = orders.iloc[[0]].assign(order_id="O_NOT_A_DATE", ordered_at="19971340")
+    pd.concat([orders.assign(ordered_at=orders.ordered_at.dt.strftime("%Y%m%d%H%M%S")), not_a_date]).to_parquet(
+        shop / "orders.parquet", index=False)
+    reviews = pd.read_parquet(shop / "reviews.parquet")
+    reviews.assign(created_at=reviews.created_at.dt.as_unit("s").astype("int64")).to_parquet(
+        shop / "reviews.parquet", index=False)
+    warehouse, _ = build_warehouse(tmp_path / "build", raw_dir=shop, extra_arguments=YEAR_LAST_SELECTION)
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        read = dict(connection.sql("select user_id, signed_up_at from staging.stg_shop__users").fetchall())
+        assert read == {row.user_id: row.signed_up_at.normalize().to_pydatetime() for row in users.itertuples()}
+        read = dict(connection.sql("select order_id, ordered_at from staging.stg_shop__orders").fetchall())
+        assert read == {row.order_id: row.ordered_at.floor("s").to_pydatetime() for row in orders.itertuples()}
+        assert connection.sql("select order_id, quarantine_reason from staging.base_shop__orders "
+                              "where quarantine_reason is not null").fetchall() == [("O_NOT_A_DATE", "invalid_timestamp")]
+        read = dict(connection.sql("select review_id, created_at from staging.stg_shop__reviews").fetchall())
+        assert read == {row.review_id: row.created_at.floor("s").to_pydatetime() for row in reviews.itertuples()}
+    finally:
+        connection.close()
+
+
 def test_other_spellings_of_a_status_or_event_type_read_as_the_contracts(small_shop, tmp_path):
     """'canceled' (US English), and the add-to-cart names of public event logs ('addtocart', 'cart'), in
     any case: staged as the contract's value, not quarantined as invalid_enum."""
