@@ -104,6 +104,28 @@
     {{ return(adapter.dispatch('register_raw_files')()) }}
 {% endmacro %}
 
+{#- The delimiter of a CSV file as SQL spells it, from the file's header line: the most frequent of
+    , ; tab | (',' when none is), so that an export from a locale whose spreadsheets write ';' reads as
+    it is. A header holds only column names, which these never are part of. -#}
+{% macro csv_delimiter(file_path) %}
+    {%- set header = adapter.dispatch('csv_header_line')(file_path) or '' -%}
+    {%- set best = namespace(spelling=',', count=header.count(',')) -%}
+    {%- for character, spelling in [(';', ';'), ('\t', '\\t'), ('|', '|')] -%}
+        {%- if header.count(character) > best.count -%}
+            {%- set best.spelling = spelling -%}
+            {%- set best.count = header.count(character) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(best.spelling) }}
+{% endmacro %}
+
+{% macro default__csv_header_line(file_path) %}
+    {%- set first = run_query("select line from read_csv('" ~ literal_path(file_path) ~ "', header = false, "
+                              ~ "columns = {'line': 'VARCHAR'}, delim = chr(31), quote = '', escape = '', auto_detect = false, "
+                              ~ "max_line_size = 100000000) limit 1").rows -%}
+    {{ return(first[0][0] if first | length else '') }}
+{% endmacro %}
+
 {% macro default__register_raw_files() %}
     {%- if not execute or raw_data_mode() == 'demo' -%}{{ return('select 1') }}{%- endif -%}
     {%- set statements = ["create schema if not exists " ~ raw_files_schema(), "create schema if not exists " ~ absent_raw_schema()] -%}
@@ -112,7 +134,7 @@
         {%- if file_path is not none and file_path.endswith('.parquet') -%}
             {%- set reader = "read_parquet('" ~ literal_path(file_path) ~ "', file_row_number = true)" -%}
         {%- elif file_path is not none -%}
-            {%- set reader = "read_csv('" ~ literal_path(file_path) ~ "', header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
+            {%- set reader = "read_csv('" ~ literal_path(file_path) ~ "', header = true, all_varchar = true, delim = '" ~ csv_delimiter(file_path) ~ "', quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
         {%- endif -%}
         {%- if file_path is not none -%}
             {%- do statements.append("create or replace view " ~ raw_files_schema() ~ "." ~ table_name ~ " as select * from " ~ reader) -%}

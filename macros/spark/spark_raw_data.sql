@@ -40,7 +40,7 @@
                              ~ file_path ~ "')") -%}
         {%- elif file_path is not none -%}
             {%- do run_query("create table " ~ raw_files_schema() ~ "." ~ table_name ~ " using csv options (path '"
-                             ~ file_path ~ "', header 'true', inferSchema 'false', sep ',', quote '\"', escape '\"', "
+                             ~ file_path ~ "', header 'true', inferSchema 'false', sep '" ~ csv_delimiter(file_path) ~ "', quote '\"', escape '\"', "
                              ~ "multiLine 'true', mode 'PERMISSIVE')") -%}
         {%- endif -%}
         {%- if table.optional -%}
@@ -49,6 +49,11 @@
         {%- endif -%}
     {%- endfor -%}
     {{ return('select 1') }}
+{% endmacro %}
+
+{% macro spark__csv_header_line(file_path) %}
+    {%- set first = run_query("select value from text.`" ~ file_path ~ "` limit 1").rows -%}
+    {{ return(first[0][0] if first | length else '') }}
 {% endmacro %}
 
 {#- The seeds' table comment ("Demo ..."), from Spark's catalogue. -#}

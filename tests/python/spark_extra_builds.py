@@ -46,9 +46,9 @@ def drop_raw_tables() -> list[str]:
 
 
 def write_raw_files_shop(shop: Path) -> None:
-    """The four required tables of a small generated shop (with dirty rows): users as CSV, its sign-up
-    dates written day first with the year last (31/12/2023 18:11:56: slash_date_orders detects the order
-    on both engines), the others as Parquet."""
+    """The four required tables of a small generated shop (with dirty rows): users as CSV separated by
+    ';' (csv_delimiter finds it on both engines), its sign-up dates written day first with the year last
+    (31/12/2023 18:11:56: slash_date_orders detects the order on both engines), the others as Parquet."""
     import duckdb
 
     from ltv.generate import generate_shop
@@ -59,7 +59,7 @@ def write_raw_files_shop(shop: Path) -> None:
     with duckdb.connect() as connection:
         day_first = r"regexp_replace(signed_up_at, '^([0-9]{4})-([0-9]{2})-([0-9]{2})', '\3/\2/\1') as signed_up_at"
         connection.execute(f"copy (select * replace ({day_first}) from '{generated}/users.parquet') "
-                           f"to '{shop}/users.csv' (header)")
+                           f"to '{shop}/users.csv' (header, delimiter ';')")
         for table in ("items", "orders", "order_items"):
             connection.execute(f"copy (select * from '{generated}/{table}.parquet') to '{shop}/{table}.parquet'")
 

@@ -394,6 +394,34 @@ def test_dates_written_as_digits_read_as_those_dates(small_shop, tmp_path):
         connection.close()
 
 
+def test_csv_files_delimited_by_semicolons_tabs_or_bars_read_as_written(small_shop, tmp_path):
+    """Spreadsheets in many locales export ';'-separated CSV, and logs are often tab-separated: the
+    delimiter is the header line's (raw_data.sql: csv_delimiter), never a column named 'user_id;country'."""
+    shop = tmp_path / "shop"
+    shutil.copytree(small_shop, shop)
+    written = {}
+    for table, delimiter in (("users", ";"), ("events", "\t"), ("order_items", "|")):
+        written[table] = pd.read_parquet(shop / f"{table}.parquet")
+        written[table].to_csv(shop / f"{table}.csv", sep=delimiter, index=False)
+        (shop / f"{table}.parquet").unlink()
+    warehouse, _ = build_warehouse(tmp_path / "build", raw_dir=shop, extra_arguments=[
+        "--select", "+stg_shop__users", "+stg_shop__events", "+stg_shop__order_items",
+        "--exclude-resource-type", "test", "unit_test", *NO_RUN_ARTIFACTS])
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        users = written["users"]
+        assert dict(connection.sql("select user_id, country from staging.stg_shop__users").fetchall()) \
+            == dict(zip(users.user_id, users.country, strict=True))
+        events = written["events"]
+        assert dict(connection.sql("select event_id, event_type from staging.stg_shop__events").fetchall()) \
+            == dict(zip(events.event_id, events.event_type, strict=True))
+        lines = written["order_items"]
+        assert connection.sql("select sum(quantity), count(*) from staging.stg_shop__order_items").fetchall() \
+            == [(lines.quantity.sum(), len(lines))]
+    finally:
+        connection.close()
+
+
 def test_other_spellings_of_a_status_or_event_type_read_as_the_contracts(small_shop, tmp_path):
     """'canceled' (US English), and the add-to-cart names of public event logs ('addtocart', 'cart'), in
     any case: staged as the contract's value, not quarantined as invalid_enum."""

@@ -55,10 +55,11 @@ def test_the_base_tables_on_spark_equal_duckdbs(both_engines):
 
 
 def test_day_first_sign_up_dates_read_as_written_and_only_the_injected_defects_are_quarantined(both_engines, shop):
-    """users.csv has its sign-ups day first with the year last (spark_extra_builds): each engine detects the
-    order from the column (equal tables, above), and reads each date as pandas does with that format."""
+    """users.csv is ';'-separated with its sign-ups day first and the year last (spark_extra_builds): each
+    engine finds the delimiter and the date order (equal tables, above), and reads each date as pandas
+    does with that format."""
     duckdb_path, _ = both_engines
-    written = pd.read_csv(shop / "users.csv", dtype=str)
+    written = pd.read_csv(shop / "users.csv", sep=";", dtype=str)
     expected = pd.to_datetime(written.signed_up_at, format="%d/%m/%Y %H:%M:%S", errors="coerce")
     defects = json.loads((shop.parent / "generated" / "defects.json").read_text())["expected_quarantine"]["users"]
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
