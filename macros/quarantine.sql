@@ -401,21 +401,36 @@ from all_rows
     {{ return('text') }}
 {%- endmacro %}
 
-{#- A date written with the year last, 1-2 digit day and month and '/', '.' or '-' between them
-    (12/31/2010, 31.12.2010 08:26, 1-5-2010), then anything (a time, an offset): groups first
-    number, second number, year, the rest. -#}
+{#- A date written with the year last: 1-2 digit day and month, '/', '.' or '-' between them, a
+    four- or two-digit year (12/31/2010, 31.12.2010 08:26, 1-5-97), then nothing or a time (and
+    offset): groups first number, second number, year, the rest. -#}
 {% macro slash_date_pattern() -%}
-    {{ return('([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})(.*)') }}
+    {{ return('([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4}|[0-9]{2})([^0-9].*)?') }}
 {%- endmacro %}
 
-{#- A text timestamp with a slash date rewritten year first (2010-12-31 8:26), which both engines
-    cast; other texts as they are. -#}
+{#- A text timestamp with a slash date rewritten year first (2010-12-31 20:26), which both engines
+    cast; other texts as they are. A two-digit year is 19yy from 69 on, else 20yy (POSIX strptime's
+    rule); a 12-hour time (8:26 PM, 12:05 a.m.) becomes a 24-hour one, as US exports write them. -#}
 {% macro slash_date_as_iso(text_sql, date_order) -%}
     {%- set anchored = '^' ~ slash_date_pattern() -%}
     {%- set month_group, day_group = (1, 2) if date_order == 'month_first' else (2, 1) -%}
+    {%- set year = ltv_regexp_extract(text_sql, anchored, 3) -%}
+    {%- set rest = ltv_regexp_extract(text_sql, anchored, 4) -%}
+    {%- set clock = '^\\s*([0-9]{1,2})(:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?)\\s*([AaPp])\\.?[Mm]\\.?$' -%}
     case when {{ ltv_regexp_full_match(text_sql, slash_date_pattern()) }}
-        then concat({{ ltv_regexp_extract(text_sql, anchored, 3) }}, '-', {{ ltv_regexp_extract(text_sql, anchored, month_group) }},
-                    '-', {{ ltv_regexp_extract(text_sql, anchored, day_group) }}, {{ ltv_regexp_extract(text_sql, anchored, 4) }})
+        then concat(
+            case when length({{ year }}) = 2
+                then concat(case when try_cast({{ year }} as int) < 69 then '20' else '19' end, {{ year }})
+                else {{ year }}
+            end,
+            '-', {{ ltv_regexp_extract(text_sql, anchored, month_group) }}, '-', {{ ltv_regexp_extract(text_sql, anchored, day_group) }},
+            case when {{ ltv_regexp_full_match(rest, clock) }}
+                then concat(' ', lpad(cast(try_cast({{ ltv_regexp_extract(rest, clock, 1) }} as int) % 12
+                                           + case when upper({{ ltv_regexp_extract(rest, clock, 5) }}) = 'P' then 12 else 0 end
+                                           as string), 2, '0'),
+                            {{ ltv_regexp_extract(rest, clock, 2) }})
+                else {{ rest }}
+            end)
         else {{ text_sql }}
     end
 {%- endmacro %}

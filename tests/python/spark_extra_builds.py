@@ -48,7 +48,8 @@ def drop_raw_tables() -> list[str]:
 def write_raw_files_shop(shop: Path) -> None:
     """The four required tables of a small generated shop (with dirty rows): users as CSV separated by
     ';' (csv_delimiter finds it on both engines), its sign-up dates written day first with the year last
-    (31/12/2023 18:11:56: slash_date_orders detects the order on both engines), the others as Parquet."""
+    (31/12/2023 18:11:56, or 31/12/23 06:11:56 PM: slash_date_orders detects the order on both engines),
+    the others as Parquet."""
     import duckdb
 
     from ltv.generate import generate_shop
@@ -57,7 +58,12 @@ def write_raw_files_shop(shop: Path) -> None:
     generate_shop(150, generated, seed=5, file_format="parquet", n_items=40, dirty=True)
     shop.mkdir(parents=True, exist_ok=True)
     with duckdb.connect() as connection:
-        day_first = r"regexp_replace(signed_up_at, '^([0-9]{4})-([0-9]{2})-([0-9]{2})', '\3/\2/\1') as signed_up_at"
+        # Users with an even last digit as US-style exports write a time (04/02/25 05:43:01 PM); the
+        # dirty rows (not a date, out of range) keep four digits, so their verdicts stay the injected ones.
+        day_first = (r"case when try_cast(signed_up_at as timestamp) between '1980-01-01' and '2060-01-01' "
+                     r"and right(user_id, 1) in ('0', '2', '4', '6', '8') "
+                     r"then strftime(try_cast(signed_up_at as timestamp), '%d/%m/%y %I:%M:%S %p') "
+                     r"else regexp_replace(signed_up_at, '^([0-9]{4})-([0-9]{2})-([0-9]{2})', '\3/\2/\1') end as signed_up_at")
         connection.execute(f"copy (select * replace ({day_first}) from '{generated}/users.parquet') "
                            f"to '{shop}/users.csv' (header, delimiter ';')")
         for table in ("items", "orders", "order_items"):

@@ -299,13 +299,15 @@ YEAR_LAST_SELECTION = ["--select", "+stg_shop__users", "+stg_shop__orders", "+st
 
 def make_shop_with_year_last_dates(small_shop, folder):
     """small_shop with text dates written year last, as spreadsheet exports do: sign-ups day first
-    (31/12/2024 23:10:05), orders month first with minutes (12/31/2024 8:26), and only the reviews
+    (31/12/2024 23:10:05), orders month first with minutes (12/31/2024 8:26, and every other one as US
+    exports write it: 12/31/24 08:26 PM), and only the reviews
     written on days 1-12, month first without a time (03/04/2024): a column no value settles."""
     shutil.copytree(small_shop, folder)
     users = pd.read_parquet(folder / "users.parquet")
     users.assign(signed_up_at=users.signed_up_at.dt.strftime("%d/%m/%Y %H:%M:%S")).to_csv(folder / "users.csv", index=False)
     orders = pd.read_parquet(folder / "orders.parquet")
-    orders.assign(ordered_at=orders.ordered_at.map(lambda t: f"{t.month}/{t.day}/{t.year} {t.hour}:{t.minute:02d}")) \
+    orders.assign(ordered_at=[f"{t.month}/{t.day}/{t.year} {t.hour}:{t.minute:02d}" if position % 2
+                              else t.strftime("%m/%d/%y %I:%M %p") for position, t in enumerate(orders.ordered_at)]) \
         .to_csv(folder / "orders.csv", index=False)
     reviews = pd.read_parquet(folder / "reviews.parquet")
     reviews = reviews[reviews.created_at.dt.day <= 12]

@@ -60,7 +60,8 @@ def test_day_first_sign_up_dates_read_as_written_and_only_the_injected_defects_a
     does with that format."""
     duckdb_path, _ = both_engines
     written = pd.read_csv(shop / "users.csv", sep=";", dtype=str)
-    expected = pd.to_datetime(written.signed_up_at, format="%d/%m/%Y %H:%M:%S", errors="coerce")
+    expected = pd.to_datetime(written.signed_up_at, format="%d/%m/%Y %H:%M:%S", errors="coerce").fillna(
+        pd.to_datetime(written.signed_up_at, format="%d/%m/%y %I:%M:%S %p", errors="coerce"))
     defects = json.loads((shop.parent / "generated" / "defects.json").read_text())["expected_quarantine"]["users"]
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
         reasons = dict(connection.sql("select quarantine_reason, count(*) from staging.base_shop__users "
