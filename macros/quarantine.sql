@@ -339,9 +339,9 @@ from all_rows
         end
     {%- elif column.allowed is defined -%}
         {%- set written = 'lower(trim(cast(' ~ raw_column ~ ' as string)))' -%}
-        {%- if column.spellings is defined -%}
+        {%- if column.synonyms is defined -%}
             case {{ written }}
-                {%- for spelling, value in column.spellings.items() %} when '{{ spelling }}' then '{{ value }}'{% endfor %}
+                {%- for synonym, value in column.synonyms.items() %} when '{{ synonym }}' then '{{ value }}'{% endfor %}
                 else {{ written }}
             end
         {%- else -%}

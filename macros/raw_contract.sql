@@ -11,8 +11,10 @@
               column is also nullable; real catalogues often have no brand or description, many
               shops record no country or sign-up date
     allowed   for enumerations: the accepted lower-case values
-    spellings for enumerations: other ways exports write an accepted value, read as it ('canceled'
-              in US English; 'addtocart' and 'cart' in public event logs), never a value of another meaning
+    synonyms  for enumerations: other words exports use for an accepted value, read as it ('canceled' in
+              US English; 'complete', 'delivered', 'refunded', 'voided' and WooCommerce's 'wc-*' in shop
+              platforms' order exports; 'addtocart' and 'cart' in public event logs). Only words of the
+              same meaning: an order still in progress ('processing', 'shipped') is none of the three
     sign      'positive' (quantity: > 0, else non_positive_quantity) or 'non_negative' (prices:
               0 is a free line or item, < 0 is negative_price)
   table fields
@@ -39,7 +41,10 @@
             {'name': 'user_id', 'type': 'text', 'required': true},
             {'name': 'ordered_at', 'type': 'timestamp', 'required': true},
             {'name': 'status', 'type': 'text', 'required': true, 'allowed': ['completed', 'cancelled', 'returned'],
-             'spellings': {'canceled': 'cancelled'}},
+             'synonyms': {'complete': 'completed', 'wc-completed': 'completed', 'delivered': 'completed',
+                          'fulfilled': 'completed', 'paid': 'completed',
+                          'canceled': 'cancelled', 'wc-cancelled': 'cancelled', 'voided': 'cancelled',
+                          'refunded': 'returned', 'wc-refunded': 'returned'}},
         ]},
         'order_items': {'key': ['order_id', 'item_id'], 'optional': false, 'columns': [
             {'name': 'order_id', 'type': 'text', 'required': true},
@@ -52,7 +57,7 @@
             {'name': 'user_id', 'type': 'text', 'required': true},
             {'name': 'item_id', 'type': 'text', 'required': false},
             {'name': 'event_type', 'type': 'text', 'required': true, 'allowed': ['view', 'add_to_cart', 'search', 'login'],
-             'spellings': {'addtocart': 'add_to_cart', 'add-to-cart': 'add_to_cart', 'add to cart': 'add_to_cart',
+             'synonyms': {'addtocart': 'add_to_cart', 'add-to-cart': 'add_to_cart', 'add to cart': 'add_to_cart',
                            'cart': 'add_to_cart'}},
             {'name': 'occurred_at', 'type': 'timestamp', 'required': true},
         ]},
