@@ -633,7 +633,7 @@ INVALID_NUMBERS = ("abc", "two", "twelve", "12,50", "$19.99", "1O", "n.a.", "--"
 INVALID_TIMESTAMPS = ("not a date", "2024-02-30 10:00:00", "2023-13-01 08:00:00", "yesterday", "32/01/2024 10:00",
                       "2024-06-01 25:61:00")
 INVALID_RATINGS = ("five", "0", "6", "3.5", "10", "-1", "great")
-INVALID_STATUSES = ("shipped", "pending", "refunded", "lost", "on hold")
+INVALID_STATUSES = ("shipped", "pending", "processing", "lost", "on hold")  # orders in progress or lost: no status of the contract (raw_contract synonyms)
 INVALID_EVENT_TYPES = ("click", "purchase", "page_view", "wishlist", "scroll")
 OUT_OF_RANGE_SECONDS = tuple(
     int(np.datetime64(value, "s").astype(np.int64))
