@@ -109,6 +109,10 @@
     it is. A header holds only column names, which these never are part of. -#}
 {% macro csv_delimiter(file_path) %}
     {%- set header = adapter.dispatch('csv_header_line')(file_path) or '' -%}
+    {%- if header | trim == '' -%}
+        {{ exceptions.raise_compiler_error("raw file " ~ file_path ~ " has no header row (an empty file, or an empty first line): "
+                                           ~ "a CSV's first line must name its columns") }}
+    {%- endif -%}
     {%- set best = namespace(spelling=',', count=header.count(',')) -%}
     {%- for character, spelling in [(';', ';'), ('\t', '\\t'), ('|', '|')] -%}
         {%- if header.count(character) > best.count -%}

@@ -195,6 +195,17 @@ def test_the_raw_folder_path_is_taken_literally(small_shop, tmp_path):
     assert f"has no file for raw table 'orders': expected {literal}/orders.parquet or {literal}/orders.csv" in result.stdout
 
 
+def test_an_empty_csv_file_is_named_as_such(small_shop, tmp_path):
+    shop = tmp_path / "shop"
+    shutil.copytree(small_shop, shop)
+    (shop / "users.parquet").unlink()
+    (shop / "users.csv").write_text("")
+    _, result = build_warehouse(tmp_path / "build", raw_dir=shop, check=False, extra_arguments=STAGING_ONLY)
+    assert result.returncode != 0
+    assert f"raw file {shop}/users.csv has no header row (an empty file, or an empty first line)" in result.stdout
+    assert "Traceback" not in result.stdout
+
+
 def test_two_files_for_one_table_stop_the_build_naming_both(small_shop, tmp_path):
     shop = tmp_path / "shop"
     shutil.copytree(small_shop, shop)
