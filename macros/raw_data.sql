@@ -104,11 +104,19 @@
     {{ return(adapter.dispatch('register_raw_files')()) }}
 {% endmacro %}
 
-{#- The delimiter of a CSV file as SQL spells it, from the file's header line: the most frequent of
-    , ; tab | (',' when none is), so that an export from a locale whose spreadsheets write ';' reads as
-    it is. A header holds only column names, which these never are part of. -#}
-{% macro csv_delimiter(file_path) %}
-    {%- set header = adapter.dispatch('csv_header_line')(file_path) or '' -%}
+{#- How to read a CSV file: {'delimiter': as SQL spells it, 'encoding': 'utf-8' or 'latin-1'}.
+    The delimiter is the most frequent of , ; tab | in the header line (',' when none is), so that an
+    export from a locale whose spreadsheets write ';' reads as it is (a header holds only column
+    names, which these never are part of). The encoding is UTF-8 unless some line of the file is not
+    valid UTF-8: then Latin-1 (ISO-8859-1), what older European exports are written in (the public
+    gift retailer's CSV is), and which any byte decodes as; the build log says so. One extra scan of
+    each CSV file per build, lines only. -#}
+{% macro csv_format(file_path) %}
+    {%- set encoding = 'utf-8' if adapter.dispatch('csv_is_utf8')(file_path) else 'latin-1' -%}
+    {%- if encoding != 'utf-8' -%}
+        {{ log("ltv: raw file " ~ file_path ~ " is not UTF-8: read as Latin-1 (ISO-8859-1)", info=true) }}
+    {%- endif -%}
+    {%- set header = adapter.dispatch('csv_header_line')(file_path, encoding) or '' -%}
     {%- if header | trim == '' -%}
         {{ exceptions.raise_compiler_error("raw file " ~ file_path ~ " has no header row (an empty file, or an empty first line): "
                                            ~ "a CSV's first line must name its columns") }}
@@ -120,13 +128,27 @@
             {%- set best.count = header.count(character) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return(best.spelling) }}
+    {{ return({'delimiter': best.spelling, 'encoding': encoding}) }}
 {% endmacro %}
 
-{% macro default__csv_header_line(file_path) %}
-    {%- set first = run_query("select line from read_csv('" ~ literal_path(file_path) ~ "', header = false, "
-                              ~ "columns = {'line': 'VARCHAR'}, delim = chr(31), quote = '', escape = '', auto_detect = false, "
-                              ~ "max_line_size = 100000000) limit 1").rows -%}
+{#- The file's lines as one text column each (no delimiter, no quoting). -#}
+{% macro duckdb_csv_lines(file_path, options='') -%}
+    read_csv('{{ literal_path(file_path) }}', header = false, columns = {'line': 'VARCHAR'}, delim = chr(31), quote = '',
+             escape = '', auto_detect = false, max_line_size = 100000000{{ options }})
+{%- endmacro %}
+
+{% macro default__csv_is_utf8(file_path) %}
+    {#- DuckDB's reader stops at the first byte that is not UTF-8; told to skip such lines and keep
+        what it skipped, it says whether there was one. -#}
+    {%- do run_query("select count(*) from " ~ duckdb_csv_lines(file_path, ", ignore_errors = true, store_rejects = true, "
+                     ~ "rejects_table = 'ltv_csv_rejects', rejects_scan = 'ltv_csv_scans'")) -%}
+    {%- set invalid = run_query("select count(*) from ltv_csv_rejects where error_type = 'INVALID ENCODING'").rows[0][0] -%}
+    {%- do run_query("drop table if exists ltv_csv_rejects; drop table if exists ltv_csv_scans") -%}
+    {{ return(invalid == 0) }}
+{% endmacro %}
+
+{% macro default__csv_header_line(file_path, encoding) %}
+    {%- set first = run_query("select line from " ~ duckdb_csv_lines(file_path, ", encoding = '" ~ encoding ~ "'") ~ " limit 1").rows -%}
     {{ return(first[0][0] if first | length else '') }}
 {% endmacro %}
 
@@ -138,7 +160,9 @@
         {%- if file_path is not none and file_path.endswith('.parquet') -%}
             {%- set reader = "read_parquet('" ~ literal_path(file_path) ~ "', file_row_number = true)" -%}
         {%- elif file_path is not none -%}
-            {%- set reader = "read_csv('" ~ literal_path(file_path) ~ "', header = true, all_varchar = true, delim = '" ~ csv_delimiter(file_path) ~ "', quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
+            {%- set csv = csv_format(file_path) -%}
+            {%- set reader = "read_csv('" ~ literal_path(file_path) ~ "', header = true, all_varchar = true, delim = '" ~ csv.delimiter
+                             ~ "', encoding = '" ~ csv.encoding ~ "', quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
         {%- endif -%}
         {%- if file_path is not none -%}
             {%- do statements.append("create or replace view " ~ raw_files_schema() ~ "." ~ table_name ~ " as select * from " ~ reader) -%}

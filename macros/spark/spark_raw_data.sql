@@ -39,8 +39,10 @@
             {%- do run_query("create table " ~ raw_files_schema() ~ "." ~ table_name ~ " using parquet options (path '"
                              ~ file_path ~ "')") -%}
         {%- elif file_path is not none -%}
+            {%- set csv = csv_format(file_path) -%}
             {%- do run_query("create table " ~ raw_files_schema() ~ "." ~ table_name ~ " using csv options (path '"
-                             ~ file_path ~ "', header 'true', inferSchema 'false', sep '" ~ csv_delimiter(file_path) ~ "', quote '\"', escape '\"', "
+                             ~ file_path ~ "', header 'true', inferSchema 'false', sep '" ~ csv.delimiter ~ "', encoding '"
+                             ~ spark_encoding(csv.encoding) ~ "', quote '\"', escape '\"', "
                              ~ "multiLine 'true', mode 'PERMISSIVE')") -%}
         {%- endif -%}
         {%- if table.optional -%}
@@ -51,7 +53,19 @@
     {{ return('select 1') }}
 {% endmacro %}
 
-{% macro spark__csv_header_line(file_path) %}
+{% macro spark_encoding(encoding) -%}
+    {{ return({'utf-8': 'UTF-8', 'latin-1': 'ISO-8859-1'}[encoding]) }}
+{%- endmacro %}
+
+{#- Spark's text source keeps each line's bytes as they are (its csv source would put U+FFFD where a
+    byte is not UTF-8, and read on). -#}
+{% macro spark__csv_is_utf8(file_path) %}
+    {%- set invalid = run_query("select count(*) from text.`" ~ file_path ~ "` where not is_valid_utf8(value)").rows[0][0] -%}
+    {{ return(invalid == 0) }}
+{% endmacro %}
+
+{#- The first line (the text source reads UTF-8; a Latin-1 file's column names are ASCII all the same). -#}
+{% macro spark__csv_header_line(file_path, encoding) %}
     {%- set first = run_query("select value from text.`" ~ file_path ~ "` limit 1").rows -%}
     {{ return(first[0][0] if first | length else '') }}
 {% endmacro %}

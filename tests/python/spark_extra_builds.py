@@ -46,8 +46,9 @@ def drop_raw_tables() -> list[str]:
 
 
 def write_raw_files_shop(shop: Path) -> None:
-    """The four required tables of a small generated shop (with dirty rows): users as CSV separated by
-    ';' (csv_delimiter finds it on both engines), its sign-up dates written day first with the year last
+    """The four required tables of a small generated shop (with dirty rows): users as a Latin-1 CSV
+    separated by ';' with some countries named with letters outside ASCII (csv_format finds both on both
+    engines), its sign-up dates written day first with the year last
     (31/12/2023 18:11:56, or 31/12/23 06:11:56 PM: slash_date_orders detects the order on both engines),
     the others as Parquet."""
     import duckdb
@@ -64,8 +65,12 @@ def write_raw_files_shop(shop: Path) -> None:
                      r"and right(user_id, 1) in ('0', '2', '4', '6', '8') "
                      r"then strftime(try_cast(signed_up_at as timestamp), '%d/%m/%y %I:%M:%S %p') "
                      r"else regexp_replace(signed_up_at, '^([0-9]{4})-([0-9]{2})-([0-9]{2})', '\3/\2/\1') end as signed_up_at")
-        connection.execute(f"copy (select * replace ({day_first}) from '{generated}/users.parquet') "
-                           f"to '{shop}/users.csv' (header, delimiter ';')")
+        # Countries by name, some with letters outside ASCII, and the file in Latin-1 (csv_format).
+        country = "case country when 'ES' then 'España' when 'IE' then 'Éire' else country end as country"
+        connection.execute(f"copy (select * replace ({day_first}, {country}) from '{generated}/users.parquet') "
+                           f"to '{shop}/users.utf8' (header, delimiter ';', format csv)")
+        (shop / "users.csv").write_bytes((shop / "users.utf8").read_text(encoding="utf-8").encode("latin-1"))
+        (shop / "users.utf8").unlink()
         for table in ("items", "orders", "order_items"):
             connection.execute(f"copy (select * from '{generated}/{table}.parquet') to '{shop}/{table}.parquet'")
 

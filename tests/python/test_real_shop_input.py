@@ -442,6 +442,35 @@ STATUS_SYNONYMS = {"completed": ["completed", "Complete", "delivered", "wc-compl
 CART_SYNONYMS = ["addtocart", "Cart", "add-to-cart", "Add To Cart"]
 
 
+def test_a_latin1_csv_reads_as_written_and_a_utf8_one_stays_utf8(small_shop, tmp_path):
+    """Older European exports are Latin-1 (the public gift retailer's CSV is): DuckDB stopped at its first
+    byte that is not UTF-8. Such a file is now read as Latin-1 and the log says so; a UTF-8 file with
+    letters outside Latin-1 is read as UTF-8."""
+    shop = tmp_path / "shop"
+    shutil.copytree(small_shop, shop)
+    items = pd.read_parquet(shop / "items.parquet")
+    items["title"] = [f"Crème brûlée set n° {position} £5" for position in range(len(items))]
+    items.to_csv(shop / "items.csv", index=False, encoding="latin-1")
+    users = pd.read_parquet(shop / "users.parquet")
+    users["country"] = ["Österreich", "東京", "España"] * (len(users) // 3) + ["Éire"] * (len(users) % 3)
+    users.to_csv(shop / "users.csv", index=False, encoding="utf-8")
+    for table in ("items", "users"):
+        (shop / f"{table}.parquet").unlink()
+    warehouse, result = build_warehouse(tmp_path / "build", raw_dir=shop, extra_arguments=[
+        "--select", "+stg_shop__items", "+stg_shop__users", "--exclude-resource-type", "test", "unit_test",
+        *NO_RUN_ARTIFACTS])
+    assert f"ltv: raw file {shop}/items.csv is not UTF-8: read as Latin-1 (ISO-8859-1)" in result.stdout
+    assert "users.csv is not UTF-8" not in result.stdout
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        assert dict(connection.sql("select item_id, title from staging.stg_shop__items").fetchall()) \
+            == dict(zip(items.item_id, items.title, strict=True))
+        assert dict(connection.sql("select user_id, country from staging.stg_shop__users").fetchall()) \
+            == dict(zip(users.user_id, users.country, strict=True))
+    finally:
+        connection.close()
+
+
 def test_other_words_for_a_status_or_event_type_read_as_the_contracts(small_shop, tmp_path):
     """Shop platforms' order statuses and the add-to-cart names of public event logs, in any case: staged
     as the contract's value, not quarantined as invalid_enum; an order in progress still is."""

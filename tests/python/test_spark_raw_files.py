@@ -55,23 +55,30 @@ def test_the_base_tables_on_spark_equal_duckdbs(both_engines):
 
 
 def test_day_first_sign_up_dates_read_as_written_and_only_the_injected_defects_are_quarantined(both_engines, shop):
-    """users.csv is ';'-separated with its sign-ups day first and the year last (spark_extra_builds): each
-    engine finds the delimiter and the date order (equal tables, above), and reads each date as pandas
-    does with that format."""
+    """users.csv is Latin-1, ';'-separated, with its sign-ups day first and the year last
+    (spark_extra_builds): each engine finds the encoding, the delimiter and the date order (equal tables,
+    above), and reads each date as pandas does with that format."""
     duckdb_path, _ = both_engines
-    written = pd.read_csv(shop / "users.csv", sep=";", dtype=str)
+    written = pd.read_csv(shop / "users.csv", sep=";", dtype=str, encoding="latin-1")
     expected = pd.to_datetime(written.signed_up_at, format="%d/%m/%Y %H:%M:%S", errors="coerce").fillna(
         pd.to_datetime(written.signed_up_at, format="%d/%m/%y %I:%M:%S %p", errors="coerce"))
     defects = json.loads((shop.parent / "generated" / "defects.json").read_text())["expected_quarantine"]["users"]
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
         reasons = dict(connection.sql("select quarantine_reason, count(*) from staging.base_shop__users "
                                       "where quarantine_reason is not null group by all").fetchall())
+        countries = dict(connection.sql("select user_id, country from staging.base_shop__users "
+                                        "where quarantine_reason is null").fetchall())
         accepted = connection.sql("select user_id, signed_up_at from staging.base_shop__users "
                                   "where quarantine_reason is null and signed_up_at is not null").fetchall()
     assert reasons == defects
     as_written = {(user, date.to_pydatetime()) for user, date in zip(written.user_id, expected, strict=True)
                   if not pd.isna(date)}
     assert len(accepted) > 100 and set(accepted) <= as_written
+    # The Latin-1 file's names outside ASCII read as written (not as U+FFFD or two characters each).
+    assert {"España", "Éire"} <= set(countries.values())
+    once = written.drop_duplicates("user_id", keep=False)
+    assert all(countries[user] == country for user, country in zip(once.user_id, once.country, strict=True)
+               if user in countries and isinstance(country, str))
 
 
 def test_spark_reads_each_file_where_it_is_and_the_absent_tables_as_empty(both_engines, shop):
