@@ -94,9 +94,9 @@
 
 {#- base_shop__raw_tables' pre-hook. Files mode: one view per raw table in raw_files_schema() over its
     file. CSV is read as text (all_varchar) so that a malformed value becomes a quarantine row
-    with a reason instead of a type-sniffing error for the whole file, and with the standard
-    dialect given (comma, double quotes) because sniffing it from a sample of long multi-line
-    comments can fail. Parquet views add each row's file_row_number, which lets base tables check
+    with a reason instead of a type-sniffing error for the whole file, and with the dialect given
+    (double quotes; the delimiter and encoding csv_format finds) because DuckDB's sniffing it from a
+    sample of long multi-line comments can fail. Parquet views add each row's file_row_number, which lets base tables check
     only rows appended since the last build. Every mode: an empty stand-in in raw_absent for each
     optional table the shop does not have. A file DuckDB cannot read fails here, in one model that
     every base model depends on, so its message is the build's only error. -#}
