@@ -130,7 +130,10 @@ class CoreSampler:
             cpu = tree_cpu_seconds(self.root_pid, self._ticks)
             if cpu is not None:
                 now = time.time()
-                self.samples.append((now, cpu))
+                # The tree's CPU only grows. A sample read while a child is being reaped can miss it (its
+                # parent's cutime read before, its own stat gone after): a dip, which would make the
+                # intervals' differences lose its CPU, or all of dbt's when it is the last sample.
+                self.samples.append((now, max(cpu, self.samples[-1][1]) if self.samples else cpu))
                 self.memory_samples.append((now, tree_memory_mb(self.root_pid)))
             self._stop.wait(self.interval)
 

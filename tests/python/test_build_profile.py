@@ -84,6 +84,19 @@ def test_the_sampler_counts_the_cpu_of_children_and_grandchildren():
     assert max(cpu for _, cpu in sampler.samples) >= 1.0
 
 
+def test_a_sample_that_misses_a_child_being_reaped_does_not_lower_the_trees_cpu(monkeypatch):
+    # Read while dbt's process was being reaped, a sample once saw only the wrapper's 0.05 CPU-s: as the
+    # last sample it took every node's CPU away (test_bench failed in CI with 0.05 of 20.4 CPU-s).
+    import ltv.build_profile as build_profile
+
+    readings = iter([1.0, 3.0, 0.05, 3.5])
+    monkeypatch.setattr(build_profile, "tree_cpu_seconds", lambda pid, ticks: next(readings, None))
+    monkeypatch.setattr(build_profile, "tree_memory_mb", lambda pid: 100.0)
+    with CoreSampler(0, interval=0.01) as sampler:
+        time.sleep(0.2)
+    assert [cpu for _, cpu in sampler.samples] == [1.0, 3.0, 3.0, 3.5]
+
+
 def test_the_sampler_sees_the_memory_of_a_child():
     # The child fills 300 MB (a repeated bytes object writes every page; bytearray(n) would not) and
     # holds it while sampled; the parent itself is a small interpreter.
