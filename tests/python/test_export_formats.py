@@ -1,0 +1,197 @@
+"""The ways real exports write what the input contract means, read as they mean it: dates with the year
+last (month or day first, two-digit years, AM/PM) or as digits, CSV separated by ';', tabs or '|', CSV in
+Latin-1, and shop platforms' words for an order status or an add-to-cart event.
+
+Every case here stopped the build or quarantined valid rows before. One staging build of one shop that
+has them all (each raw table a few of them), then a second build with var ltv_source_date_order set."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pandas as pd
+import pytest
+from conftest import NO_RUN_ARTIFACTS, build_warehouse
+
+# Every staging model of the raw tables written below, without data tests (reviews all quarantined is
+# one of the points).
+STAGING_OF_THE_EXPORT = ["--select", *(f"+stg_shop__{table}" for table in (
+    "users", "items", "orders", "events", "reviews", "support_conversations")),
+    "--exclude-resource-type", "test", "unit_test", *NO_RUN_ARTIFACTS]
+# Words of shop platforms' order exports (Magento, WooCommerce, Shopify, Olist) for each contract status.
+STATUS_SYNONYMS = {"completed": ["completed", "Complete", "delivered", "wc-completed", "fulfilled", "PAID"],
+                   "cancelled": ["Canceled", " canceled ", "voided", "wc-cancelled"],
+                   "returned": ["refunded", "wc-refunded", "Returned"]}
+CART_SYNONYMS = ["addtocart", "Cart", "add-to-cart", "Add To Cart"]
+COUNTRIES = ["Österreich", "東京", "España"]  # UTF-8, the second outside Latin-1
+NOT_A_DATE = "19971340"
+
+
+def write_export(small_shop, folder) -> dict:
+    """small_shop as an export with every quirk, the raw frames as written (each table's timestamps as
+    the true values, for comparing):
+    users      ';'-separated UTF-8 CSV, sign-ups day first (31/12/2024 23:10:05), countries by name;
+    items      '|'-separated Latin-1 CSV, titles with £ and accents;
+    orders     CSV, month first (12/31/2024 8:26, every other one 12/31/24 08:26 PM), platform statuses,
+               the first one 'processing' (in progress: no status of the contract);
+    events     tab-separated CSV, times as epoch-second digits, add-to-cart as four other names;
+    reviews    CSV of the reviews written on days 1-12 only, month first without a time (03/04/2024):
+               a column no value settles;
+    support    Parquet, opened as the integer 20240304, answered as the text 20240304101500, one
+               answer time that is no date."""
+    shutil.copytree(small_shop, folder)
+    written = {table: pd.read_parquet(folder / f"{table}.parquet")
+               for table in ("users", "items", "orders", "events", "reviews", "support_conversations")}
+    for table in written:
+        if table != "support_conversations":
+            (folder / f"{table}.parquet").unlink()
+
+    users = written["users"]
+    users["country"] = [COUNTRIES[position % len(COUNTRIES)] for position in range(len(users))]
+    users.assign(signed_up_at=users.signed_up_at.dt.strftime("%d/%m/%Y %H:%M:%S")).to_csv(
+        folder / "users.csv", sep=";", index=False, encoding="utf-8")
+
+    items = written["items"]
+    items["title"] = [f"Crème brûlée set n° {position} £5" for position in range(len(items))]
+    items.to_csv(folder / "items.csv", sep="|", index=False, encoding="latin-1")
+
+    orders = written["orders"]
+    status_written = orders.status.copy()
+    for status, words in STATUS_SYNONYMS.items():
+        rows = orders.index[orders.status == status]
+        assert len(rows) >= len(words), status
+        status_written[rows] = [words[position % len(words)] for position in range(len(rows))]
+    status_written.iloc[0] = "processing"
+    time_written = [f"{t.month}/{t.day}/{t.year} {t.hour}:{t.minute:02d}" if position % 2
+                    else t.strftime("%m/%d/%y %I:%M %p") for position, t in enumerate(orders.ordered_at)]
+    orders.assign(status=status_written, ordered_at=time_written).to_csv(folder / "orders.csv", index=False)
+
+    events = written["events"]
+    carts = events.index[events.event_type == "add_to_cart"]
+    assert len(carts) >= len(CART_SYNONYMS)
+    events.assign(
+        event_type=events.event_type.where(events.event_type != "add_to_cart", pd.Series(
+            [CART_SYNONYMS[position % len(CART_SYNONYMS)] for position in range(len(carts))], index=carts)),
+        occurred_at=events.occurred_at.dt.as_unit("s").astype("int64").astype(str),
+    ).to_csv(folder / "events.csv", sep="\t", index=False)
+
+    reviews = written["reviews"] = written["reviews"][written["reviews"].created_at.dt.day <= 12]
+    reviews.assign(created_at=reviews.created_at.dt.strftime("%m/%d/%Y")).to_csv(folder / "reviews.csv", index=False)
+
+    support = written["support_conversations"]
+    answered = support.first_response_at.dt.strftime("%Y%m%d%H%M%S")
+    answered.iloc[0] = NOT_A_DATE
+    support.assign(opened_at=support.opened_at.dt.strftime("%Y%m%d").astype("int64"),
+                   first_response_at=answered).to_parquet(folder / "support_conversations.parquet", index=False)
+    return written
+
+
+@pytest.fixture(scope="module")
+def export_build(small_shop, tmp_path_factory):
+    work = tmp_path_factory.mktemp("export")
+    written = write_export(small_shop, work / "shop")
+    warehouse, result = build_warehouse(work / "build", raw_dir=work / "shop", extra_arguments=STAGING_OF_THE_EXPORT)
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    yield connection, written, result.stdout, work / "shop"
+    connection.close()
+
+
+def rows(connection, sql) -> dict:
+    return dict(connection.sql(sql).fetchall())
+
+
+def test_dates_written_year_last_read_in_the_order_their_column_settles(export_build):
+    connection, written, log, _ = export_build
+    assert "ltv: users.signed_up_at reads its slash dates day/month/year" in log
+    assert "ltv: orders.ordered_at reads its slash dates month/day/year" in log
+    users, orders = written["users"], written["orders"]
+    assert (users.signed_up_at.dt.day > 12).any() and (orders.ordered_at.dt.day > 12).any()
+    assert rows(connection, "select user_id, signed_up_at from staging.stg_shop__users") \
+        == {row.user_id: row.signed_up_at.to_pydatetime() for row in users.itertuples()}
+    # Every order to the minute, those written 08:26 PM with a two-digit year too.
+    assert rows(connection, "select order_id, ordered_at from staging.base_shop__orders") \
+        == {row.order_id: row.ordered_at.floor("min").to_pydatetime() for row in orders.itertuples()}
+
+
+def test_a_column_whose_values_do_not_settle_the_order_is_quarantined_and_the_log_names_the_var(export_build):
+    connection, written, log, _ = export_build
+    assert ("ltv: reviews.created_at has slash dates whose order its values do not settle (no number above 12): they "
+            "are quarantined as invalid_timestamp; set var ltv_source_date_order to month_first or day_first") in log
+    assert connection.sql("select quarantine_reason, count(*) from staging.base_shop__reviews group by all").fetchall() \
+        == [("invalid_timestamp", len(written["reviews"]))]
+
+
+def test_dates_written_as_digits_read_as_those_dates(export_build):
+    connection, written, _, _ = export_build
+    support = written["support_conversations"]
+    read = connection.sql("select conversation_id, opened_at, first_response_at, quarantine_reason "
+                          "from staging.base_shop__support_conversations").fetchall()
+    expected = {row.conversation_id: (row.opened_at.normalize().to_pydatetime(), row.first_response_at.floor("s").to_pydatetime())
+                for row in support.itertuples()}
+    assert {conversation: (opened, answered) for conversation, opened, answered, _ in read} == {
+        **expected, support.conversation_id.iloc[0]: (expected[support.conversation_id.iloc[0]][0], None)}
+    assert [(conversation, reason) for conversation, *_, reason in read if reason] \
+        == [(support.conversation_id.iloc[0], "invalid_timestamp")]
+    # Epoch seconds (the events' times) still read as before.
+    events = written["events"]
+    assert rows(connection, "select event_id, occurred_at from staging.stg_shop__events") \
+        == {row.event_id: row.occurred_at.floor("s").to_pydatetime() for row in events.itertuples()}
+
+
+def test_csv_delimited_by_semicolons_tabs_or_bars_and_in_latin1_read_as_written(export_build):
+    """The delimiter is the header line's (raw_data.sql: csv_format), never a column named
+    'user_id;country'; a file that is not UTF-8 is Latin-1 and the log says so; a UTF-8 one with letters
+    outside Latin-1 stays UTF-8."""
+    connection, written, log, shop = export_build
+    assert f"ltv: raw file {shop}/items.csv is not UTF-8: read as Latin-1 (ISO-8859-1)" in log
+    assert "users.csv is not UTF-8" not in log and "events.csv is not UTF-8" not in log
+    users, items = written["users"], written["items"]
+    assert rows(connection, "select user_id, country from staging.stg_shop__users") \
+        == dict(zip(users.user_id, users.country, strict=True))
+    assert rows(connection, "select item_id, title from staging.stg_shop__items") \
+        == dict(zip(items.item_id, items.title, strict=True))
+    assert connection.sql("select count(*) from staging.stg_shop__events").fetchall() == [(len(written["events"]),)]
+
+
+def test_other_words_for_a_status_or_event_type_read_as_the_contracts(export_build):
+    """Shop platforms' order statuses and the add-to-cart names of public event logs, in any case: staged
+    as the contract's value, not quarantined as invalid_enum; an order in progress still is."""
+    connection, written, _, _ = export_build
+    orders, events = written["orders"], written["events"]
+    assert rows(connection, "select order_id, status from staging.stg_shop__orders") \
+        == dict(zip(orders.order_id[1:], orders.status[1:], strict=True))
+    assert connection.sql("select order_id, quarantine_reason from staging.base_shop__orders "
+                          "where quarantine_reason is not null").fetchall() == [(orders.order_id[0], "invalid_enum")]
+    assert rows(connection, "select event_id, event_type from staging.stg_shop__events") \
+        == dict(zip(events.event_id, events.event_type, strict=True))
+
+
+def test_the_date_order_var_decides_for_every_column(small_shop, tmp_path):
+    written = write_export(small_shop, tmp_path / "shop")
+    warehouse, result = build_warehouse(tmp_path / "build", raw_dir=tmp_path / "shop", extra_arguments=[
+        *STAGING_OF_THE_EXPORT, "--vars", "{ltv_source_date_order: month_first}"])
+    assert "reads its slash dates" not in result.stdout  # nothing detected: the var said
+    users, reviews = written["users"], written["reviews"]
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        # Sign-ups were written day first: read month first, a day above 12 is no month, and a day up to 12
+        # swaps with the month (the var is obeyed, not second-guessed).
+        impossible = users[users.signed_up_at.dt.day > 12]
+        assert rows(connection, "select quarantine_reason, count(*) from staging.base_shop__users group by all") \
+            == {None: len(users) - len(impossible), "invalid_timestamp": len(impossible)}
+        swapped = users[users.signed_up_at.dt.day <= 12].iloc[0]
+        assert connection.sql(f"select signed_up_at from staging.stg_shop__users where user_id = '{swapped.user_id}'") \
+            .fetchall() == [(swapped.signed_up_at.replace(month=swapped.signed_up_at.day,
+                                                          day=swapped.signed_up_at.month).to_pydatetime(),)]
+        # Every review reads right; those of the users just quarantined wait for them (unknown_user).
+        expected = {row.review_id: row.created_at.normalize().to_pydatetime() for row in reviews.itertuples()
+                    if row.user_id not in set(impossible.user_id)}
+        assert rows(connection, "select review_id, created_at from staging.stg_shop__reviews") == expected
+        assert len(expected) > 0
+        assert rows(connection, "select quarantine_reason, count(*) from staging.base_shop__reviews "
+                                "where quarantine_reason is not null group by all") \
+            == {"unknown_user": len(reviews) - len(expected)}
+    finally:
+        connection.close()
+
