@@ -121,14 +121,36 @@
         {{ exceptions.raise_compiler_error("raw file " ~ file_path ~ " has no header row (an empty file, or an empty first line): "
                                            ~ "a CSV's first line must name its columns") }}
     {%- endif -%}
-    {%- set best = namespace(spelling=',', count=header.count(',')) -%}
+    {%- set best = namespace(character=',', spelling=',', count=header.count(',')) -%}
     {%- for character, spelling in [(';', ';'), ('\t', '\\t'), ('|', '|')] -%}
         {%- if header.count(character) > best.count -%}
+            {%- set best.character = character -%}
             {%- set best.spelling = spelling -%}
             {%- set best.count = header.count(character) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return({'delimiter': best.spelling, 'encoding': encoding}) }}
+    {{ return({'delimiter': best.spelling, 'encoding': encoding,
+               'names': csv_column_names(file_path, header, best.character)}) }}
+{% endmacro %}
+
+{#- A CSV header's column names as both engines then name the columns: lower case, every run of
+    characters other than a-z and 0-9 one '_', none at either end, so that a spreadsheet's "User ID" or
+    " Unit Price" is the contract's user_id or unit_price (and a byte-order mark is no part of a name).
+    A name left empty is column<position>; two headers that come out the same stop the build naming
+    both. -#}
+{% macro csv_column_names(file_path, header, delimiter) %}
+    {%- set names, written = [], {} -%}
+    {%- for cell in header.split(delimiter) -%}
+        {%- set name = modules.re.sub('[^a-z0-9]+', '_', cell.strip().strip('"').lower()).strip('_') or 'column' ~ loop.index -%}
+        {%- if name in written -%}
+            {{ exceptions.raise_compiler_error("raw file " ~ file_path ~ " has two columns named " ~ name ~ " once written as "
+                                               ~ "names are read (lower case, '_' between words): '" ~ written[name] ~ "' and '"
+                                               ~ cell.strip() ~ "'") }}
+        {%- endif -%}
+        {%- do written.update({name: cell.strip()}) -%}
+        {%- do names.append(name) -%}
+    {%- endfor -%}
+    {{ return(names) }}
 {% endmacro %}
 
 {#- The file's lines as one text column each (no delimiter, no quoting). -#}
@@ -162,7 +184,8 @@
         {%- elif file_path is not none -%}
             {%- set csv = csv_format(file_path) -%}
             {%- set reader = "read_csv('" ~ literal_path(file_path) ~ "', header = true, all_varchar = true, delim = '" ~ csv.delimiter
-                             ~ "', encoding = '" ~ csv.encoding ~ "', quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
+                             ~ "', encoding = '" ~ csv.encoding ~ "', names = ['" ~ csv.names | join("', '")
+                             ~ "'], quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
         {%- endif -%}
         {%- if file_path is not none -%}
             {%- do statements.append("create or replace view " ~ raw_files_schema() ~ "." ~ table_name ~ " as select * from " ~ reader) -%}

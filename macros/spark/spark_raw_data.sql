@@ -40,7 +40,8 @@
                              ~ file_path ~ "')") -%}
         {%- elif file_path is not none -%}
             {%- set csv = csv_format(file_path) -%}
-            {%- do run_query("create table " ~ raw_files_schema() ~ "." ~ table_name ~ " using csv options (path '"
+            {%- do run_query("create table " ~ raw_files_schema() ~ "." ~ table_name ~ " (`" ~ csv.names | join("` string, `")
+                             ~ "` string) using csv options (path '"
                              ~ file_path ~ "', header 'true', inferSchema 'false', sep '" ~ csv.delimiter ~ "', encoding '"
                              ~ spark_encoding(csv.encoding) ~ "', quote '\"', escape '\"', "
                              ~ "multiLine 'true', mode 'PERMISSIVE')") -%}

@@ -47,7 +47,7 @@ def drop_raw_tables() -> list[str]:
 
 def write_raw_files_shop(shop: Path) -> None:
     """The four required tables of a small generated shop (with dirty rows): users as a Latin-1 CSV
-    separated by ';' with some countries named with letters outside ASCII (csv_format finds both on both
+    separated by ';' with the header "User ID;Signed Up At;Country" and some countries named with letters outside ASCII (csv_format finds both on both
     engines), its sign-up dates written day first with the year last
     (31/12/2023 18:11:56, or 31/12/23 06:11:56 PM: slash_date_orders detects the order on both engines),
     the others as Parquet."""
@@ -69,7 +69,9 @@ def write_raw_files_shop(shop: Path) -> None:
         country = "case country when 'ES' then 'España' when 'IE' then 'Éire' else country end as country"
         connection.execute(f"copy (select * replace ({day_first}, {country}) from '{generated}/users.parquet') "
                            f"to '{shop}/users.utf8' (header, delimiter ';', format csv)")
-        (shop / "users.csv").write_bytes((shop / "users.utf8").read_text(encoding="utf-8").encode("latin-1"))
+        header, rows = (shop / "users.utf8").read_text(encoding="utf-8").split("\n", 1)
+        assert header == "user_id;signed_up_at;country"
+        (shop / "users.csv").write_bytes(("User ID;Signed Up At;Country\n" + rows).encode("latin-1"))
         (shop / "users.utf8").unlink()
         for table in ("items", "orders", "order_items"):
             connection.execute(f"copy (select * from '{generated}/{table}.parquet') to '{shop}/{table}.parquet'")

@@ -26,12 +26,15 @@ STATUS_SYNONYMS = {"completed": ["completed", "Complete", "delivered", "wc-compl
 CART_SYNONYMS = ["addtocart", "Cart", "add-to-cart", "Add To Cart"]
 COUNTRIES = ["Österreich", "東京", "España"]  # UTF-8, the second outside Latin-1
 NOT_A_DATE = "19971340"
+# users.csv's header as a spreadsheet writes it (after a byte-order mark): read as the contract's names.
+HUMAN_HEADERS = {"user_id": "User ID", "signed_up_at": " Signed Up At ", "country": "Country"}
 
 
 def write_export(small_shop, folder) -> dict:
     """small_shop as an export with every quirk, the raw frames as written (each table's timestamps as
     the true values, for comparing):
-    users      ';'-separated UTF-8 CSV, sign-ups day first (31/12/2024 23:10:05), countries by name;
+    users      ';'-separated UTF-8 CSV with a byte-order mark and the header "User ID; Signed Up At ;Country",
+               sign-ups day first (31/12/2024 23:10:05), countries by name;
     items      '|'-separated Latin-1 CSV, titles with £ and accents;
     orders     CSV, month first (12/31/2024 8:26, every other one 12/31/24 08:26 PM), platform statuses,
                the first one 'processing' (in progress: no status of the contract);
@@ -49,8 +52,8 @@ def write_export(small_shop, folder) -> dict:
 
     users = written["users"]
     users["country"] = [COUNTRIES[position % len(COUNTRIES)] for position in range(len(users))]
-    users.assign(signed_up_at=users.signed_up_at.dt.strftime("%d/%m/%Y %H:%M:%S")).to_csv(
-        folder / "users.csv", sep=";", index=False, encoding="utf-8")
+    users.assign(signed_up_at=users.signed_up_at.dt.strftime("%d/%m/%Y %H:%M:%S")).rename(columns=HUMAN_HEADERS).to_csv(
+        folder / "users.csv", sep=";", index=False, encoding="utf-8-sig")
 
     items = written["items"]
     items["title"] = [f"Crème brûlée set n° {position} £5" for position in range(len(items))]
@@ -141,8 +144,8 @@ def test_dates_written_as_digits_read_as_those_dates(export_build):
 
 def test_csv_delimited_by_semicolons_tabs_or_bars_and_in_latin1_read_as_written(export_build):
     """The delimiter is the header line's (raw_data.sql: csv_format), never a column named
-    'user_id;country'; a file that is not UTF-8 is Latin-1 and the log says so; a UTF-8 one with letters
-    outside Latin-1 stays UTF-8."""
+    'user_id;country'; the header's "User ID" is user_id; a file that is not UTF-8 is Latin-1 and the log
+    says so; a UTF-8 one with letters outside Latin-1 stays UTF-8."""
     connection, written, log, shop = export_build
     assert f"ltv: raw file {shop}/items.csv is not UTF-8: read as Latin-1 (ISO-8859-1)" in log
     assert "users.csv is not UTF-8" not in log and "events.csv is not UTF-8" not in log

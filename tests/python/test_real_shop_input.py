@@ -206,6 +206,18 @@ def test_an_empty_csv_file_is_named_as_such(small_shop, tmp_path):
     assert "Traceback" not in result.stdout
 
 
+def test_two_csv_headers_that_read_as_one_name_stop_the_build_naming_both(small_shop, tmp_path):
+    shop = tmp_path / "shop"
+    shutil.copytree(small_shop, shop)
+    (shop / "users.parquet").unlink()
+    pd.read_parquet(small_shop / "users.parquet").assign(extra="x").rename(columns={"extra": "User ID"}).to_csv(
+        shop / "users.csv", index=False)
+    _, result = build_warehouse(tmp_path / "build", raw_dir=shop, check=False, extra_arguments=STAGING_ONLY)
+    assert result.returncode != 0
+    assert (f"raw file {shop}/users.csv has two columns named user_id once written as names are read (lower case, "
+            "'_' between words): 'user_id' and 'User ID'") in result.stdout
+
+
 def test_two_files_for_one_table_stop_the_build_naming_both(small_shop, tmp_path):
     shop = tmp_path / "shop"
     shutil.copytree(small_shop, shop)

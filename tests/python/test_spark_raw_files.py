@@ -60,6 +60,7 @@ def test_day_first_sign_up_dates_read_as_written_and_only_the_injected_defects_a
     above), and reads each date as pandas does with that format."""
     duckdb_path, _ = both_engines
     written = pd.read_csv(shop / "users.csv", sep=";", dtype=str, encoding="latin-1")
+    written.columns = ["user_id", "signed_up_at", "country"]  # its header is "User ID;Signed Up At;Country"
     expected = pd.to_datetime(written.signed_up_at, format="%d/%m/%Y %H:%M:%S", errors="coerce").fillna(
         pd.to_datetime(written.signed_up_at, format="%d/%m/%y %I:%M:%S %p", errors="coerce"))
     defects = json.loads((shop.parent / "generated" / "defects.json").read_text())["expected_quarantine"]["users"]
