@@ -442,8 +442,12 @@ from all_rows
     both kinds) is left out: its slash dates stay invalid_timestamp, and the build log says why and
     which var decides. One scan of the raw table per build, only when it has such a text column; the
     order is written into the check's SQL, so a rebuild whose order changed rechecks every row. -#}
+{% macro source_date_order_choices() -%}
+    {{ return(['auto', 'month_first', 'day_first']) }}
+{%- endmacro %}
+
 {% macro slash_date_orders(table_name, source_relation, columns, raw_types) %}
-    {%- set setting = validated_choice_var('ltv_source_date_order', ['auto', 'month_first', 'day_first']) -%}
+    {%- set setting = validated_choice_var('ltv_source_date_order', source_date_order_choices()) -%}
     {%- set text_columns = [] -%}
     {%- for column in columns if column.type == 'timestamp' and column.name in raw_types
                                  and raw_timestamp_form(raw_types[column.name]) == 'text' -%}

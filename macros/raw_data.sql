@@ -104,7 +104,8 @@
     {{ return(adapter.dispatch('register_raw_files')()) }}
 {% endmacro %}
 
-{#- How to read a CSV file: {'delimiter': as SQL spells it, 'encoding': 'utf-8' or 'latin-1'}.
+{#- How to read a CSV file: {'delimiter': as SQL spells it, 'encoding': 'utf-8' or 'latin-1', 'names':
+    its columns' names (csv_column_names)}.
     The delimiter is the most frequent of , ; tab | in the header line (',' when none is), so that an
     export from a locale whose spreadsheets write ';' reads as it is (a header holds only column
     names, which these never are part of). The encoding is UTF-8 unless some line of the file is not
