@@ -307,7 +307,7 @@ from all_rows
     {%- set never_blank_types = ['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT',
                                  'UINTEGER', 'UBIGINT', 'UHUGEINT', 'FLOAT', 'DOUBLE', 'REAL', 'BOOLEAN', 'DATE',
                                  'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE', 'TIMESTAMP_S', 'TIMESTAMP_MS', 'TIMESTAMP_NS'] -%}
-    {%- if column.type == 'text' and column.allowed is not defined -%}
+    {%- if column.type in ('id', 'text') and column.allowed is not defined -%}
         {{ column.name }} is null
     {%- elif column.allowed is defined -%}
         {#- typed: lower(trim(...)), so '' when blank -#}
@@ -325,7 +325,9 @@ from all_rows
     date_order how a text timestamp column reads slash dates (slash_date_orders). -#}
 {% macro typed_raw_value(column, raw_type, date_order=none) -%}
     {%- set raw_column = 'raw__' ~ column.name -%}
-    {%- if column.type == 'timestamp' -%}
+    {%- if column.type == 'id' -%}
+        {{ id_as_text(raw_column, raw_type) }}
+    {%- elif column.type == 'timestamp' -%}
         {{ utc_timestamp(raw_column, raw_type, date_order) }}
     {%- elif column.type == 'number' -%}
         {#- NaN and ±Infinity are not amounts: invalid_number. #}
@@ -349,6 +351,32 @@ from all_rows
         {%- endif -%}
     {%- else -%}
         nullif(trim(cast({{ raw_column }} as string)), '')
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- An id as text. An export that went through pandas writes an integer id column with a gap in it
+    as floats (a Parquet DOUBLE, or 17850.0 in a CSV) while the table it refers to writes 17850: every
+    reference would then be unknown. So a whole number written as a float (a float or decimal column,
+    or text of digits then '.' and zeros) reads as its digits, on both sides of every reference; any
+    other id is its trimmed text, and NaN is no id (missing_required). -#}
+{% macro id_as_text(raw_column, raw_type) -%}
+    {%- if raw_type in ('FLOAT', 'DOUBLE', 'REAL') or raw_type.startswith('DECIMAL') -%}
+        {#- Below 2^53 a double holds every whole number exactly; Spark writes larger ones as 1.2E16. -#}
+        case
+            when not {{ ltv_is_finite('cast(' ~ raw_column ~ ' as double)') }} then null
+            when {{ raw_column }} = floor({{ raw_column }}) and abs({{ raw_column }}) < 9007199254740992
+                then cast(cast({{ raw_column }} as bigint) as string)
+            else cast({{ raw_column }} as string)
+        end
+    {%- else -%}
+        {%- set text = "nullif(trim(cast(" ~ raw_column ~ " as string)), '')" -%}
+        {#- The like is a cheap first test: most ids end in no zero after a point. -#}
+        case
+            when {{ text }} like '%.%0' and {{ ltv_regexp_full_match(text, '-?[0-9]+[.]0+') }}
+                then {{ ltv_regexp_extract(text, '^(-?[0-9]+)[.]', 1) }}
+            else {{ text }}
+        end
     {%- endif -%}
 {%- endmacro %}
 

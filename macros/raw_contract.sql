@@ -5,7 +5,8 @@
 
   column fields
     name      contract column name
-    type      'text' | 'timestamp' | 'number' | 'integer' | 'rating'
+    type      'id' | 'text' | 'timestamp' | 'number' | 'integer' | 'rating'. An id is text, except that a
+              whole number written as a float (17850.0) reads as its digits (id_as_text)
     required  a null (or blank) value makes the row unusable (reason missing_required)
     optional  the column may be absent from the raw table: it is then read as null. Every optional
               column is also nullable; real catalogues often have no brand or description, many
@@ -24,12 +25,12 @@
 {% macro raw_contract() -%}
     {{ return({
         'users': {'key': ['user_id'], 'optional': false, 'columns': [
-            {'name': 'user_id', 'type': 'text', 'required': true},
+            {'name': 'user_id', 'type': 'id', 'required': true},
             {'name': 'signed_up_at', 'type': 'timestamp', 'required': false, 'optional': true},
             {'name': 'country', 'type': 'text', 'required': false, 'optional': true},
         ]},
         'items': {'key': ['item_id'], 'optional': false, 'columns': [
-            {'name': 'item_id', 'type': 'text', 'required': true},
+            {'name': 'item_id', 'type': 'id', 'required': true},
             {'name': 'title', 'type': 'text', 'required': false, 'optional': true},
             {'name': 'category', 'type': 'text', 'required': false, 'optional': true},
             {'name': 'brand', 'type': 'text', 'required': false, 'optional': true},
@@ -37,8 +38,8 @@
             {'name': 'description', 'type': 'text', 'required': false, 'optional': true},
         ]},
         'orders': {'key': ['order_id'], 'optional': false, 'columns': [
-            {'name': 'order_id', 'type': 'text', 'required': true},
-            {'name': 'user_id', 'type': 'text', 'required': true},
+            {'name': 'order_id', 'type': 'id', 'required': true},
+            {'name': 'user_id', 'type': 'id', 'required': true},
             {'name': 'ordered_at', 'type': 'timestamp', 'required': true},
             {'name': 'status', 'type': 'text', 'required': true, 'allowed': ['completed', 'cancelled', 'returned'],
              'synonyms': {'complete': 'completed', 'wc-completed': 'completed', 'delivered': 'completed',
@@ -47,31 +48,31 @@
                           'refunded': 'returned', 'wc-refunded': 'returned'}},
         ]},
         'order_items': {'key': ['order_id', 'item_id'], 'optional': false, 'columns': [
-            {'name': 'order_id', 'type': 'text', 'required': true},
-            {'name': 'item_id', 'type': 'text', 'required': true},
+            {'name': 'order_id', 'type': 'id', 'required': true},
+            {'name': 'item_id', 'type': 'id', 'required': true},
             {'name': 'quantity', 'type': 'integer', 'required': true, 'sign': 'positive'},
             {'name': 'unit_price', 'type': 'number', 'required': true, 'sign': 'non_negative'},
         ]},
         'events': {'key': ['event_id'], 'optional': true, 'columns': [
-            {'name': 'event_id', 'type': 'text', 'required': true},
-            {'name': 'user_id', 'type': 'text', 'required': true},
-            {'name': 'item_id', 'type': 'text', 'required': false},
+            {'name': 'event_id', 'type': 'id', 'required': true},
+            {'name': 'user_id', 'type': 'id', 'required': true},
+            {'name': 'item_id', 'type': 'id', 'required': false},
             {'name': 'event_type', 'type': 'text', 'required': true, 'allowed': ['view', 'add_to_cart', 'search', 'login'],
              'synonyms': {'addtocart': 'add_to_cart', 'add-to-cart': 'add_to_cart', 'add to cart': 'add_to_cart',
                            'cart': 'add_to_cart'}},
             {'name': 'occurred_at', 'type': 'timestamp', 'required': true},
         ]},
         'reviews': {'key': ['review_id'], 'optional': true, 'columns': [
-            {'name': 'review_id', 'type': 'text', 'required': true},
-            {'name': 'user_id', 'type': 'text', 'required': true},
-            {'name': 'item_id', 'type': 'text', 'required': true},
+            {'name': 'review_id', 'type': 'id', 'required': true},
+            {'name': 'user_id', 'type': 'id', 'required': true},
+            {'name': 'item_id', 'type': 'id', 'required': true},
             {'name': 'rating', 'type': 'rating', 'required': true},
             {'name': 'comment', 'type': 'text', 'required': false, 'optional': true},
             {'name': 'created_at', 'type': 'timestamp', 'required': true},
         ]},
         'support_conversations': {'key': ['conversation_id'], 'optional': true, 'columns': [
-            {'name': 'conversation_id', 'type': 'text', 'required': true},
-            {'name': 'user_id', 'type': 'text', 'required': true},
+            {'name': 'conversation_id', 'type': 'id', 'required': true},
+            {'name': 'user_id', 'type': 'id', 'required': true},
             {'name': 'opened_at', 'type': 'timestamp', 'required': true},
             {'name': 'first_response_at', 'type': 'timestamp', 'required': true},
             {'name': 'message', 'type': 'text', 'required': false, 'optional': true},

@@ -50,7 +50,7 @@ def write_raw_files_shop(shop: Path) -> None:
     separated by ';' with the header "User ID;Signed Up At;Country" and some countries named with letters outside ASCII (csv_format finds both on both
     engines), its sign-up dates written day first with the year last
     (31/12/2023 18:11:56, or 31/12/23 06:11:56 PM: slash_date_orders detects the order on both engines),
-    the others as Parquet."""
+    the others as Parquet, item ids written as numbers (floats in items, '12.0' or '12' in order lines)."""
     import duckdb
 
     from ltv.generate import generate_shop
@@ -73,8 +73,15 @@ def write_raw_files_shop(shop: Path) -> None:
         assert header == "user_id;signed_up_at;country"
         (shop / "users.csv").write_bytes(("User ID;Signed Up At;Country\n" + rows).encode("latin-1"))
         (shop / "users.utf8").unlink()
-        for table in ("items", "orders", "order_items"):
-            connection.execute(f"copy (select * from '{generated}/{table}.parquet') to '{shop}/{table}.parquet'")
+        # Item ids as a pandas export writes an integer id column with a gap: floats in items (a DOUBLE
+        # column) and, in the order lines, text '12.0' or '12' (id_as_text reads all three as 12).
+        number = "cast(substr(item_id, 2) as int)"
+        connection.execute(f"copy (select * replace (cast({number} as double) as item_id) "
+                           f"from '{generated}/items.parquet') to '{shop}/items.parquet'")
+        connection.execute(f"copy (select * replace (case when right(order_id, 1) in ('0', '2', '4', '6', '8') "
+                           f"then cast({number} as varchar) || '.0' else cast({number} as varchar) end as item_id) "
+                           f"from '{generated}/order_items.parquet') to '{shop}/order_items.parquet'")
+        connection.execute(f"copy (select * from '{generated}/orders.parquet') to '{shop}/orders.parquet'")
 
 ORDERS = [("u1", 12.5), ("u2", 3.25), ("u1", 7.0), ("u3", 100.0), ("u2", 0.75), ("u1", 0.5)]
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import shutil
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import NO_RUN_ARTIFACTS, build_warehouse
 
@@ -198,3 +201,44 @@ def test_the_date_order_var_decides_for_every_column(small_shop, tmp_path):
     finally:
         connection.close()
 
+
+
+def test_ids_written_as_floats_read_as_the_integers_they_are(small_shop, tmp_path):
+    """pandas writes an integer id column with a gap as floats: users hold 10001, their orders '10001.0'
+    (a CSV written from such a column) and their conversations 10001.0 (a DOUBLE Parquet column, NaN for
+    the gap). Each reads as 10001, so no order or conversation loses its user; a NaN is no id
+    (missing_required) and '10001.5' is not 10001 (unknown_user)."""
+    shop = tmp_path / "shop"
+    shutil.copytree(small_shop, shop)
+    as_number = {user: 10_001 + position for position, user in
+                 enumerate(pd.read_parquet(shop / "users.parquet").user_id.drop_duplicates())}
+    users = pd.read_parquet(shop / "users.parquet")
+    users.assign(user_id=users.user_id.map(as_number)).to_parquet(shop / "users.parquet", index=False)
+    orders = pd.read_parquet(shop / "orders.parquet")
+    float_ids = orders.user_id.map(as_number).astype(float)
+    float_ids.iloc[0] = float_ids.iloc[0] + 0.5
+    (shop / "orders.parquet").unlink()
+    orders.assign(user_id=float_ids).to_csv(shop / "orders.csv", index=False)
+    assert open(shop / "orders.csv").read().count(".0,") >= len(orders) - 1  # as pandas writes them
+    support = pd.read_parquet(shop / "support_conversations.parquet")
+    support_ids = support.user_id.map(as_number).astype(float)
+    support_ids.iloc[0] = np.nan
+    pq.write_table(pa.Table.from_pandas(support.assign(user_id=0.0), preserve_index=False).set_column(
+        support.columns.get_loc("user_id"), "user_id", pa.array(support_ids.to_numpy(), from_pandas=False)),
+        shop / "support_conversations.parquet")
+
+    warehouse, _ = build_warehouse(tmp_path / "build", raw_dir=shop, extra_arguments=[
+        "--select", "+stg_shop__orders", "+stg_shop__support_conversations",
+        "--exclude-resource-type", "test", "unit_test", *NO_RUN_ARTIFACTS])
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert connection.sql("select typeof(user_id) from staging.base_shop__support_conversations limit 1") \
+            .fetchall() == [("VARCHAR",)]
+        assert rows(connection, "select order_id, user_id from staging.stg_shop__orders") \
+            == {order: str(as_number[user]) for order, user in zip(orders.order_id[1:], orders.user_id[1:], strict=True)}
+        assert rows(connection, "select order_id, quarantine_reason from staging.base_shop__orders "
+                                "where quarantine_reason is not null") == {orders.order_id[0]: "unknown_user"}
+        assert rows(connection, "select conversation_id, user_id from staging.stg_shop__support_conversations") \
+            == {conversation: str(as_number[user]) for conversation, user
+                in zip(support.conversation_id[1:], support.user_id[1:], strict=True)}
+        assert rows(connection, "select conversation_id, quarantine_reason from staging.base_shop__support_conversations "
+                                "where quarantine_reason is not null") == {support.conversation_id[0]: "missing_required"}

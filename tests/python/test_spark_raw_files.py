@@ -82,6 +82,22 @@ def test_day_first_sign_up_dates_read_as_written_and_only_the_injected_defects_a
                if user in countries and isinstance(country, str))
 
 
+def test_item_ids_written_as_floats_read_as_the_integers_they_are(both_engines, shop):
+    """items.parquet holds its ids as a DOUBLE column, the order lines as text '12.0' or '12'
+    (spark_extra_builds): every id reads as its digits on both engines (equal tables, above), so the
+    order lines find their items and only the injected defects are quarantined."""
+    duckdb_path, _ = both_engines
+    assert duckdb.sql(f"select distinct typeof(item_id) from '{shop}/items.parquet'").fetchall() == [("DOUBLE",)]
+    assert duckdb.sql(f"select count(*) from '{shop}/order_items.parquet' where item_id like '%.0'").fetchall()[0][0] > 20
+    defects = json.loads((shop.parent / "generated" / "defects.json").read_text())["expected_quarantine"]
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        for table in ("items", "order_items"):
+            assert dict(connection.sql(f"select quarantine_reason, count(*) from staging.base_shop__{table} "
+                                       "where quarantine_reason is not null group by all").fetchall()) == defects[table]
+        ids = connection.sql("select item_id from staging.base_shop__items where item_id is not null").fetchall()
+    assert len(ids) > 20 and all(item.isdigit() for item, in ids)
+
+
 def test_spark_reads_each_file_where_it_is_and_the_absent_tables_as_empty(both_engines, shop):
     _, warehouse = both_engines
     assert _raw_tables(warehouse) == {"users": f"{shop}/users.csv", "items": f"{shop}/items.parquet",
