@@ -24,7 +24,8 @@
 {%- endif -%}
 {%- set arguments = {'table_name': table_name, 'source_relation': source_relation, 'key_columns': contract.key,
                      'columns': contract.columns, 'raw_types': raw_types, 'rules': rules, 'references': references,
-                     'date_orders': slash_date_orders(table_name, source_relation, contract.columns, raw_types)} -%}
+                     'date_orders': slash_date_orders(table_name, source_relation, contract.columns, raw_types),
+                     'decimal_mark': decimal_mark(table_name, source_relation, contract.columns, raw_types)} -%}
 {#- Parquet sources number their rows (raw_data.sql), which is what lets a rebuild check only rows
     appended since the last build; see raw_rows_check_plan. -#}
 {%- set row_numbered = 'file_row_number' in raw_types -%}
@@ -77,7 +78,8 @@ typed_rows as {{ ltv_cte_inlined() }} (
     select
         raw_rows.*,
         {%- for column in columns %}
-        {{ typed_raw_value(column, arguments.raw_types.get(column.name, 'VARCHAR'), arguments.date_orders.get(column.name)) }} as {{ column.name }}{{ "," if not loop.last }}
+        {{ typed_raw_value(column, arguments.raw_types.get(column.name, 'VARCHAR'), arguments.date_orders.get(column.name),
+                           arguments.decimal_mark) }} as {{ column.name }}{{ "," if not loop.last }}
         {%- endfor %}
     from raw_rows
 
@@ -322,23 +324,20 @@ from all_rows
 
 {#- A raw value cast to its contract type; a value that does not cast becomes null, which the
     checks then tell apart from a value that was missing. raw_type is the raw column's DuckDB type;
-    date_order how a text timestamp column reads slash dates (slash_date_orders). -#}
-{% macro typed_raw_value(column, raw_type, date_order=none) -%}
+    date_order how a text timestamp column reads slash dates (slash_date_orders), decimal_mark how a
+    text number does (decimal_mark, macros/raw_numbers.sql). -#}
+{% macro typed_raw_value(column, raw_type, date_order=none, decimal_mark='point') -%}
     {%- set raw_column = 'raw__' ~ column.name -%}
+    {%- set number = raw_number(raw_column, raw_type, decimal_mark) -%}
     {%- if column.type == 'id' -%}
         {{ id_as_text(raw_column, raw_type) }}
     {%- elif column.type == 'timestamp' -%}
         {{ utc_timestamp(raw_column, raw_type, date_order) }}
     {%- elif column.type == 'number' -%}
-        {#- NaN and ±Infinity are not amounts: invalid_number. #}
-        case when {{ ltv_is_finite('try_cast(' ~ raw_column ~ ' as double)') }} then try_cast({{ raw_column }} as double) end
+        {{ number }}
     {%- elif column.type in ('integer', 'rating') -%}
         {#- '4.0' is a valid 4; '4.5', 'five', NaN or a number too large for an integer are not. -#}
-        case
-            when {{ ltv_is_finite('try_cast(' ~ raw_column ~ ' as double)') }}
-                and try_cast({{ raw_column }} as double) = round(try_cast({{ raw_column }} as double))
-                then try_cast(try_cast({{ raw_column }} as double) as integer)
-        end
+        case when {{ number }} = round({{ number }}) then try_cast({{ number }} as integer) end
     {%- elif column.allowed is defined -%}
         {%- set written = 'lower(trim(cast(' ~ raw_column ~ ' as string)))' -%}
         {%- if column.synonyms is defined -%}

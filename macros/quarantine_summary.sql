@@ -10,7 +10,7 @@
     {%- set latest = validated_date_var('ltv_latest_valid_timestamp', allow_empty=true) -%}
     {%- set hints = {
         'missing_required': "a required column is empty (README: the input contract)",
-        'invalid_number': "not a finite number (NaN, Infinity or text)",
+        'invalid_number': "not a finite number (NaN, Infinity or text; 1,234 or 19,95 reads by var ltv_source_decimal_mark, or by its table's other numbers)",
         'invalid_timestamp': "not a timestamp, date or epoch number (a year-last date 03/04/2010 reads by var ltv_source_date_order, or by a day above 12 in its column)",
         'invalid_rating': "not a whole number from 1 to 5",
         'invalid_enum': "status must be completed | cancelled | returned; event_type view | add_to_cart | search | login",

@@ -223,6 +223,7 @@
         checked_date_var('ltv_latest_valid_timestamp', allow_empty=true),
         checked_time_zone_var('ltv_source_time_zone'),
         checked_choice_var('ltv_source_date_order', source_date_order_choices()),
+        checked_choice_var('ltv_source_decimal_mark', decimal_mark_choices()),
         checked_region_var('ltv_phone_default_region'),
         checked_boolean_var('ltv_reuse_unchanged_work'),
         checked_choice_var('ltv_champion_metric', ['rmse', 'normalized_gini', 'top20_capture']),

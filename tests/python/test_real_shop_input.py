@@ -165,7 +165,8 @@ def test_the_build_log_names_absent_tables_once_and_ends_with_a_quarantine_summa
     assert log.count("the shop has no events, support_conversations (optional)") == 1
     summary = log[log.index("ltv quarantine summary"):]
     assert re.search(r"order_items: 4 of [\d,]+ raw rows quarantined \([\d.]+%\) — invalid_number 3 \(not a finite "
-                     r"number \(NaN, Infinity or text\)\); negative_price 1", summary)
+                     r"number \(NaN, Infinity or text; 1,234 or 19,95 reads by var ltv_source_decimal_mark, or by its "
+                     r"table's other numbers\)\); negative_price 1", summary)
     assert "events: absent (optional; read as empty)" in summary
     assert summary.index("ltv quarantine summary") < summary.index("Completed successfully")
 
@@ -260,7 +261,7 @@ def test_a_shop_whose_orders_all_fail_builds_without_a_traceback(small_shop, tmp
         connection.close()
 
 
-# Seven bad vars in one run: every one is named in the one message that stops it (a user fixes them in one
+# Bad vars in one run (nine problems): every one is named in the one message that stops it (a user fixes them in one
 # go), and none hides another, including the combinations whose vars each pass alone.
 BAD_VARS = {
     "ltv_horizon_days: 3000000": "var 'ltv_horizon_days' must be greater than 0 and at most 3660, got 3000000",
@@ -275,6 +276,7 @@ BAD_VARS = {
         "var 'ltv_quarantine_warn_share' (0.5) must not exceed var 'ltv_quarantine_error_share' (0.1)",
     "ltv_source_time_zone: 'Mars/Olympus'": "var 'ltv_source_time_zone' must be a time zone name",
     "ltv_source_date_order: 'ymd'": "var 'ltv_source_date_order' must be one of auto, month_first, day_first, got 'ymd'",
+    "ltv_source_decimal_mark: 'dot'": "var 'ltv_source_decimal_mark' must be one of auto, point, comma, got 'dot'",
 }
 
 
