@@ -93,10 +93,13 @@
 {%- endmacro %}
 
 {#- base_shop__raw_tables' pre-hook. Files mode: one view per raw table in raw_files_schema() over its
-    file. CSV is read as text (all_varchar) so that a malformed value becomes a quarantine row
+    file. CSV is read as text (every column VARCHAR) so that a malformed value becomes a quarantine row
     with a reason instead of a type-sniffing error for the whole file, and with the dialect given
-    (double quotes; the delimiter and encoding csv_format finds) because DuckDB's sniffing it from a
-    sample of long multi-line comments can fail. Parquet views add each row's file_row_number, which lets base tables check
+    (double quotes; the delimiter and encoding csv_format finds) and nothing sniffed, because DuckDB's
+    sniffing fails a whole file over one short line (a line of spaces, a ^Z end-of-file mark, a row
+    cut short) or a sample of long multi-line comments. A short row is kept, its missing values null
+    (null_padding, as Spark's PERMISSIVE mode does), so that the checks quarantine it with a reason;
+    DuckDB pads only when one thread reads the file (parallel = false). Parquet views add each row's file_row_number, which lets base tables check
     only rows appended since the last build. Every mode: an empty stand-in in raw_absent for each
     optional table the shop does not have. A file DuckDB cannot read fails here, in one model that
     every base model depends on, so its message is the build's only error. -#}
@@ -114,10 +117,16 @@
     each CSV file per build, lines only. -#}
 {% macro csv_format(file_path) %}
     {%- set encoding = 'utf-8' if adapter.dispatch('csv_is_utf8')(file_path) else 'latin-1' -%}
-    {%- if encoding != 'utf-8' -%}
+    {%- set header = adapter.dispatch('csv_header_line')(file_path, encoding) or '' -%}
+    {#- A byte-order mark FF FE or FE FF (as Latin-1, or as the two replacement characters a UTF-8
+        reading puts there): UTF-16, which spreadsheets write as "Unicode text". -#}
+    {%- if encoding != 'utf-8' and header[:2] in ['ÿþ', 'þÿ', '��'] -%}
+        {%- set encoding = adapter.dispatch('csv_utf16_encoding')(file_path) -%}
+        {{ log("ltv: raw file " ~ file_path ~ " is UTF-16 (it starts with a byte-order mark)", info=true) }}
+        {%- set header = adapter.dispatch('csv_header_line')(file_path, encoding) or '' -%}
+    {%- elif encoding != 'utf-8' -%}
         {{ log("ltv: raw file " ~ file_path ~ " is not UTF-8: read as Latin-1 (ISO-8859-1)", info=true) }}
     {%- endif -%}
-    {%- set header = adapter.dispatch('csv_header_line')(file_path, encoding) or '' -%}
     {%- if header | trim == '' -%}
         {{ exceptions.raise_compiler_error("raw file " ~ file_path ~ " has no header row (an empty file, or an empty first line): "
                                            ~ "a CSV's first line must name its columns") }}
@@ -154,10 +163,13 @@
     {{ return(names) }}
 {% endmacro %}
 
-{#- The file's lines as one text column each (no delimiter, no quoting). -#}
+{#- The file's lines as one text column each (no delimiter, no quoting). Not strict: a spreadsheet
+    writes rows ending in CR LF and a line break inside a cell as LF alone, which the strict reader
+    stops at (its state machine expects one kind of line end) although only the first line and the
+    bytes matter here. -#}
 {% macro duckdb_csv_lines(file_path, options='') -%}
     read_csv('{{ literal_path(file_path) }}', header = false, columns = {'line': 'VARCHAR'}, delim = chr(31), quote = '',
-             escape = '', auto_detect = false, max_line_size = 100000000{{ options }})
+             escape = '', auto_detect = false, strict_mode = false, max_line_size = 100000000{{ options }})
 {%- endmacro %}
 
 {% macro default__csv_is_utf8(file_path) %}
@@ -168,6 +180,10 @@
     {%- set invalid = run_query("select count(*) from ltv_csv_rejects where error_type = 'INVALID ENCODING'").rows[0][0] -%}
     {%- do run_query("drop table if exists ltv_csv_rejects; drop table if exists ltv_csv_scans") -%}
     {{ return(invalid == 0) }}
+{% endmacro %}
+
+{% macro default__csv_utf16_encoding(file_path) %}
+    {{ return('utf-16') }}
 {% endmacro %}
 
 {% macro default__csv_header_line(file_path, encoding) %}
@@ -184,9 +200,10 @@
             {%- set reader = "read_parquet('" ~ literal_path(file_path) ~ "', file_row_number = true)" -%}
         {%- elif file_path is not none -%}
             {%- set csv = csv_format(file_path) -%}
-            {%- set reader = "read_csv('" ~ literal_path(file_path) ~ "', header = true, all_varchar = true, delim = '" ~ csv.delimiter
-                             ~ "', encoding = '" ~ csv.encoding ~ "', names = ['" ~ csv.names | join("', '")
-                             ~ "'], quote = '\"', escape = '\"', max_line_size = 100000000)" -%}
+            {%- set reader = "read_csv('" ~ literal_path(file_path) ~ "', header = true, auto_detect = false, columns = {'"
+                             ~ csv.names | join("': 'VARCHAR', '") ~ "': 'VARCHAR'}, delim = '" ~ csv.delimiter
+                             ~ "', encoding = '" ~ csv.encoding ~ "', quote = '\"', escape = '\"', null_padding = true, "
+                             ~ "parallel = false, max_line_size = 100000000)" -%}
         {%- endif -%}
         {%- if file_path is not none -%}
             {%- do statements.append("create or replace view " ~ raw_files_schema() ~ "." ~ table_name ~ " as select * from " ~ reader) -%}

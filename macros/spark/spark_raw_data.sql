@@ -54,6 +54,13 @@
     {{ return('select 1') }}
 {% endmacro %}
 
+{#- Spark's text source, which finds the header line, reads UTF-8 only: a UTF-16 file is refused by
+    name instead of read with its column names garbled. -#}
+{% macro spark__csv_utf16_encoding(file_path) %}
+    {{ exceptions.raise_compiler_error("raw file " ~ file_path ~ " is UTF-16 (it starts with a byte-order mark), which the "
+                                       ~ "spark target does not read: save it as CSV in UTF-8") }}
+{% endmacro %}
+
 {% macro spark_encoding(encoding) -%}
     {{ return({'utf-8': 'UTF-8', 'latin-1': 'ISO-8859-1'}[encoding]) }}
 {%- endmacro %}

@@ -50,7 +50,7 @@ def write_raw_files_shop(shop: Path) -> None:
     separated by ';' with the header "User ID;Signed Up At;Country" and some countries named with letters outside ASCII (csv_format finds both on both
     engines), its sign-up dates written day first with the year last
     (31/12/2023 18:11:56, or 31/12/23 06:11:56 PM: slash_date_orders detects the order on both engines),
-    the others as Parquet, item ids written as numbers (floats in items, '12.0' or '12' in order lines)."""
+    rows ending in CR LF and the last cut short after its id, the others as Parquet, item ids written as numbers (floats in items, '12.0' or '12' in order lines)."""
     import duckdb
 
     from ltv.generate import generate_shop
@@ -71,7 +71,10 @@ def write_raw_files_shop(shop: Path) -> None:
                            f"to '{shop}/users.utf8' (header, delimiter ';', format csv)")
         header, rows = (shop / "users.utf8").read_text(encoding="utf-8").split("\n", 1)
         assert header == "user_id;signed_up_at;country"
-        (shop / "users.csv").write_bytes(("User ID;Signed Up At;Country\n" + rows).encode("latin-1"))
+        # Rows end in CR LF, as a spreadsheet writes them, and the last is cut short after its id: a user
+        # without the optional sign-up date and country (both engines pad it with nulls).
+        (shop / "users.csv").write_bytes(("User ID;Signed Up At;Country\n" + rows + "U_CUT_SHORT\n")
+                                         .replace("\n", "\r\n").encode("latin-1"))
         (shop / "users.utf8").unlink()
         # Item ids as a pandas export writes an integer id column with a gap: floats in items (a DOUBLE
         # column) and, in the order lines, text '12.0' or '12' (id_as_text reads all three as 12).

@@ -29,6 +29,7 @@ STATUS_SYNONYMS = {"completed": ["completed", "Complete", "delivered", "wc-compl
 CART_SYNONYMS = ["addtocart", "Cart", "add-to-cart", "Add To Cart"]
 COUNTRIES = ["Österreich", "東京", "España"]  # UTF-8, the second outside Latin-1
 NOT_A_DATE = "19971340"
+CUT_SHORT_ORDER = "O_CUT_SHORT"
 # Two item prices written £1,234 and £2,500: a comma before three digits, in a table with no other sign
 # of its decimal mark.
 AMBIGUOUS_PRICES = [1234.0, 2500.0]
@@ -45,11 +46,13 @@ def write_export(small_shop, folder) -> dict:
                more items (nothing refers to them) priced £1,234 and £2,500: numbers that do not settle
                the decimal mark;
     order_items ';'-separated CSV, unit prices as European shops write them (1.234,50 € or 19,95);
-    orders     CSV, month first (12/31/2024 8:26, every other one 12/31/24 08:26 PM), platform statuses,
-               the first one 'processing' (in progress: no status of the contract);
+    orders     CSV in UTF-16 (a spreadsheet's "Unicode text"), month first (12/31/2024 8:26, every other one
+               12/31/24 08:26 PM), platform statuses, the first one 'processing' (in progress: no status
+               of the contract), and a last row cut short after its user (CUT_SHORT_ORDER);
     events     tab-separated CSV, times as epoch-second digits, add-to-cart as four other names;
     reviews    CSV of the reviews written on days 1-12 only, month first without a time (03/04/2024):
-               a column no value settles;
+               a column no value settles; rows end in CR LF and line breaks inside a comment are LF, as
+               a spreadsheet writes them, and the file ends with a ^Z end-of-file mark;
     support    Parquet, opened as the integer 20240304, answered as the text 20240304101500, one
                answer time that is no date."""
     shutil.copytree(small_shop, folder)
@@ -89,7 +92,8 @@ def write_export(small_shop, folder) -> dict:
     status_written.iloc[0] = "processing"
     time_written = [f"{t.month}/{t.day}/{t.year} {t.hour}:{t.minute:02d}" if position % 2
                     else t.strftime("%m/%d/%y %I:%M %p") for position, t in enumerate(orders.ordered_at)]
-    orders.assign(status=status_written, ordered_at=time_written).to_csv(folder / "orders.csv", index=False)
+    as_written = orders.assign(status=status_written, ordered_at=time_written).to_csv(index=False)
+    (folder / "orders.csv").write_text(as_written + f"{CUT_SHORT_ORDER},{orders.user_id.iloc[0]}\n", encoding="utf-16")
 
     events = written["events"]
     carts = events.index[events.event_type == "add_to_cart"]
@@ -101,7 +105,9 @@ def write_export(small_shop, folder) -> dict:
     ).to_csv(folder / "events.csv", sep="\t", index=False)
 
     reviews = written["reviews"] = written["reviews"][written["reviews"].created_at.dt.day <= 12]
-    reviews.assign(created_at=reviews.created_at.dt.strftime("%m/%d/%Y")).to_csv(folder / "reviews.csv", index=False)
+    assert reviews.comment.str.contains("\n").any()
+    (folder / "reviews.csv").write_text(reviews.assign(created_at=reviews.created_at.dt.strftime("%m/%d/%Y")).to_csv(
+        index=False, lineterminator="\r\n") + "\x1a", newline="")
 
     support = written["support_conversations"]
     answered = support.first_response_at.dt.strftime("%Y%m%d%H%M%S")
@@ -134,7 +140,7 @@ def test_dates_written_year_last_read_in_the_order_their_column_settles(export_b
     assert rows(connection, "select user_id, signed_up_at from staging.stg_shop__users") \
         == {row.user_id: row.signed_up_at.to_pydatetime() for row in users.itertuples()}
     # Every order to the minute, those written 08:26 PM with a two-digit year too.
-    assert rows(connection, "select order_id, ordered_at from staging.base_shop__orders") \
+    assert rows(connection, f"select order_id, ordered_at from staging.base_shop__orders where order_id != '{CUT_SHORT_ORDER}'") \
         == {row.order_id: row.ordered_at.floor("min").to_pydatetime() for row in orders.itertuples()}
 
 
@@ -142,8 +148,9 @@ def test_a_column_whose_values_do_not_settle_the_order_is_quarantined_and_the_lo
     connection, written, log, _ = export_build
     assert ("ltv: reviews.created_at has slash dates whose order its values do not settle (no number above 12): they "
             "are quarantined as invalid_timestamp; set var ltv_source_date_order to month_first or day_first") in log
-    assert connection.sql("select quarantine_reason, count(*) from staging.base_shop__reviews group by all").fetchall() \
-        == [("invalid_timestamp", len(written["reviews"]))]
+    reviews = written["reviews"]
+    assert rows(connection, "select quarantine_reason, count(*) from staging.base_shop__reviews group by all") \
+        == {"invalid_timestamp": len(reviews), "missing_required": 1}  # (the ^Z line: see the next test)
 
 
 def test_dates_written_as_digits_read_as_those_dates(export_build):
@@ -203,6 +210,22 @@ def test_numbers_read_by_their_tables_decimal_mark_with_currency_and_thousands(e
                             "where quarantine_reason is not null group by all") == {"unknown_order": len(lines) - len(kept)}
 
 
+def test_spreadsheet_csv_line_ends_utf16_and_short_rows_read_as_rows(export_build):
+    """Rows ending in CR LF with LF line breaks inside quoted comments read with the comments as written;
+    orders.csv in UTF-16 reads (the log says so); a row cut short and a ^Z end-of-file mark are rows whose
+    missing values are null, quarantined with a reason, not a reader error that stops the whole build."""
+    connection, written, log, shop = export_build
+    assert f"ltv: raw file {shop}/orders.csv is UTF-16 (it starts with a byte-order mark)" in log
+    reviews = written["reviews"]
+    assert rows(connection, "select review_id, comment from staging.base_shop__reviews where review_id != chr(26)") \
+        == dict(zip(reviews.review_id, reviews.comment.replace({np.nan: None}), strict=True))
+    assert connection.sql("select review_id, user_id, quarantine_reason from staging.base_shop__reviews "
+                          "where quarantine_reason = 'missing_required'").fetchall() == [("\x1a", None, "missing_required")]
+    assert connection.sql(f"select user_id, ordered_at, status, quarantine_reason from staging.base_shop__orders "
+                          f"where order_id = '{CUT_SHORT_ORDER}'").fetchall() \
+        == [(written["orders"].user_id.iloc[0], None, None, "missing_required")]
+
+
 def test_other_words_for_a_status_or_event_type_read_as_the_contracts(export_build):
     """Shop platforms' order statuses and the add-to-cart names of public event logs, in any case: staged
     as the contract's value, not quarantined as invalid_enum; an order in progress still is."""
@@ -210,8 +233,9 @@ def test_other_words_for_a_status_or_event_type_read_as_the_contracts(export_bui
     orders, events = written["orders"], written["events"]
     assert rows(connection, "select order_id, status from staging.stg_shop__orders") \
         == dict(zip(orders.order_id[1:], orders.status[1:], strict=True))
-    assert connection.sql("select order_id, quarantine_reason from staging.base_shop__orders "
-                          "where quarantine_reason is not null").fetchall() == [(orders.order_id[0], "invalid_enum")]
+    assert rows(connection, "select order_id, quarantine_reason from staging.base_shop__orders "
+                            "where quarantine_reason is not null") \
+        == {orders.order_id[0]: "invalid_enum", CUT_SHORT_ORDER: "missing_required"}
     assert rows(connection, "select event_id, event_type from staging.stg_shop__events") \
         == dict(zip(events.event_id, events.event_type, strict=True))
 
@@ -241,7 +265,7 @@ def test_the_date_order_and_decimal_mark_vars_decide_for_every_column(small_shop
         assert len(expected) > 0
         assert rows(connection, "select quarantine_reason, count(*) from staging.base_shop__reviews "
                                 "where quarantine_reason is not null group by all") \
-            == {"unknown_user": len(reviews) - len(expected)}
+            == {"unknown_user": len(reviews) - len(expected), "missing_required": 1}  # (and the ^Z line)
         # Decimal point: £1,234 is 1234; the order lines' 19,95 and 1.234,50 € are no numbers.
         assert rows(connection, "select item_id, price from staging.stg_shop__items") \
             == dict(zip(items.item_id, items.price, strict=True))

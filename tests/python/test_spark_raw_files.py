@@ -77,6 +77,8 @@ def test_day_first_sign_up_dates_read_as_written_and_only_the_injected_defects_a
     assert len(accepted) > 100 and set(accepted) <= as_written
     # The Latin-1 file's names outside ASCII read as written (not as U+FFFD or two characters each).
     assert {"España", "Éire"} <= set(countries.values())
+    # The row cut short after its id is a user with neither of the optional values.
+    assert "U_CUT_SHORT" in countries and countries["U_CUT_SHORT"] is None
     once = written.drop_duplicates("user_id", keep=False)
     assert all(countries[user] == country for user, country in zip(once.user_id, once.country, strict=True)
                if user in countries and isinstance(country, str))
