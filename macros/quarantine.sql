@@ -402,11 +402,20 @@ from all_rows
         {%- if date_order is not none -%}
             {%- set text = '(' ~ slash_date_as_iso(text, date_order) ~ ')' -%}
         {%- endif -%}
+        {#- The zone after the time: an offset joined to it (Shopify's and Squarespace's order exports
+            write 2019-10-30 11:08:56 -0400, which neither engine casts with the space), UTC or GMT
+            written Z, and an IANA name (Europe/Paris) after one space (cast as a plain timestamp,
+            DuckDB would drop it and keep the local time). -#}
+        {%- set zone = '\\s*(Z|UTC|GMT|[+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z]+/[A-Za-z_]+(/[A-Za-z_]+)?)$' -%}
+        {%- set offset = ltv_regexp_extract(text, zone, 1) -%}
+        {%- set zone_joined = 'concat(' ~ ltv_regexp_extract(text, '^(.*[0-9])' ~ zone, 1)
+                              ~ ', case when ' ~ offset ~ " in ('UTC', 'GMT') then 'Z' when " ~ offset
+                              ~ " like '%/%' then concat(' ', " ~ offset ~ ') else ' ~ offset ~ ' end)' -%}
         case
             when {{ ltv_regexp_full_match(text, '-?[0-9]+(\\.[0-9]+)?') }}
                 then {{ compact_date_or_epoch('try_cast(' ~ text ~ ' as double)') }}
-            when {{ ltv_regexp_matches(text, '[0-9]:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?\\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$') }}
-                then {{ ltv_offset_text_as_utc(text) }}
+            when {{ ltv_regexp_matches(text, '[0-9]:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?' ~ zone) }}
+                then {{ ltv_offset_text_as_utc(zone_joined) }}
             else {{ naive_as_utc('try_cast(' ~ text ~ ' as timestamp)') }}
         end
     {%- endif -%}

@@ -49,7 +49,8 @@ def write_raw_files_shop(shop: Path) -> None:
     """The four required tables of a small generated shop (with dirty rows): users as a Latin-1 CSV
     separated by ';' with the header "User ID;Signed Up At;Country" and some countries named with letters outside ASCII (csv_format finds both on both
     engines), its sign-up dates written day first with the year last
-    (31/12/2023 18:11:56, or 31/12/23 06:11:56 PM: slash_date_orders detects the order on both engines),
+    (31/12/2023 18:11:56, or 31/12/23 06:11:56 PM: slash_date_orders detects the order on both engines;
+    some followed by ' +0100', ' Europe/Paris' or ' UTC'),
     rows ending in CR LF and the last cut short after its id, the others as Parquet, item ids written as numbers (floats in items, '12.0' or '12' in order lines)."""
     import duckdb
 
@@ -67,6 +68,11 @@ def write_raw_files_shop(shop: Path) -> None:
                      r"else regexp_replace(signed_up_at, '^([0-9]{4})-([0-9]{2})-([0-9]{2})', '\3/\2/\1') end as signed_up_at")
         # Countries by name, some with letters outside ASCII, and the file in Latin-1 (csv_format).
         country = "case country when 'ES' then 'España' when 'IE' then 'Éire' else country end as country"
+        # Some valid times with a zone as exports write them: an offset after a space (Shopify), UTC, an IANA name.
+        zone = (r"case when try_cast(signed_up_at as timestamp) between '1980-01-01' and '2060-01-01' "
+                r"then case right(user_id, 1) when '1' then ' +0100' when '3' then ' Europe/Paris' when '5' then ' UTC' "
+                r"else '' end else '' end")
+        day_first = day_first.replace(" end as signed_up_at", f" end || {zone} as signed_up_at")
         connection.execute(f"copy (select * replace ({day_first}, {country}) from '{generated}/users.parquet') "
                            f"to '{shop}/users.utf8' (header, delimiter ';', format csv)")
         header, rows = (shop / "users.utf8").read_text(encoding="utf-8").split("\n", 1)

@@ -31,6 +31,8 @@ HOSTILE_COMMENTS = [
 LEAKED = ["138 0013 8000", "13800138000", "DE89370400440532013000", "GB29 NWBK", "4111.1111.1111.1111",
           "john at example", "john(at)example", "\x00", "\u202e"]  # the generated 2023–2025 shop becomes a 1996–1998 one
 FREE_LINES = 5
+# How exports write the zone of a time (Shopify puts a space before the offset); all UTC+8 but the last.
+SIGN_UP_ZONES = ["+08:00", " +0800", " Asia/Singapore", " UTC"]
 
 
 def write_parquet(frame: pd.DataFrame, path, keep_nan_column: str | None = None) -> None:
@@ -43,12 +45,13 @@ def write_parquet(frame: pd.DataFrame, path, keep_nan_column: str | None = None)
 
 def make_old_shop_with_real_quirks(small_shop, folder):
     """A 1990s shop as real exports are: no brand/description/country columns, sign-up times as
-    text with a +08:00 offset, order times as TIMESTAMPTZ, review times as epoch seconds, order
+    text with a zone (+08:00, +0800 after a space, Asia/Singapore, UTC), order times as TIMESTAMPTZ, review times as epoch seconds, order
     lines as CSV with free lines and NaN/Infinity/negative prices, one order dated 2099, and no
     events or support files at all."""
     folder.mkdir()
     users = pd.read_parquet(small_shop / "users.parquet").drop(columns=["country"])
-    users["signed_up_at"] = (users.signed_up_at - YEARS_BACK).dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    users["signed_up_at"] = (users.signed_up_at - YEARS_BACK).dt.strftime("%Y-%m-%dT%H:%M:%S") + [
+        SIGN_UP_ZONES[position % len(SIGN_UP_ZONES)] for position in range(len(users))]
     users.to_parquet(folder / "users.parquet", index=False)
     items = pd.read_parquet(small_shop / "items.parquet").drop(columns=["brand", "description"])
     items["price"] = items.price.astype(float)
@@ -125,10 +128,11 @@ def test_the_main_answers_of_an_old_shop_are_not_empty(old_shop_build):
 
 def test_offsets_timestamptz_and_epoch_seconds_are_read_as_utc_whatever_the_machine_zone(old_shop_build):
     connection, raw, _ = old_shop_build
-    user = raw["users"].iloc[0]
-    local = pd.Timestamp(user.signed_up_at[:19])
-    assert scalar(connection, f"select signed_up_at from staging.stg_shop__users where user_id = '{user.user_id}'") \
-        == (local - pd.Timedelta(hours=8)).to_pydatetime()
+    users = raw["users"]
+    expected = {user: pd.Timestamp(written[:19]) - pd.Timedelta(hours=0 if written.endswith("UTC") else 8)
+                for user, written in zip(users.user_id, users.signed_up_at, strict=True)}
+    assert dict(connection.sql("select user_id, signed_up_at from staging.stg_shop__users").fetchall()) \
+        == {user: moment.to_pydatetime() for user, moment in expected.items()}
     order = raw["orders"].iloc[0]
     assert scalar(connection, f"select ordered_at from staging.stg_shop__orders where order_id = '{order.order_id}'") \
         == order.ordered_at.tz_localize(None).to_pydatetime()

@@ -55,14 +55,21 @@ def test_the_base_tables_on_spark_equal_duckdbs(both_engines):
 
 
 def test_day_first_sign_up_dates_read_as_written_and_only_the_injected_defects_are_quarantined(both_engines, shop):
-    """users.csv is Latin-1, ';'-separated, with its sign-ups day first and the year last
-    (spark_extra_builds): each engine finds the encoding, the delimiter and the date order (equal tables,
-    above), and reads each date as pandas does with that format."""
+    """users.csv is Latin-1, ';'-separated, with its sign-ups day first and the year last, some with a zone
+    after a space (spark_extra_builds): each engine finds the encoding, the delimiter and the date order
+    (equal tables, above), and reads each date as pandas does with that format, in UTC."""
     duckdb_path, _ = both_engines
     written = pd.read_csv(shop / "users.csv", sep=";", dtype=str, encoding="latin-1")
     written.columns = ["user_id", "signed_up_at", "country"]  # its header is "User ID;Signed Up At;Country"
-    expected = pd.to_datetime(written.signed_up_at, format="%d/%m/%Y %H:%M:%S", errors="coerce").fillna(
-        pd.to_datetime(written.signed_up_at, format="%d/%m/%y %I:%M:%S %p", errors="coerce"))
+    zone_form = r" (\+0100|Europe/Paris|UTC)$"
+    zones = written.signed_up_at.str.extract(zone_form)[0].map({"+0100": "Etc/GMT-1", "Europe/Paris": "Europe/Paris"})
+    assert zones.notna().sum() > 20
+    bare = written.signed_up_at.str.replace(zone_form, "", regex=True)
+    local = pd.to_datetime(bare, format="%d/%m/%Y %H:%M:%S", errors="coerce").fillna(
+        pd.to_datetime(bare, format="%d/%m/%y %I:%M:%S %p", errors="coerce"))
+    expected = pd.Series([moment if pd.isna(moment) or pd.isna(zone) else
+                          moment.tz_localize(zone).tz_convert("UTC").tz_localize(None)
+                          for moment, zone in zip(local, zones, strict=True)])
     defects = json.loads((shop.parent / "generated" / "defects.json").read_text())["expected_quarantine"]["users"]
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
         reasons = dict(connection.sql("select quarantine_reason, count(*) from staging.base_shop__users "
