@@ -24,7 +24,7 @@
 {%- endif -%}
 {%- set arguments = {'table_name': table_name, 'source_relation': source_relation, 'key_columns': contract.key,
                      'columns': contract.columns, 'raw_types': raw_types, 'rules': rules, 'references': references,
-                     'date_orders': slash_date_orders(table_name, source_relation, contract.columns, raw_types),
+                     'date_forms': text_date_forms(table_name, source_relation, contract.columns, raw_types),
                      'decimal_mark': decimal_mark(table_name, source_relation, contract.columns, raw_types)} -%}
 {#- Parquet sources number their rows (raw_data.sql), which is what lets a rebuild check only rows
     appended since the last build; see raw_rows_check_plan. -#}
@@ -73,15 +73,31 @@ with raw_rows as {{ ltv_cte_inlined() }} (
 
 ),
 
+{#- A text timestamp column with dates written with the year last or the month's name, those dates
+    rewritten year first (written_date_as_iso) in a column of its own, written__<column>: the typed
+    value reads it several times, and as one nested expression the SQL grew past what Spark's planner
+    holds in memory. -#}
+written_rows as {{ ltv_cte_inlined() }} (
+
+    select
+        raw_rows.*
+        {%- for column in columns if arguments.date_forms.get(column.name) %}
+        , {{ written_date_as_iso('trim(cast(raw__' ~ column.name ~ ' as string))', arguments.date_forms[column.name]) }}
+            as written__{{ column.name }}
+        {%- endfor %}
+    from raw_rows
+
+),
+
 typed_rows as {{ ltv_cte_inlined() }} (
 
     select
-        raw_rows.*,
+        written_rows.*,
         {%- for column in columns %}
-        {{ typed_raw_value(column, arguments.raw_types.get(column.name, 'VARCHAR'), arguments.date_orders.get(column.name),
+        {{ typed_raw_value(column, arguments.raw_types.get(column.name, 'VARCHAR'), arguments.date_forms.get(column.name),
                            arguments.decimal_mark) }} as {{ column.name }}{{ "," if not loop.last }}
         {%- endfor %}
-    from raw_rows
+    from written_rows
 
 ),
 
@@ -324,15 +340,15 @@ from all_rows
 
 {#- A raw value cast to its contract type; a value that does not cast becomes null, which the
     checks then tell apart from a value that was missing. raw_type is the raw column's DuckDB type;
-    date_order how a text timestamp column reads slash dates (slash_date_orders), decimal_mark how a
+    date_form how a text timestamp column reads its dates (text_date_forms), decimal_mark how a
     text number does (decimal_mark, macros/raw_numbers.sql). -#}
-{% macro typed_raw_value(column, raw_type, date_order=none, decimal_mark='point') -%}
+{% macro typed_raw_value(column, raw_type, date_form=none, decimal_mark='point') -%}
     {%- set raw_column = 'raw__' ~ column.name -%}
     {%- set number = raw_number(raw_column, raw_type, decimal_mark) -%}
     {%- if column.type == 'id' -%}
         {{ id_as_text(raw_column, raw_type) }}
     {%- elif column.type == 'timestamp' -%}
-        {{ utc_timestamp(raw_column, raw_type, date_order) }}
+        {{ utc_timestamp(raw_column, raw_type, date_form) }}
     {%- elif column.type == 'number' -%}
         {{ number }}
     {%- elif column.type in ('integer', 'rating') -%}
@@ -377,196 +393,6 @@ from all_rows
             else {{ text }}
         end
     {%- endif -%}
-{%- endmacro %}
-
-
-{#- A raw timestamp as a UTC timestamp, whatever its form and whatever the build machine's TZ:
-      with a zone (TIMESTAMPTZ, or text ending in Z / +08:00 / -0530): converted to UTC;
-      naive (TIMESTAMP, DATE, text without an offset): local time of var ltv_source_time_zone
-        (default UTC, when it is simply taken as it is);
-      epoch numbers (integer or decimal columns, or text of digits): seconds since 1970-01-01 UTC,
-        or milliseconds from 10^11, microseconds from 10^14, nanoseconds from 10^17 (so any date
-        after 1973 reads right in any of the four units); from 10^20 on: invalid_timestamp;
-      text slash dates (12/31/2010 8:26, 31.12.2010): read in date_order, 'month_first' or
-        'day_first' (slash_date_orders); with none they stay invalid_timestamp. -#}
-{% macro utc_timestamp(raw_column, raw_type, date_order=none) -%}
-    {%- set form = raw_timestamp_form(raw_type) -%}
-    {%- if form == 'zoned' -%}
-        {{ ltv_offset_text_as_utc(raw_column) }}
-    {%- elif form == 'naive' -%}
-        {{ naive_as_utc('cast(' ~ raw_column ~ ' as timestamp)') }}
-    {%- elif form == 'epoch' -%}
-        {{ compact_date_or_epoch('cast(' ~ raw_column ~ ' as double)') }}
-    {%- else -%}
-        {%- set text = 'trim(cast(' ~ raw_column ~ ' as string))' -%}
-        {%- if date_order is not none -%}
-            {%- set text = '(' ~ slash_date_as_iso(text, date_order) ~ ')' -%}
-        {%- endif -%}
-        {#- The zone after the time: an offset joined to it (Shopify's and Squarespace's order exports
-            write 2019-10-30 11:08:56 -0400, which neither engine casts with the space), UTC or GMT
-            written Z, and an IANA name (Europe/Paris) after one space (cast as a plain timestamp,
-            DuckDB would drop it and keep the local time). -#}
-        {%- set zone = '\\s*(Z|UTC|GMT|[+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z]+/[A-Za-z_]+(/[A-Za-z_]+)?)$' -%}
-        {%- set offset = ltv_regexp_extract(text, zone, 1) -%}
-        {%- set zone_joined = 'concat(' ~ ltv_regexp_extract(text, '^(.*[0-9])' ~ zone, 1)
-                              ~ ', case when ' ~ offset ~ " in ('UTC', 'GMT') then 'Z' when " ~ offset
-                              ~ " like '%/%' then concat(' ', " ~ offset ~ ') else ' ~ offset ~ ' end)' -%}
-        case
-            when {{ ltv_regexp_full_match(text, '-?[0-9]+(\\.[0-9]+)?') }}
-                then {{ compact_date_or_epoch('try_cast(' ~ text ~ ' as double)') }}
-            when {{ ltv_regexp_matches(text, '[0-9]:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?' ~ zone) }}
-                then {{ ltv_offset_text_as_utc(zone_joined) }}
-            else {{ naive_as_utc('try_cast(' ~ text ~ ' as timestamp)') }}
-        end
-    {%- endif -%}
-{%- endmacro %}
-
-{#- How a raw timestamp column is read, by its type: 'zoned' (TIMESTAMPTZ), 'naive' (TIMESTAMP,
-    DATE), 'epoch' (a number) or 'text' (by what each value holds). -#}
-{% macro raw_timestamp_form(raw_type) -%}
-    {#- DuckDB's names, and Spark's INT. -#}
-    {%- set numeric_types = ['TINYINT', 'SMALLINT', 'INTEGER', 'INT', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT',
-                             'UINTEGER', 'UBIGINT', 'UHUGEINT', 'FLOAT', 'DOUBLE', 'REAL'] -%}
-    {%- if raw_type == 'TIMESTAMP WITH TIME ZONE' -%}
-        {{ return('zoned') }}
-    {%- elif raw_type.startswith('TIMESTAMP') or raw_type == 'DATE' -%}
-        {{ return('naive') }}
-    {%- elif raw_type in numeric_types or raw_type.startswith('DECIMAL') -%}
-        {{ return('epoch') }}
-    {%- endif -%}
-    {{ return('text') }}
-{%- endmacro %}
-
-{#- A date written with the year last: 1-2 digit day and month, '/', '.' or '-' between them, a
-    four- or two-digit year (12/31/2010, 31.12.2010 08:26, 1-5-97), then nothing or a time (and
-    offset): groups first number, second number, year, the rest. -#}
-{% macro slash_date_pattern() -%}
-    {{ return('([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4}|[0-9]{2})([^0-9].*)?') }}
-{%- endmacro %}
-
-{#- A text timestamp with a slash date rewritten year first (2010-12-31 20:26), which both engines
-    cast; other texts as they are. A two-digit year is 19yy from 69 on, else 20yy (POSIX strptime's
-    rule); a 12-hour time (8:26 PM, 12:05 a.m.) becomes a 24-hour one, as US exports write them. -#}
-{% macro slash_date_as_iso(text_sql, date_order) -%}
-    {%- set anchored = '^' ~ slash_date_pattern() -%}
-    {%- set month_group, day_group = (1, 2) if date_order == 'month_first' else (2, 1) -%}
-    {%- set year = ltv_regexp_extract(text_sql, anchored, 3) -%}
-    {%- set rest = ltv_regexp_extract(text_sql, anchored, 4) -%}
-    {%- set clock = '^\\s*([0-9]{1,2})(:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?)\\s*([AaPp])\\.?[Mm]\\.?$' -%}
-    case when {{ ltv_regexp_full_match(text_sql, slash_date_pattern()) }}
-        then concat(
-            case when length({{ year }}) = 2
-                then concat(case when try_cast({{ year }} as int) < 69 then '20' else '19' end, {{ year }})
-                else {{ year }}
-            end,
-            '-', {{ ltv_regexp_extract(text_sql, anchored, month_group) }}, '-', {{ ltv_regexp_extract(text_sql, anchored, day_group) }},
-            case when {{ ltv_regexp_full_match(rest, clock) }}
-                then concat(' ', lpad(cast(try_cast({{ ltv_regexp_extract(rest, clock, 1) }} as int) % 12
-                                           + case when upper({{ ltv_regexp_extract(rest, clock, 5) }}) = 'P' then 12 else 0 end
-                                           as string), 2, '0'),
-                            {{ ltv_regexp_extract(rest, clock, 2) }})
-                else {{ rest }}
-            end)
-        else {{ text_sql }}
-    end
-{%- endmacro %}
-
-{#- How each text timestamp column of a raw table reads slash dates: {column: 'month_first' |
-    'day_first'}. Var ltv_source_date_order decides when set; by default ('auto') the column's own
-    values do: a first number above 12 is a day (31/12/2010), a second one above 12 makes the first a
-    month (12/31/2010). A column that has slash dates but does not settle it (no number above 12, or
-    both kinds) is left out: its slash dates stay invalid_timestamp, and the build log says why and
-    which var decides. One scan of the raw table per build, only when it has such a text column; the
-    order is written into the check's SQL, so a rebuild whose order changed rechecks every row. -#}
-{% macro source_date_order_choices() -%}
-    {{ return(['auto', 'month_first', 'day_first']) }}
-{%- endmacro %}
-
-{% macro slash_date_orders(table_name, source_relation, columns, raw_types) %}
-    {%- set setting = validated_choice_var('ltv_source_date_order', source_date_order_choices()) -%}
-    {%- set text_columns = [] -%}
-    {%- for column in columns if column.type == 'timestamp' and column.name in raw_types
-                                 and raw_timestamp_form(raw_types[column.name]) == 'text' -%}
-        {%- do text_columns.append(column.name) -%}
-    {%- endfor -%}
-    {%- set orders = {} -%}
-    {%- if setting != 'auto' -%}
-        {%- for name in text_columns -%}
-            {%- do orders.update({name: setting}) -%}
-        {%- endfor -%}
-        {{ return(orders) }}
-    {%- endif -%}
-    {%- if not execute or text_columns | length == 0 -%}
-        {{ return(orders) }}
-    {%- endif -%}
-    {%- set pattern = slash_date_pattern() -%}
-    {%- set anchored = '^' ~ pattern -%}
-    {%- set query -%}
-        select
-        {%- for name in text_columns %}
-            {%- set text = 'trim(cast(' ~ adapter.quote(name) ~ ' as string))' %}
-            {%- set is_slash_date = ltv_regexp_full_match(text, pattern) %}
-            coalesce(max(case when {{ is_slash_date }} then 1 else 0 end), 0) as slash_dates_{{ loop.index }},
-            coalesce(max(case when {{ is_slash_date }} and try_cast({{ ltv_regexp_extract(text, anchored, 1) }} as int) > 12
-                              then 1 else 0 end), 0) as day_first_{{ loop.index }},
-            coalesce(max(case when {{ is_slash_date }} and try_cast({{ ltv_regexp_extract(text, anchored, 2) }} as int) > 12
-                              then 1 else 0 end), 0) as month_first_{{ loop.index }}{{ "," if not loop.last }}
-        {%- endfor %}
-        from {{ source_relation }}
-    {%- endset -%}
-    {%- set found = run_query(query).rows[0] -%}
-    {%- for name in text_columns -%}
-        {%- set slash_dates, day_first, month_first = found[3 * loop.index0] | int, found[3 * loop.index0 + 1] | int,
-                                                      found[3 * loop.index0 + 2] | int -%}
-        {%- set where = table_name ~ '.' ~ name -%}
-        {%- if slash_dates and day_first != month_first -%}
-            {%- set order = 'day_first' if day_first else 'month_first' -%}
-            {%- do orders.update({name: order}) -%}
-            {{ log("ltv: " ~ where ~ " reads its slash dates " ~ ("day/month/year (a first number above 12)" if day_first
-                   else "month/day/year (a second number above 12)") ~ "; var ltv_source_date_order overrides", info=true) }}
-        {%- elif slash_dates -%}
-            {{ log("ltv: " ~ where ~ " has slash dates whose order its values do not settle ("
-                   ~ ("some have a day first and some a month first" if day_first else "no number above 12")
-                   ~ "): they are quarantined as invalid_timestamp; set var ltv_source_date_order to month_first or day_first",
-                   info=true) }}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(orders) }}
-{%- endmacro %}
-
-{% macro naive_as_utc(timestamp_sql) -%}
-    {%- set zone = validated_time_zone_var('ltv_source_time_zone') -%}
-    {%- if zone == 'UTC' -%}
-        {{ timestamp_sql }}
-    {%- else -%}
-        {{ ltv_local_as_utc(timestamp_sql, zone) }}
-    {%- endif -%}
-{%- endmacro %}
-
-{#- A number that is a date written as digits, YYYYMMDD (19970101, as CDNOW-style exports write it)
-    or YYYYMMDDhhmmss, as that naive date and time; other numbers as epoch_as_timestamp. As epoch
-    seconds such an 8-digit number would fall in August 1970, and as milliseconds a 14-digit one after
-    the year 2500: no shop's dates. Digits that are not a real date (19971340) are invalid_timestamp. -#}
-{% macro compact_date_or_epoch(number_sql) -%}
-    {%- set digits = 'cast(cast(' ~ number_sql ~ ' as bigint) as string)' -%}
-    {%- set date_part = "concat(substr(" ~ digits ~ ", 1, 4), '-', substr(" ~ digits ~ ", 5, 2), '-', substr(" ~ digits ~ ", 7, 2)" -%}
-    case
-        when {{ number_sql }} between 19000101 and 21001231 and {{ number_sql }} = floor({{ number_sql }})
-            then {{ naive_as_utc('try_cast(' ~ date_part ~ ') as timestamp)') }}
-        when {{ number_sql }} between 19000101000000 and 21001231235959 and {{ number_sql }} = floor({{ number_sql }})
-            then {{ naive_as_utc('try_cast(' ~ date_part ~ ", ' ', substr(" ~ digits ~ ", 9, 2), ':', substr(" ~ digits
-                                 ~ ", 11, 2), ':', substr(" ~ digits ~ ", 13, 2)) as timestamp)") }}
-        else {{ epoch_as_timestamp(number_sql) }}
-    end
-{%- endmacro %}
-
-{% macro epoch_as_timestamp(number_sql) -%}
-    case
-        when abs({{ number_sql }}) < 1e11 then {{ ltv_timestamp_from_micros('cast(' ~ number_sql ~ ' * 1e6 as bigint)') }}
-        when abs({{ number_sql }}) < 1e14 then {{ ltv_timestamp_from_micros('cast(' ~ number_sql ~ ' * 1e3 as bigint)') }}
-        when abs({{ number_sql }}) < 1e17 then {{ ltv_timestamp_from_micros('cast(' ~ number_sql ~ ' as bigint)') }}
-        when abs({{ number_sql }}) < 1e20 then {{ ltv_timestamp_from_micros('cast(' ~ number_sql ~ ' / 1e3 as bigint)') }}
-    end
 {%- endmacro %}
 
 

@@ -50,7 +50,7 @@ def write_raw_files_shop(shop: Path) -> None:
     separated by ';' with the header "User ID;Signed Up At;Country" and some countries named with letters outside ASCII (csv_format finds both on both
     engines), its sign-up dates written day first with the year last
     (31/12/2023 18:11:56, or 31/12/23 06:11:56 PM: slash_date_orders detects the order on both engines;
-    some followed by ' +0100', ' Europe/Paris' or ' UTC'),
+    some followed by ' +0100', ' Europe/Paris' or ' UTC', some with the month's name),
     rows ending in CR LF and the last cut short after its id, the others as Parquet, item ids written as numbers (floats in items, '12.0' or '12' in order lines)."""
     import duckdb
 
@@ -62,9 +62,14 @@ def write_raw_files_shop(shop: Path) -> None:
     with duckdb.connect() as connection:
         # Users with an even last digit as US-style exports write a time (04/02/25 05:43:01 PM); the
         # dirty rows (not a date, out of range) keep four digits, so their verdicts stay the injected ones.
+        # Ids ending in 7 or 9: the month's name (01-Mar-2024 10:00:00, Mar 01, 2024 10:00:00 AM).
         day_first = (r"case when try_cast(signed_up_at as timestamp) between '1980-01-01' and '2060-01-01' "
                      r"and right(user_id, 1) in ('0', '2', '4', '6', '8') "
                      r"then strftime(try_cast(signed_up_at as timestamp), '%d/%m/%y %I:%M:%S %p') "
+                     r"when try_cast(signed_up_at as timestamp) between '1980-01-01' and '2060-01-01' "
+                     r"and right(user_id, 1) = '7' then strftime(try_cast(signed_up_at as timestamp), '%d-%b-%Y %H:%M:%S') "
+                     r"when try_cast(signed_up_at as timestamp) between '1980-01-01' and '2060-01-01' "
+                     r"and right(user_id, 1) = '9' then strftime(try_cast(signed_up_at as timestamp), '%b %d, %Y %I:%M:%S %p') "
                      r"else regexp_replace(signed_up_at, '^([0-9]{4})-([0-9]{2})-([0-9]{2})', '\3/\2/\1') end as signed_up_at")
         # Countries by name, some with letters outside ASCII, and the file in Latin-1 (csv_format).
         country = "case country when 'ES' then 'España' when 'IE' then 'Éire' else country end as country"

@@ -47,7 +47,7 @@ def write_export(small_shop, folder) -> dict:
                the decimal mark;
     order_items ';'-separated CSV, unit prices as European shops write them (1.234,50 € or 19,95);
     orders     CSV in UTF-16 (a spreadsheet's "Unicode text"), month first (12/31/2024 8:26, every other one
-               12/31/24 08:26 PM), platform statuses, the first one 'processing' (in progress: no status
+               12/31/24 08:26 PM) or with the month's name (Dec 31, 2024 8:26:00 PM; 31-Dec-2024 20:26), platform statuses, the first one 'processing' (in progress: no status
                of the contract), and a last row cut short after its user (CUT_SHORT_ORDER);
     events     tab-separated CSV, times as epoch-second digits, add-to-cart as four other names;
     reviews    CSV of the reviews written on days 1-12 only, month first without a time (03/04/2024):
@@ -90,7 +90,9 @@ def write_export(small_shop, folder) -> dict:
         assert len(rows) >= len(words), status
         status_written[rows] = [words[position % len(words)] for position in range(len(rows))]
     status_written.iloc[0] = "processing"
-    time_written = [f"{t.month}/{t.day}/{t.year} {t.hour}:{t.minute:02d}" if position % 2
+    time_written = [t.strftime("%b %-d, %Y %-I:%M:00 %p") if position % 5 == 1  # as Magento's order grid
+                    else t.strftime("%d-%b-%Y %H:%M") if position % 5 == 3
+                    else f"{t.month}/{t.day}/{t.year} {t.hour}:{t.minute:02d}" if position % 2
                     else t.strftime("%m/%d/%y %I:%M %p") for position, t in enumerate(orders.ordered_at)]
     as_written = orders.assign(status=status_written, ordered_at=time_written).to_csv(index=False)
     (folder / "orders.csv").write_text(as_written + f"{CUT_SHORT_ORDER},{orders.user_id.iloc[0]}\n", encoding="utf-16")

@@ -65,8 +65,10 @@ def test_day_first_sign_up_dates_read_as_written_and_only_the_injected_defects_a
     zones = written.signed_up_at.str.extract(zone_form)[0].map({"+0100": "Etc/GMT-1", "Europe/Paris": "Europe/Paris"})
     assert zones.notna().sum() > 20
     bare = written.signed_up_at.str.replace(zone_form, "", regex=True)
-    local = pd.to_datetime(bare, format="%d/%m/%Y %H:%M:%S", errors="coerce").fillna(
-        pd.to_datetime(bare, format="%d/%m/%y %I:%M:%S %p", errors="coerce"))
+    local = pd.to_datetime(bare, format="%d/%m/%Y %H:%M:%S", errors="coerce")
+    for written_as in ("%d/%m/%y %I:%M:%S %p", "%d-%b-%Y %H:%M:%S", "%b %d, %Y %I:%M:%S %p"):
+        local = local.fillna(pd.to_datetime(bare, format=written_as, errors="coerce"))
+    assert bare.str.contains("-[A-Z][a-z]{2}-", regex=True).sum() > 5 and bare.str.contains(", ").sum() > 5
     expected = pd.Series([moment if pd.isna(moment) or pd.isna(zone) else
                           moment.tz_localize(zone).tz_convert("UTC").tz_localize(None)
                           for moment, zone in zip(local, zones, strict=True)])
