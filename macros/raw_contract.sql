@@ -10,7 +10,9 @@
     required  a null (or blank) value makes the row unusable (reason missing_required)
     optional  the column may be absent from the raw table: it is then read as null. Every optional
               column is also nullable; real catalogues often have no brand or description, many
-              shops record no country or sign-up date
+              shops record no country or sign-up date, and a review of the shop or of an order as a
+              whole (post-purchase surveys, order reviews) has no item: its text and rating count for
+              sentiment and experience, not for recommendations
     allowed   for enumerations: the accepted lower-case values
     synonyms  for enumerations: other words exports use for an accepted value, read as it ('canceled' in
               US English; 'complete', 'delivered', 'refunded', 'voided' and WooCommerce's 'wc-*' in shop
@@ -65,7 +67,7 @@
         'reviews': {'key': ['review_id'], 'optional': true, 'columns': [
             {'name': 'review_id', 'type': 'id', 'required': true},
             {'name': 'user_id', 'type': 'id', 'required': true},
-            {'name': 'item_id', 'type': 'id', 'required': true},
+            {'name': 'item_id', 'type': 'id', 'required': false, 'optional': true},
             {'name': 'rating', 'type': 'rating', 'required': true},
             {'name': 'comment', 'type': 'text', 'required': false, 'optional': true},
             {'name': 'created_at', 'type': 'timestamp', 'required': true},

@@ -1454,7 +1454,7 @@ TEXT_COLUMN = {"reviews": "comment", "support_conversations": "message"}
 # Nullable in the input contract (macros/raw_contract.sql): never nulled as a missing_required defect.
 OPTIONAL_COLUMNS = {("users", "signed_up_at"), ("users", "country"), ("items", "title"), ("items", "category"),
                     ("items", "brand"), ("items", "price"), ("items", "description"), ("events", "item_id"),
-                    ("reviews", "comment"), ("support_conversations", "message"),
+                    ("reviews", "item_id"), ("reviews", "comment"), ("support_conversations", "message"),
                     ("support_conversations", "satisfaction_rating")}
 # Required columns nulled by missing_required defects, cycled through in this order.
 NULLED_COLUMNS = {
@@ -1463,7 +1463,7 @@ NULLED_COLUMNS = {
     "orders": ("ordered_at", "status", "user_id", "order_id"),
     "order_items": ("quantity", "unit_price", "item_id", "order_id"),
     "events": ("occurred_at", "event_type", "user_id", "event_id"),
-    "reviews": ("rating", "created_at", "user_id", "item_id", "review_id"),
+    "reviews": ("rating", "created_at", "user_id", "review_id"),
     "support_conversations": ("opened_at", "first_response_at", "user_id", "conversation_id"),
 }
 # Reasons injected per table. Parent tables (users, items, orders) only get extra rows that nothing

@@ -31,6 +31,7 @@ HOSTILE_COMMENTS = [
 LEAKED = ["138 0013 8000", "13800138000", "DE89370400440532013000", "GB29 NWBK", "4111.1111.1111.1111",
           "john at example", "john(at)example", "\x00", "\u202e"]  # the generated 2023–2025 shop becomes a 1996–1998 one
 FREE_LINES = 5
+SHOP_REVIEWS = 3
 # How exports write the zone of a time (Shopify puts a space before the offset); all UTC+8 but the last.
 SIGN_UP_ZONES = ["+08:00", " +0800", " Asia/Singapore", " UTC"]
 
@@ -74,6 +75,7 @@ def make_old_shop_with_real_quirks(small_shop, folder):
     reviews["created_at"] = (reviews.created_at - YEARS_BACK).dt.as_unit("s").astype("int64")
     for row, comment in enumerate(HOSTILE_COMMENTS):
         reviews.loc[row, "comment"] = comment
+    reviews.loc[reviews.index[-SHOP_REVIEWS:], "item_id"] = None  # reviews of the shop, not of an item
     reviews.to_parquet(folder / "reviews.parquet", index=False)
     return {"users": users, "items": items, "orders": orders, "lines": lines, "reviews": reviews}
 
@@ -139,6 +141,24 @@ def test_offsets_timestamptz_and_epoch_seconds_are_read_as_utc_whatever_the_mach
     review = raw["reviews"].iloc[0]
     assert scalar(connection, f"select created_at from staging.stg_shop__reviews where review_id = '{review.review_id}'") \
         == pd.Timestamp(int(review.created_at), unit="s").to_pydatetime()
+
+
+def test_reviews_of_the_shop_without_an_item_count_for_sentiment_not_recommendations(old_shop_build):
+    """A review with no item (of the shop, or of an order as a whole) is kept: scored by both sentiment
+    versions and counted in the user's ratings, and never an interaction with an item."""
+    connection, raw, _ = old_shop_build
+    shop_reviews = raw["reviews"][raw["reviews"].item_id.isna()]
+    assert len(shop_reviews) == SHOP_REVIEWS and shop_reviews.comment.notna().all()
+    ids = ", ".join(f"'{review}'" for review in shop_reviews.review_id)
+    assert scalar(connection, f"select count(*) from staging.stg_shop__reviews where review_id in ({ids}) "
+                              "and item_id is null") == SHOP_REVIEWS
+    assert scalar(connection, f"select count(*) from main.fct_text_sentiment where text_source = 'review' "
+                              f"and source_id in ({ids}) and polarity is not null") == 2 * SHOP_REVIEWS
+    assert scalar(connection, "select count(*) from intermediate.int_user_item_interactions_aggregated "
+                              "where item_id is null") == 0
+    user = shop_reviews.user_id.iloc[0]
+    assert scalar(connection, f"select average_rating from main.fct_user_features where user_id = '{user}'") \
+        == pytest.approx(raw["reviews"][raw["reviews"].user_id == user].rating.mean())
 
 
 def test_a_row_dated_2099_is_quarantined_and_does_not_move_the_cutoff(old_shop_build):
