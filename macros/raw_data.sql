@@ -86,9 +86,12 @@
     {{ return(adapter.dispatch('raw_files_found')(raw_dir, candidates)) }}
 {%- endmacro %}
 
+{#- A folder <table>.parquet/ of part files (as Spark, pandas with partition_cols or a data lake write a
+    table) is found as that folder, written with a trailing '/'. -#}
 {% macro default__raw_files_found(raw_dir, candidates) -%}
     {%- set found = run_query("select file from glob('" ~ literal_path(candidates[0]) ~ "') union all select file from glob('"
-                              ~ literal_path(candidates[1]) ~ "') order by 1 desc") -%}
+                              ~ literal_path(candidates[1]) ~ "') union all select distinct '" ~ candidates[0] ~ "/' from glob('"
+                              ~ literal_path(candidates[0]) ~ "/**/*.parquet') order by 1 desc") -%}
     {{ return(found.rows | map(attribute=0) | list) }}
 {%- endmacro %}
 
@@ -196,7 +199,11 @@
     {%- set statements = ["create schema if not exists " ~ raw_files_schema(), "create schema if not exists " ~ absent_raw_schema()] -%}
     {%- for table_name, table in raw_contract().items() -%}
         {%- set file_path = raw_file_of(table_name) if raw_data_mode() == 'files' else none -%}
-        {%- if file_path is not none and file_path.endswith('.parquet') -%}
+        {%- if file_path is not none and file_path.endswith('.parquet/') -%}
+            {#- A folder of part files: row numbers restart in each file, so they cannot say which rows were
+                appended since the last build, and every row is checked each build (no file_row_number). -#}
+            {%- set reader = "read_parquet('" ~ literal_path(file_path) ~ "**/*.parquet', union_by_name = true)" -%}
+        {%- elif file_path is not none and file_path.endswith('.parquet') -%}
             {%- set reader = "read_parquet('" ~ literal_path(file_path) ~ "', file_row_number = true)" -%}
         {%- elif file_path is not none -%}
             {%- set csv = csv_format(file_path) -%}

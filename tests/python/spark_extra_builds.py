@@ -51,7 +51,8 @@ def write_raw_files_shop(shop: Path) -> None:
     engines), its sign-up dates written day first with the year last
     (31/12/2023 18:11:56, or 31/12/23 06:11:56 PM: slash_date_orders detects the order on both engines;
     some followed by ' +0100', ' Europe/Paris' or ' UTC', some with the month's name),
-    rows ending in CR LF and the last cut short after its id, the others as Parquet, item ids written as numbers (floats in items, '12.0' or '12' in order lines)."""
+    rows ending in CR LF and the last cut short after its id, the others as Parquet (orders a folder of
+    two part files), item ids written as numbers (floats in items, '12.0' or '12' in order lines)."""
     import duckdb
 
     from ltv.generate import generate_shop
@@ -95,7 +96,11 @@ def write_raw_files_shop(shop: Path) -> None:
         connection.execute(f"copy (select * replace (case when right(order_id, 1) in ('0', '2', '4', '6', '8') "
                            f"then cast({number} as varchar) || '.0' else cast({number} as varchar) end as item_id) "
                            f"from '{generated}/order_items.parquet') to '{shop}/order_items.parquet'")
-        connection.execute(f"copy (select * from '{generated}/orders.parquet') to '{shop}/orders.parquet'")
+        # Orders as a folder of part files, as Spark writes a table.
+        (shop / "orders.parquet").mkdir()
+        for part, half in enumerate(("order_id < 'O00000300'", "order_id >= 'O00000300' or order_id is null")):
+            connection.execute(f"copy (select * from '{generated}/orders.parquet' where {half}) "
+                               f"to '{shop}/orders.parquet/part-0000{part}.parquet'")
 
 ORDERS = [("u1", 12.5), ("u2", 3.25), ("u1", 7.0), ("u3", 100.0), ("u2", 0.75), ("u1", 0.5)]
 

@@ -53,14 +53,13 @@ def write_export(small_shop, folder) -> dict:
     reviews    CSV of the reviews written on days 1-12 only, month first without a time (03/04/2024):
                a column no value settles; rows end in CR LF and line breaks inside a comment are LF, as
                a spreadsheet writes them, and the file ends with a ^Z end-of-file mark;
-    support    Parquet, opened as the integer 20240304, answered as the text 20240304101500, one
-               answer time that is no date."""
+    support    Parquet, a folder of two part files, opened as the integer 20240304, answered as the text
+               20240304101500, one answer time that is no date."""
     shutil.copytree(small_shop, folder)
     written = {table: pd.read_parquet(folder / f"{table}.parquet")
                for table in ("users", "items", "orders", "events", "reviews", "support_conversations")}
     for table in written:
-        if table != "support_conversations":
-            (folder / f"{table}.parquet").unlink()
+        (folder / f"{table}.parquet").unlink()
 
     users = written["users"]
     users["country"] = [COUNTRIES[position % len(COUNTRIES)] for position in range(len(users))]
@@ -114,8 +113,14 @@ def write_export(small_shop, folder) -> dict:
     support = written["support_conversations"]
     answered = support.first_response_at.dt.strftime("%Y%m%d%H%M%S")
     answered.iloc[0] = NOT_A_DATE
-    support.assign(opened_at=support.opened_at.dt.strftime("%Y%m%d").astype("int64"),
-                   first_response_at=answered).to_parquet(folder / "support_conversations.parquet", index=False)
+    # A folder of part files, as Spark or a data lake writes a table, with its job's _SUCCESS marker.
+    parts = folder / "support_conversations.parquet"
+    parts.mkdir()
+    as_written = support.assign(opened_at=support.opened_at.dt.strftime("%Y%m%d").astype("int64"), first_response_at=answered)
+    half = len(as_written) // 2
+    as_written.iloc[:half].to_parquet(parts / "part-00000.parquet", index=False)
+    as_written.iloc[half:].to_parquet(parts / "part-00001.parquet", index=False)
+    (parts / "_SUCCESS").write_text("")
     return written
 
 
