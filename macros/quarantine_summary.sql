@@ -79,7 +79,7 @@
         {%- if counts -%}
             {{ log("ltv quarantine summary (every rejected row is in quarantine_rows with its reason):", info=true) }}
             {%- for table_name, (raw_rows, quarantined_rows, reasons) in counts.items() -%}
-                {%- if table_name in absent -%}
+                {%- if table_name in absent and raw_contract()[table_name].derived_from is not defined -%}
                     {{ log("  " ~ table_name ~ ": absent (optional; read as empty)", info=true) }}
                 {%- else -%}
                     {{ log("  " ~ quarantine_message(table_name, raw_rows, quarantined_rows, reasons, top=3), info=true) }}

@@ -23,15 +23,22 @@
   table fields
     optional  the table may be absent (no file, no warehouse table): it is read as empty and what
               depends on it is empty. Orders-only shops have no events, reviews or support data.
+    derived_from [[table, column], ...]: an absent table is read instead as the distinct ids those
+              columns name, every other column null: a shop without a customer file (guest checkouts)
+              or a catalogue still has the users its orders, events, reviews and conversations name and
+              the items its order lines and events name.
 -#}
 {% macro raw_contract() -%}
     {{ return({
-        'users': {'key': ['user_id'], 'optional': false, 'columns': [
+        'users': {'key': ['user_id'], 'optional': true,
+                  'derived_from': [['orders', 'user_id'], ['events', 'user_id'], ['reviews', 'user_id'],
+                                   ['support_conversations', 'user_id']], 'columns': [
             {'name': 'user_id', 'type': 'id', 'required': true},
             {'name': 'signed_up_at', 'type': 'timestamp', 'required': false, 'optional': true},
             {'name': 'country', 'type': 'text', 'required': false, 'optional': true},
         ]},
-        'items': {'key': ['item_id'], 'optional': false, 'columns': [
+        'items': {'key': ['item_id'], 'optional': true,
+                  'derived_from': [['order_items', 'item_id'], ['events', 'item_id']], 'columns': [
             {'name': 'item_id', 'type': 'id', 'required': true},
             {'name': 'title', 'type': 'text', 'required': false, 'optional': true},
             {'name': 'category', 'type': 'text', 'required': false, 'optional': true},
@@ -84,8 +91,28 @@
 {%- endmacro %}
 
 
-{#- An empty relation with the table's contract columns, all text: what an absent optional raw
-    table is read as. Text, like a CSV read with all_varchar, so the same checks apply. -#}
+{#- What an absent optional raw table is read as, with the table's contract columns, all text (like
+    a CSV read as text, so the same checks apply): no rows, or for a table derived_from another the
+    distinct ids those tables name (derived_sources: [relation, column] pairs). -#}
+{% macro absent_raw_table_sql(table_name, derived_sources=none) -%}
+    {%- set table = raw_contract()[table_name] -%}
+    {%- if not derived_sources -%}
+        {{ return(empty_raw_table_sql(table_name)) }}
+    {%- endif -%}
+    select distinct
+        {%- for column in table.columns %}
+        {{ id_as_text('named_id', 'VARCHAR') if column.name == table.key[0] else 'cast(null as string)' }} as {{ adapter.quote(column.name) }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from (
+        {%- for relation, column_name in derived_sources %}
+        select cast({{ adapter.quote(column_name) }} as string) as named_id from {{ relation }}
+        {{ "union all" if not loop.last }}
+        {%- endfor %}
+    ) as named
+    where nullif(trim(named_id), '') is not null
+{%- endmacro %}
+
+{#- An empty relation with the table's contract columns, all text. -#}
 {% macro empty_raw_table_sql(table_name) -%}
     select
         {%- for column in raw_contract()[table_name]['columns'] %}

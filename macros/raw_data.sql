@@ -197,6 +197,7 @@
 {% macro default__register_raw_files() %}
     {%- if not execute or raw_data_mode() == 'demo' -%}{{ return('select 1') }}{%- endif -%}
     {%- set statements = ["create schema if not exists " ~ raw_files_schema(), "create schema if not exists " ~ absent_raw_schema()] -%}
+    {%- set stand_ins = [] -%}
     {%- for table_name, table in raw_contract().items() -%}
         {%- set file_path = raw_file_of(table_name) if raw_data_mode() == 'files' else none -%}
         {%- if file_path is not none and file_path.endswith('.parquet/') -%}
@@ -219,12 +220,32 @@
             {%- do statements.append("drop view if exists " ~ raw_files_schema() ~ "." ~ table_name) -%}
         {%- endif -%}
         {%- if table.optional -%}
-            {%- do statements.append("create or replace view " ~ absent_raw_schema() ~ "." ~ table_name ~ " as "
-                                     ~ empty_raw_table_sql(table_name)) -%}
+            {#- After every file's view: a derived stand-in reads another table's. -#}
+            {%- do stand_ins.append("create or replace view " ~ absent_raw_schema() ~ "." ~ table_name ~ " as "
+                                    ~ absent_raw_table_sql(table_name, derived_sources_of(table))) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return(statements | join(";\n")) }}
+    {{ return((statements + stand_ins) | join(";\n")) }}
 {% endmacro %}
+
+{#- The [relation, column] pairs a derived_from table's stand-in reads: each source table's raw relation
+    where the shop has it (a file's view, a warehouse table); an absent one names nothing. None for a
+    table derived from nothing. -#}
+{% macro derived_sources_of(table) -%}
+    {%- if table.derived_from is not defined -%}{{ return(none) }}{%- endif -%}
+    {%- set sources = [] -%}
+    {%- for table_name, column_name in table.derived_from -%}
+        {%- set relation = source('shop', table_name) -%}
+        {%- if raw_data_mode() == 'files' -%}
+            {%- set present = raw_file_of(table_name) is not none -%}
+            {%- set relation = relation.incorporate(path={'schema': raw_files_schema()}) -%}
+        {%- else -%}
+            {%- set present = raw_relation_exists(relation) -%}
+        {%- endif -%}
+        {%- if present -%}{%- do sources.append([relation, column_name]) -%}{%- endif -%}
+    {%- endfor -%}
+    {{ return(sources) }}
+{%- endmacro %}
 
 {#- base_shop__raw_tables' rows: for each contract table, whether the shop has it and where it is read from. -#}
 {% macro raw_tables_listing() %}
@@ -253,8 +274,19 @@
                            ~ (location is not none) ~ " as is_present, '" ~ mode ~ "' as source_kind, "
                            ~ ("'" ~ location | replace("'", "''") ~ "'" if location is not none else "null") ~ " as location") -%}
     {%- endfor -%}
-    {%- if absent -%}
-        {{ log("ltv: the shop has no " ~ absent | join(', ') ~ " (optional): read as empty; what depends on them is empty.", info=true) }}
+    {%- set contract = raw_contract() -%}
+    {%- for table_name in absent if contract[table_name].derived_from is defined -%}
+        {%- set named_by = [] -%}
+        {%- for source_table, column_name in contract[table_name].derived_from if source_table not in absent -%}
+            {%- do named_by.append(source_table ~ '.' ~ column_name) -%}
+        {%- endfor -%}
+        {{ log("ltv: the shop has no " ~ table_name ~ " table: its " ~ table_name ~ " are the ids " ~ named_by | join(', ')
+               ~ " name, with no other attribute", info=true) }}
+    {%- endfor -%}
+    {%- set empty = [] -%}
+    {%- for table_name in absent if contract[table_name].derived_from is not defined -%}{%- do empty.append(table_name) -%}{%- endfor -%}
+    {%- if empty -%}
+        {{ log("ltv: the shop has no " ~ empty | join(', ') ~ " (optional): read as empty; what depends on them is empty.", info=true) }}
     {%- endif -%}
     {{ return(rows | join("\nunion all\n")) }}
 {% endmacro %}

@@ -46,10 +46,11 @@
                              ~ spark_encoding(csv.encoding) ~ "', quote '\"', escape '\"', "
                              ~ "multiLine 'true', mode 'PERMISSIVE')") -%}
         {%- endif -%}
-        {%- if table.optional -%}
-            {%- do run_query("create or replace view " ~ absent_raw_schema() ~ "." ~ table_name ~ " as "
-                             ~ empty_raw_table_sql(table_name)) -%}
-        {%- endif -%}
+    {%- endfor -%}
+    {#- After every file's table: a derived stand-in reads another table's. -#}
+    {%- for table_name, table in raw_contract().items() if table.optional -%}
+        {%- do run_query("create or replace view " ~ absent_raw_schema() ~ "." ~ table_name ~ " as "
+                         ~ absent_raw_table_sql(table_name, derived_sources_of(table))) -%}
     {%- endfor -%}
     {{ return('select 1') }}
 {% endmacro %}

@@ -32,17 +32,24 @@ RAW_FILES_FOLDERS = ["staging.db/base_shop__raw_tables",
 
 
 
+# The table the warehouse-mode shop does not have (no customer table: its users are derived from the ids
+# its orders name, raw_contract's derived_from).
+WAREHOUSE_WITHOUT = "users"
+
+
 def raw_tables_from_the_files() -> list[str]:
     """Spark SQL putting the files' tables (as the raw-files build registered them) into the raw schema
-    as tables of the warehouse's own: the shop that keeps its raw tables in the warehouse. The raw-files
-    build's base tables are dropped, so the next build cannot keep them as they are (same rows)."""
+    as tables of the warehouse's own, all but WAREHOUSE_WITHOUT: the shop that keeps its raw tables in the
+    warehouse. The raw-files build's base tables are dropped, so the next build cannot keep them as they
+    are (same rows)."""
     return ["create schema if not exists raw",
-            *(f"create table raw.{table} using parquet as select * from raw_files.{table}" for table in RAW_FILES_BASE_TABLES),
+            *(f"create table raw.{table} using parquet as select * from raw_files.{table}" for table in RAW_FILES_BASE_TABLES
+              if table != WAREHOUSE_WITHOUT),
             *(f"drop table {folder.replace('.db/', '.')}" for folder in RAW_FILES_FOLDERS)]
 
 
 def drop_raw_tables() -> list[str]:
-    return [f"drop table raw.{table}" for table in RAW_FILES_BASE_TABLES]
+    return [f"drop table raw.{table}" for table in RAW_FILES_BASE_TABLES if table != WAREHOUSE_WITHOUT]
 
 
 def write_raw_files_shop(shop: Path) -> None:

@@ -210,6 +210,34 @@ def test_a_failing_quarantine_share_names_the_table_the_reasons_and_the_var(smal
     assert message, result.stdout[-4000:]
 
 
+def test_a_shop_without_customer_or_catalogue_files_has_the_users_and_items_its_data_names(small_shop, tmp_path):
+    """No users file (guest checkouts) and no items file: the users are the ids its orders, events, reviews
+    and conversations name, the items those its order lines and events name, without attributes; the log
+    says so, and no row waits for a user or an item that is not there."""
+    shop = tmp_path / "shop"
+    shutil.copytree(small_shop, shop)
+    (shop / "users.parquet").unlink()
+    (shop / "items.parquet").unlink()
+    warehouse, result = build_warehouse(tmp_path / "build", raw_dir=shop, extra_arguments=[
+        "--select", "+stg_shop__support_conversations", "+stg_shop__order_items", "+stg_shop__events", "+stg_shop__reviews",
+        "+stg_shop__items", "quarantine_rows",
+        "--exclude-resource-type", "test", "unit_test", *NO_RUN_ARTIFACTS])
+    assert ("ltv: the shop has no users table: its users are the ids orders.user_id, events.user_id, reviews.user_id, "
+            "support_conversations.user_id name, with no other attribute") in result.stdout
+    assert "ltv: the shop has no items table: its items are the ids order_items.item_id, events.item_id name" in result.stdout
+    frames = {table: pd.read_parquet(small_shop / f"{table}.parquet")
+              for table in ("orders", "order_items", "events", "reviews", "support_conversations")}
+    named_users = set().union(*(frames[table].user_id for table in ("orders", "events", "reviews", "support_conversations")))
+    named_items = set(frames["order_items"].item_id) | set(frames["events"].item_id.dropna())
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        users = connection.sql("select user_id, signed_up_at, country, quarantine_reason from staging.base_shop__users").fetchall()
+        assert {user for user, *_ in users} == named_users and len(users) == len(named_users)
+        assert {tuple(rest) for _, *rest in users} == {(None, None, None)}
+        assert {item for item, in connection.sql("select item_id from staging.stg_shop__items").fetchall()} == named_items
+        assert scalar(connection, "select count(*) from staging.stg_shop__items where title is not null or price is not null") == 0
+        assert scalar(connection, "select count(*) from main.quarantine_rows") == 0
+
+
 def test_the_raw_folder_path_is_taken_literally(small_shop, tmp_path):
     shutil.copytree(small_shop, tmp_path / "shopa")
     literal = tmp_path / "shop[ab]"
