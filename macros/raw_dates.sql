@@ -64,19 +64,16 @@
     {{ return('([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4}|[0-9]{2})([^0-9].*)?') }}
 {%- endmacro %}
 
-{#- A text timestamp with a slash date rewritten year first (2010-12-31 20:26), which both engines
-    cast; other texts as they are. A two-digit year is 19yy from 69 on, else 20yy (POSIX strptime's
-    rule); a 12-hour time (8:26 PM, 12:05 a.m.) becomes a 24-hour one, as US exports write them. -#}
+{#- A text timestamp that matches slash_date_pattern, rewritten year first (2010-12-31 20:26), which
+    both engines cast. A two-digit year is 19yy from 69 on, else 20yy (POSIX strptime's rule); a 12-hour
+    time (8:26 PM, 12:05 a.m.) becomes a 24-hour one, as US exports write them. -#}
 {% macro slash_date_as_iso(text_sql, date_order) -%}
     {%- set anchored = '^' ~ slash_date_pattern() -%}
     {%- set month_group, day_group = (1, 2) if date_order == 'month_first' else (2, 1) -%}
-    case when {{ ltv_regexp_full_match(text_sql, slash_date_pattern()) }}
-        then concat(
-            {{ four_digit_year(ltv_regexp_extract(text_sql, anchored, 3)) }},
-            '-', {{ ltv_regexp_extract(text_sql, anchored, month_group) }}, '-', {{ ltv_regexp_extract(text_sql, anchored, day_group) }},
-            {{ clock_in_24_hours(ltv_regexp_extract(text_sql, anchored, 4)) }})
-        else {{ text_sql }}
-    end
+    concat(
+        {{ four_digit_year(ltv_regexp_extract(text_sql, anchored, 3)) }},
+        '-', {{ ltv_regexp_extract(text_sql, anchored, month_group) }}, '-', {{ ltv_regexp_extract(text_sql, anchored, day_group) }},
+        {{ clock_in_24_hours(ltv_regexp_extract(text_sql, anchored, 4)) }})
 {%- endmacro %}
 
 {#- A text timestamp with its date rewritten year first when it is written with the year last (in the
@@ -86,9 +83,9 @@
 {% macro written_date_as_iso(text_sql, date_form) -%}
     case
         {%- if date_form.month_names %}
-        {%- set patterns = month_name_patterns() %}
-        when {{ ltv_regexp_full_match(text_sql, patterns.month_first) }} or {{ ltv_regexp_full_match(text_sql, patterns.day_first) }}
-            then {{ month_name_date_as_iso(text_sql) }}
+        {%- for order, pattern in month_name_patterns().items() %}
+        when {{ ltv_regexp_full_match(text_sql, pattern) }} then {{ month_name_date_as_iso(text_sql, order) }}
+        {%- endfor %}
         {%- endif %}
         {%- if date_form.order %}
         when {{ ltv_regexp_full_match(text_sql, slash_date_pattern()) }} then {{ slash_date_as_iso(text_sql, date_form.order) }}
@@ -128,26 +125,19 @@
                'day_first': weekday ~ '([0-9]{1,2})(?:st|nd|rd|th)?[ -]([A-Za-z]{3,9})\\.?,?[ -]([0-9]{4}|[0-9]{2})([^0-9].*)?'}) }}
 {%- endmacro %}
 
-{#- A text timestamp whose date has the month's name (month_name_patterns) rewritten year first
-    (2024-3-1 10:00:00), which both engines cast; a name that is no month's is null (invalid_timestamp);
-    other texts as they are. -#}
-{% macro month_name_date_as_iso(text_sql) -%}
+{#- A text timestamp that matches month_name_patterns()[order], rewritten year first (2024-3-1
+    10:00:00), which both engines cast; a name that is no month's makes it null (invalid_timestamp). -#}
+{% macro month_name_date_as_iso(text_sql, order) -%}
     {%- set months = {'jan': 1, 'january': 1, 'feb': 2, 'february': 2, 'mar': 3, 'march': 3, 'apr': 4, 'april': 4,
                       'may': 5, 'jun': 6, 'june': 6, 'jul': 7, 'july': 7, 'aug': 8, 'august': 8, 'sep': 9, 'sept': 9,
                       'september': 9, 'oct': 10, 'october': 10, 'nov': 11, 'november': 11, 'dec': 12, 'december': 12} -%}
-    {%- set patterns = month_name_patterns() -%}
-    case
-        {%- for order, month_group, day_group in [('month_first', 1, 2), ('day_first', 2, 1)] %}
-        {%- set anchored = '^' ~ patterns[order] %}
-        when {{ ltv_regexp_full_match(text_sql, patterns[order]) }}
-            then concat({{ four_digit_year(ltv_regexp_extract(text_sql, anchored, 3)) }}, '-',
-                        case lower({{ ltv_regexp_extract(text_sql, anchored, month_group) }})
-                            {%- for name, number in months.items() %} when '{{ name }}' then '{{ number }}'{% endfor %}
-                        end, '-', {{ ltv_regexp_extract(text_sql, anchored, day_group) }},
-                        {{ clock_in_24_hours(ltv_regexp_extract(text_sql, anchored, 4)) }})
-        {%- endfor %}
-        else {{ text_sql }}
-    end
+    {%- set anchored = '^' ~ month_name_patterns()[order] -%}
+    {%- set month_group, day_group = (1, 2) if order == 'month_first' else (2, 1) -%}
+    concat({{ four_digit_year(ltv_regexp_extract(text_sql, anchored, 3)) }}, '-',
+           case lower({{ ltv_regexp_extract(text_sql, anchored, month_group) }})
+               {%- for name, number in months.items() %} when '{{ name }}' then '{{ number }}'{% endfor %}
+           end, '-', {{ ltv_regexp_extract(text_sql, anchored, day_group) }},
+           {{ clock_in_24_hours(ltv_regexp_extract(text_sql, anchored, 4)) }})
 {%- endmacro %}
 
 {#- How each text timestamp column of a raw table reads its dates: {column: {'order': how slash dates
