@@ -75,9 +75,11 @@
     {%- set comma_only = '[-+]?[0-9]*,[0-9]{1,2}|[-+]?[0-9]*,[0-9]{4,}|[-+]?[0-9]{4,},[0-9]+|[-+]?[0-9]{1,3}([.][0-9]{3})+,[0-9]+|[-+]?[0-9]{1,3}([.][0-9]{3}){2,}' -%}
     {%- set query -%}
         select
-            coalesce(max(case when {% for name in text_columns %}{{ ltv_regexp_full_match(number_core('trim(cast(' ~ adapter.quote(name) ~ ' as string))'), point_only) }}{{ ' or ' if not loop.last }}{% endfor %} then 1 else 0 end), 0),
-            coalesce(max(case when {% for name in text_columns %}{{ ltv_regexp_full_match(number_core('trim(cast(' ~ adapter.quote(name) ~ ' as string))'), comma_only) }}{{ ' or ' if not loop.last }}{% endfor %} then 1 else 0 end), 0),
-            coalesce(max(case when {% for name in text_columns %}{{ ltv_regexp_full_match(number_core('trim(cast(' ~ adapter.quote(name) ~ ' as string))'), '[-+]?[0-9]{1,3},[0-9]{3}') }}{{ ' or ' if not loop.last }}{% endfor %} then 1 else 0 end), 0)
+        {%- for pattern in [point_only, comma_only, '[-+]?[0-9]{1,3},[0-9]{3}'] %}
+            coalesce(max(case when
+                {%- for name in text_columns %} {{ ltv_regexp_full_match(number_core('trim(cast(' ~ adapter.quote(name) ~ ' as string))'), pattern) }}{{ ' or' if not loop.last }}{% endfor %}
+                then 1 else 0 end), 0){{ "," if not loop.last }}
+        {%- endfor %}
         from {{ source_relation }}
     {%- endset -%}
     {%- set found = run_query(query).rows[0] -%}
